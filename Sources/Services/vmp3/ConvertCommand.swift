@@ -1,0 +1,124 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import VMP3Kit
+
+struct ConvertCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert the audio of a video (or any media file FFmpeg reads) to MP3.",
+        discussion: """
+        Without --bitrate or --quality, encodes VBR quality 2 (LAME's "standard" preset). \
+        Exit status: 0 done, 64 bad option, 65 input is not usable media, 66 input missing or \
+        unreadable, 73 output not writable, 130 interrupted, 1 anything else.
+        """
+    )
+
+    @Argument(help: "The file to convert.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Where to write the MP3 (default: INPUT with the extension .mp3).")
+    var output: String?
+
+    @Option(help: "Constant bit rate in kbps, 32–320.")
+    var bitrate: Int?
+
+    @Option(help: "VBR quality, 0 (best) to 9 (smallest).")
+    var quality: Int?
+
+    @Option(help: "1 for mono, 2 for stereo (default: mono for mono sources, else stereo).")
+    var channels: Int?
+
+    @Option(name: .customLong("sample-rate"), help: "Output sample rate in Hz (default: the source's, or the nearest MP3 allows).")
+    var sampleRate: Int?
+
+    @Option(help: "Seconds to skip at the start.")
+    var start: Double?
+
+    @Option(help: "Seconds of audio to keep.")
+    var duration: Double?
+
+    @Option(name: .customLong("audio-stream"), help: "Index of the audio stream to convert (see `vmp3 probe`).")
+    var audioStream: Int?
+
+    @Option(help: "Title tag (default: the source's).") var title: String?
+    @Option(help: "Artist tag (default: the source's).") var artist: String?
+    @Option(help: "Album tag (default: the source's).") var album: String?
+    @Option(help: "Date tag (default: the source's).") var date: String?
+    @Option(help: "Comment tag (default: the source's).") var comment: String?
+
+    @Flag(name: .customLong("no-source-tags"), help: "Do not copy tags from the source.")
+    var noSourceTags = false
+
+    @Flag(name: [.short, .long], help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Log what the converter does to standard error.")
+    var verbose = false
+
+    func validate() throws {
+        if bitrate != nil && quality != nil {
+            throw ValidationError("--bitrate and --quality exclude each other: pick constant or variable bit rate.")
+        }
+        if let channels, channels != 1 && channels != 2 {
+            throw ValidationError("--channels must be 1 (mono) or 2 (stereo), not \(channels).")
+        }
+    }
+
+    func run() async throws {
+        let logger = CLILogging.logger(verbose: verbose)
+        let inputURL = URL(fileURLWithPath: input)
+        let outputURL = URL(fileURLWithPath: output ?? inputURL.deletingPathExtension().appendingPathExtension("mp3").path)
+        if outputURL.standardizedFileURL == inputURL.standardizedFileURL {
+            CLIFailure.exit(CLIFailure("the output would replace the input \(input): name another with --output", exitCode: 64))
+        }
+        if !force && FileManager.default.fileExists(atPath: outputURL.path) {
+            CLIFailure.exit(CLIFailure("\(outputURL.path) exists: pass --force to replace it", exitCode: 73))
+        }
+
+        let bar = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
+        let converter = MediaConverter()
+        let options = conversionOptions
+        var progress: (@Sendable (ConversionProgress) -> Void)? = nil
+        if let bar {
+            progress = { bar.update($0) }
+        }
+        let task = Task { () -> Result<ConversionResult, ConversionError> in
+            do throws(ConversionError) {
+                return .success(try await converter.convert(inputURL, to: outputURL, options: options, progress: progress, logger: logger))
+            } catch {
+                return .failure(error)
+            }
+        }
+        // Ctrl-C cancels the conversion, which removes its partial output, instead of killing the process.
+        let interrupt = InterruptHandler { task.cancel() }
+        let result = await task.value
+        interrupt.remove()
+        bar?.clear()
+
+        switch result {
+        case .success(let result):
+            if !quiet { print(Summary(result).line) }
+        case .failure(let error):
+            CLIFailure.exit(CLIFailure(error))
+        }
+    }
+
+    private var conversionOptions: ConversionOptions {
+        var options = ConversionOptions()
+        if let bitrate { options.encoding = .constantBitRate(kbps: bitrate) }
+        if let quality { options.encoding = .variableBitRate(quality: quality) }
+        options.channels = channels.flatMap(ConversionOptions.Channels.init(rawValue:))
+        options.sampleRate = sampleRate
+        options.start = start
+        options.duration = duration
+        options.audioStreamIndex = audioStream
+        options.tags = AudioTags(title: title, artist: artist, album: album, date: date, comment: comment)
+        options.copiesSourceTags = !noSourceTags
+        return options
+    }
+}

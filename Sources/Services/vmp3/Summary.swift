@@ -1,0 +1,37 @@
+import Foundation
+import VMP3Kit
+
+/// The one line `vmp3 convert` prints when it is done.
+struct Summary {
+    let line: String
+
+    init(_ result: ConversionResult) {
+        let encoding = switch result.encoding {
+        case .constantBitRate(let kbps): "\(kbps) kbps"
+        case .variableBitRate(let quality): "VBR q\(quality)"
+        }
+        let channels = result.channels == .mono ? "mono" : "stereo"
+        line = "\(result.output.path): \(Self.clock(result.duration)), \(Self.size(result.byteCount)), "
+            + "\(encoding), \(result.sampleRate) Hz \(channels), \(String(format: "%.1f", result.speed))× real time"
+    }
+
+    /// `m:ss.cc`, or `h:mm:ss.cc` from an hour on.
+    static func clock(_ seconds: Double) -> String {
+        let hundredths = Int((max(0, seconds) * 100).rounded())
+        let (h, m, s, cs) = (hundredths / 360_000, hundredths / 6000 % 60, hundredths / 100 % 60, hundredths % 100)
+        return h > 0
+            ? String(format: "%d:%02d:%02d.%02d", h, m, s, cs)
+            : String(format: "%d:%02d.%02d", m, s, cs)
+    }
+
+    static func size(_ bytes: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// The ID3v2 tags of an MP3.
+///
+/// As an override in ``ConversionOptions/tags``, a `nil` field keeps what the source says, and an
+/// empty string removes the field.
+public struct AudioTags: Sendable, Hashable, Codable {
+    public var title: String?
+    public var artist: String?
+    public var album: String?
+    /// Release date or year, as ISO 8601 text (`2024`, `2024-05-01`).
+    public var date: String?
+    public var comment: String?
+
+    public init(title: String? = nil, artist: String? = nil, album: String? = nil, date: String? = nil, comment: String? = nil) {
+        self.title = title
+        self.artist = artist
+        self.album = album
+        self.date = date
+        self.comment = comment
+    }
+
+    /// Whether no field holds text.
+    public var isEmpty: Bool {
+        [title, artist, album, date, comment].allSatisfy { ($0 ?? "").isEmpty }
+    }
+
+    /// These tags with every non-`nil` field of `overrides` put in their place; empty strings
+    /// in the result are removed.
+    public func applying(_ overrides: AudioTags) -> AudioTags {
+        func pick(_ override: String?, _ base: String?) -> String? {
+            let value = override ?? base
+            return value?.isEmpty == true ? nil : value
+        }
+        return AudioTags(
+            title: pick(overrides.title, title),
+            artist: pick(overrides.artist, artist),
+            album: pick(overrides.album, album),
+            date: pick(overrides.date, date),
+            comment: pick(overrides.comment, comment)
+        )
+    }
+
+    /// Tags read from FFmpeg metadata: the container's first, then the audio stream's.
+    ///
+    /// Containers name the fields differently (`artist` in MP4 and Matroska, `author` in ASF,
+    /// `year` in some AVI files): the first name present wins.
+    init(metadata container: [String: String], stream: [String: String]) {
+        func first(_ keys: String...) -> String? {
+            for source in [container, stream] {
+                for key in keys {
+                    if let value = source[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty {
+                        return value
+                    }
+                }
+            }
+            return nil
+        }
+        self.init(
+            title: first("title"),
+            artist: first("artist", "album_artist", "author", "composer"),
+            album: first("album"),
+            date: first("date", "year"),
+            comment: first("comment", "description")
+        )
+    }
+}

@@ -1,0 +1,88 @@
+/// How to encode the MP3. Every field has a default a listener would accept.
+public struct ConversionOptions: Sendable, Hashable, Codable {
+    /// Constant bit rate or variable bit rate by quality.
+    public enum Encoding: Sendable, Hashable, Codable {
+        /// Constant bit rate in kilobits per second, 32–320. LAME uses the nearest bit rate the
+        /// output sample rate allows (MPEG-2 rates, below 32 kHz, stop at 160 kbps).
+        case constantBitRate(kbps: Int)
+        /// LAME's VBR quality, 0 (best, largest) to 9 (smallest). 2 is LAME's "standard" preset.
+        case variableBitRate(quality: Int)
+    }
+
+    /// The channel count of the MP3.
+    public enum Channels: Int, Sendable, Hashable, Codable {
+        case mono = 1
+        case stereo = 2
+    }
+
+    public static let bitRateRange = 32...320
+    public static let qualityRange = 0...9
+
+    /// Default: VBR quality 2.
+    public var encoding: Encoding
+    /// Default (`nil`): mono for a mono source, stereo for anything else (downmixed).
+    public var channels: Channels?
+    /// Output sample rate in hertz, one of ``MP3SampleRate/all``. Default (`nil`): the source's
+    /// if MP3 allows it, else the nearest one.
+    public var sampleRate: Int?
+    /// Seconds to skip at the start of the source. Default: none.
+    public var start: Double?
+    /// Seconds of audio to keep from ``start``. Default: to the end.
+    public var duration: Double?
+    /// Index of the stream to convert (as ``MediaInfo/streams`` numbers them). Default (`nil`):
+    /// the best audio stream FFmpeg finds.
+    public var audioStreamIndex: Int?
+    /// Tags to write in place of the source's (see ``AudioTags``).
+    public var tags: AudioTags
+    /// Whether the source's title, artist, album, date and comment are copied. Default: `true`.
+    public var copiesSourceTags: Bool
+
+    public init(
+        encoding: Encoding = .variableBitRate(quality: 2),
+        channels: Channels? = nil,
+        sampleRate: Int? = nil,
+        start: Double? = nil,
+        duration: Double? = nil,
+        audioStreamIndex: Int? = nil,
+        tags: AudioTags = AudioTags(),
+        copiesSourceTags: Bool = true
+    ) {
+        self.encoding = encoding
+        self.channels = channels
+        self.sampleRate = sampleRate
+        self.start = start
+        self.duration = duration
+        self.audioStreamIndex = audioStreamIndex
+        self.tags = tags
+        self.copiesSourceTags = copiesSourceTags
+    }
+
+    /// Checks every option against its allowed range.
+    ///
+    /// - Throws: ``ConversionError/Code/invalidOption`` naming the first option out of range.
+    public func validate() throws(ConversionError) {
+        switch encoding {
+        case .constantBitRate(let kbps) where !Self.bitRateRange.contains(kbps):
+            throw .invalidOption("bitrate", value: "\(kbps)", allowed: "32–320 kbps")
+        case .variableBitRate(let quality) where !Self.qualityRange.contains(quality):
+            throw .invalidOption("quality", value: "\(quality)", allowed: "0–9")
+        default:
+            break
+        }
+        if let sampleRate, !MP3SampleRate.all.contains(sampleRate) {
+            throw .invalidOption(
+                "sample-rate", value: "\(sampleRate)",
+                allowed: MP3SampleRate.all.map(String.init).joined(separator: ", ") + " Hz"
+            )
+        }
+        if let start, !(start.isFinite && start >= 0) {
+            throw .invalidOption("start", value: "\(start)", allowed: "0 or more seconds")
+        }
+        if let duration, !(duration.isFinite && duration > 0) {
+            throw .invalidOption("duration", value: "\(duration)", allowed: "more than 0 seconds")
+        }
+        if let audioStreamIndex, audioStreamIndex < 0 {
+            throw .invalidOption("audio-stream", value: "\(audioStreamIndex)", allowed: "a stream index, 0 or more")
+        }
+    }
+}

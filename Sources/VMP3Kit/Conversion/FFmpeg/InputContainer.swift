@@ -1,0 +1,160 @@
+import CFFmpeg
+
+/// Owns an `AVFormatContext` opened for reading a file; closes it in `deinit`.
+///
+/// Everything it returns is a Swift value; the stream and codec pointers it hands to
+/// ``AudioDecoder`` stay within this folder.
+final class InputContainer {
+    private var context: UnsafeMutablePointer<AVFormatContext>?
+
+    /// Opens `path` and reads enough of it to describe its streams.
+    init(path: String) throws(AVError) {
+        var opened: UnsafeMutablePointer<AVFormatContext>? = nil
+        let status = avformat_open_input(&opened, path, nil, nil)
+        guard status >= 0, let opened else { throw AVError(status) }
+        context = opened
+        let infoStatus = avformat_find_stream_info(opened, nil)
+        if infoStatus < 0 { throw AVError(infoStatus) }
+    }
+
+    deinit {
+        avformat_close_input(&context)
+    }
+
+    private var format: AVFormatContext { context!.pointee }
+
+    /// How sure the demuxer's probe was that it recognised the format (0–100).
+    var probeScore: Int { Int(format.probe_score) }
+
+    /// Whether the duration was guessed from the bit rate (and so may be wrong).
+    var durationIsEstimatedFromBitRate: Bool {
+        format.duration_estimation_method == AVFMT_DURATION_FROM_BITRATE
+    }
+
+    var streamCount: Int { Int(format.nb_streams) }
+
+    /// Duration of the whole file in seconds, if the container states it.
+    var duration: Double? {
+        let value = format.duration
+        guard value != avNoTimestamp, value > 0 else { return nil }
+        return Double(value) / Double(AV_TIME_BASE)
+    }
+
+    var tags: [String: String] { metadataDictionary(format.metadata) }
+
+    func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> {
+        precondition(index >= 0 && index < streamCount, "stream index out of range")
+        return format.streams[index]!
+    }
+
+    /// The stream's time base in seconds per tick.
+    func timeBase(ofStream index: Int) -> Double {
+        stream(index).pointee.time_base.doubleValue ?? 0
+    }
+
+    /// The stream's first timestamp in seconds (0 when unknown).
+    func startTime(ofStream index: Int) -> Double {
+        let start = stream(index).pointee.start_time
+        return start == avNoTimestamp ? 0 : Double(start) * timeBase(ofStream: index)
+    }
+
+    /// The stream's own duration in seconds, if the container states it.
+    func duration(ofStream index: Int) -> Double? {
+        let value = stream(index).pointee.duration
+        guard value != avNoTimestamp, value > 0 else { return nil }
+        return Double(value) * timeBase(ofStream: index)
+    }
+
+    /// FFmpeg's choice of audio stream (`av_find_best_stream`): the default or the richest one.
+    ///
+    /// - Returns: the stream index, or `streamNotFound` / `decoderNotFound`.
+    func bestAudioStream() -> Result<Int, AVError> {
+        let index = av_find_best_stream(context, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
+        return index >= 0 ? .success(Int(index)) : .failure(AVError(index))
+    }
+
+    /// Tells the demuxer to skip every stream but `index`, so that it does not read them.
+    func discardAllStreams(except index: Int) {
+        for other in 0..<streamCount where other != index {
+            stream(other).pointee.discard = AVDISCARD_ALL
+        }
+    }
+
+    /// Seeks so that the next packet of `streamIndex` starts at or before `seconds` (relative to
+    /// the stream's start).
+    func seek(streamIndex: Int, to seconds: Double) throws(AVError) {
+        let timeBase = timeBase(ofStream: streamIndex)
+        guard timeBase > 0 else { return }
+        let base = stream(streamIndex).pointee.start_time
+        let target = Int64((seconds / timeBase).rounded(.down)) + (base == avNoTimestamp ? 0 : base)
+        let status = av_seek_frame(context, Int32(streamIndex), target, AVSEEK_FLAG_BACKWARD)
+        if status < 0 { throw AVError(status) }
+    }
+
+    /// Reads the next packet into `packet`.
+    ///
+    /// - Returns: `false` at the end of the file.
+    func read(into packet: Packet) throws(AVError) -> Bool {
+        let status = av_read_frame(context, packet.pointer)
+        if status == AVError.endOfFile.code { return false }
+        if status < 0 { throw AVError(status) }
+        return true
+    }
+
+    /// A description of the file and its streams.
+    func mediaInfo() -> MediaInfo {
+        let streams = (0..<streamCount).map(streamInfo)
+        let defaultAudio = try? bestAudioStream().get()
+        return MediaInfo(
+            formatName: format.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
+            formatLongName: format.iformat.flatMap { $0.pointee.long_name.map { String(cString: $0) } },
+            duration: duration,
+            bitRate: format.bit_rate > 0 ? Int(format.bit_rate) : nil,
+            tags: tags,
+            streams: streams,
+            defaultAudioStreamIndex: defaultAudio
+        )
+    }
+
+    func streamInfo(_ index: Int) -> StreamInfo {
+        let stream = stream(index).pointee
+        let parameters = stream.codecpar.pointee
+        let kind: StreamInfo.Kind
+        switch parameters.codec_type {
+        case AVMEDIA_TYPE_AUDIO: kind = .audio
+        case AVMEDIA_TYPE_VIDEO: kind = .video
+        case AVMEDIA_TYPE_SUBTITLE: kind = .subtitle
+        case AVMEDIA_TYPE_DATA: kind = .data
+        case AVMEDIA_TYPE_ATTACHMENT: kind = .attachment
+        default: kind = .unknown
+        }
+        var info = StreamInfo(
+            index: index,
+            kind: kind,
+            codec: String(cString: avcodec_get_name(parameters.codec_id)),
+            duration: duration(ofStream: index),
+            bitRate: parameters.bit_rate > 0 ? Int(parameters.bit_rate) : nil,
+            tags: metadataDictionary(stream.metadata)
+        )
+        switch kind {
+        case .audio:
+            var layout = parameters.ch_layout
+            info.channels = Int(layout.nb_channels)
+            info.sampleRate = Int(parameters.sample_rate)
+            info.channelLayout = channelLayoutDescription(&layout)
+        case .video:
+            info.width = Int(parameters.width)
+            info.height = Int(parameters.height)
+        default:
+            break
+        }
+        return info
+    }
+}
+
+/// FFmpeg's name for a channel layout, for example `stereo` or `5.1(side)`.
+func channelLayoutDescription(_ layout: UnsafePointer<AVChannelLayout>) -> String? {
+    var buffer = [CChar](repeating: 0, count: 128)
+    guard av_channel_layout_describe(layout, &buffer, buffer.count) > 0 else { return nil }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
