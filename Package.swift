@@ -51,13 +51,10 @@ let package = Package(
             path: "Examples/ConvertFile"
         ),
 
+        // Depends on the vmp3 executable only so that `swift test` builds it for the CLI tests.
         .testTarget(
             name: "VMP3KitTests",
-            dependencies: ["VMP3Kit"]
-        ),
-        .testTarget(
-            name: "VMP3CLITests",
-            dependencies: ["vmp3"]
+            dependencies: ["VMP3Kit", "vmp3"]
         ),
     ],
     swiftLanguageModes: [.v6]
