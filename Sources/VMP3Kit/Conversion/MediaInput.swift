@@ -12,6 +12,10 @@ enum MediaInput {
     /// such a guess is more likely noise than media.
     static let minimumProbeScore = 26
 
+    /// Demuxers that accept plain text as "video": FFmpeg's `tty` renders any `.txt` file as ANSI
+    /// art. Such a file is not media to anyone converting it to MP3.
+    static let textDemuxers: Set<String> = ["tty"]
+
     static func open(_ url: URL) throws(ConversionError) -> InputContainer {
         let path = url.path
         var status = stat()
@@ -49,6 +53,9 @@ enum MediaInput {
                 code: .notMediaFile,
                 message: "\(path) is not a media file FFmpeg can read (format guessed with confidence \(container.probeScore)/100)"
             )
+        }
+        if textDemuxers.contains(container.formatName) {
+            throw ConversionError(code: .notMediaFile, message: "\(path) is a text file, not a media file")
         }
         return container
     }

@@ -23,6 +23,11 @@ final class InputContainer {
 
     private var format: AVFormatContext { context!.pointee }
 
+    /// The demuxer's short name, for example `mov,mp4,m4a,3gp,3g2,mj2`.
+    var formatName: String {
+        format.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
+    }
+
     /// How sure the demuxer's probe was that it recognised the format (0–100).
     var probeScore: Int { Int(format.probe_score) }
 
@@ -106,7 +111,7 @@ final class InputContainer {
         let streams = (0..<streamCount).map(streamInfo)
         let defaultAudio = try? bestAudioStream().get()
         return MediaInfo(
-            formatName: format.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
+            formatName: formatName,
             formatLongName: format.iformat.flatMap { $0.pointee.long_name.map { String(cString: $0) } },
             duration: duration,
             bitRate: format.bit_rate > 0 ? Int(format.bit_rate) : nil,
