@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// `vmp3 convert` and `vmp3 probe` as a person runs them: the built executable, its output and
+/// its exit status.
+@Suite struct CLITests {
+    /// The `vmp3` executable SwiftPM built beside this test bundle.
+    static let vmp3: String = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
+        for directory in candidates {
+            let path = directory.appendingPathComponent("vmp3").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return candidates[0].appendingPathComponent("vmp3").path
+    }()
+
+    func run(_ arguments: String...) throws -> ExternalTool.Output {
+        try ExternalTool.run(Self.vmp3, arguments)
+    }
+
+    @Test("convert writes the MP3 next to the input and prints a one-line summary")
+    func convert() async throws {
+        let directory = try makeScratchDirectory()
+        let input = directory.appendingPathComponent("clip.mp4")
+        try FileManager.default.copyItem(at: try await TestMedia.tagged.url, to: input)
+        let output = try run("convert", input.path, "--bitrate", "160", "--channels", "1", "--sample-rate", "32000", "--title", "From CLI")
+        #expect(output.status == 0, "\(output.stderr)")
+        let mp3 = directory.appendingPathComponent("clip.mp3")
+        let lines = output.text.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix(mp3.path + ": 0:03.") == true)
+        #expect(output.text.contains("160 kbps, 32000 Hz mono"))
+        #expect(output.text.contains("× real time"))
+        let probed = try ProbedFile(mp3)
+        let stream = try probed.audioStream()
+        #expect(stream.sampleRate == 32_000 && stream.channels == 1 && stream.bitRate == 160_000)
+        #expect(probed.tags["title"] == "From CLI")
+        #expect(probed.tags["artist"] == TestMedia.taggedTags["artist"])
+    }
+
+    @Test("trim and -o are honoured")
+    func trimAndOutput() async throws {
+        let output = try makeScratchDirectory().appendingPathComponent("trimmed.mp3")
+        let result = try run("convert", try await TestMedia.twoTones.url.path, "-o", output.path, "--start", "2.5", "--duration", "1", "--quiet")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.text.isEmpty && result.stderr.isEmpty, "--quiet prints nothing on success")
+        let audio = try DecodedAudio(output)
+        #expect(abs(audio.duration - 1) < 0.03)
+        #expect(abs(audio.toneFrequency(from: 0.1, to: 0.9) - 880) < 2)
+    }
+
+    @Test("errors print a clear message and exit with a status that says why", arguments: [
+        (["convert", "/nonexistent/clip.mp4"], Int32(66), "no such file"),
+        (["convert", "MEDIA", "--bitrate", "999"], Int32(64), "allowed 32–320 kbps"),
+        (["convert", "MEDIA", "--quality", "12"], Int32(64), "allowed 0–9"),
+        (["convert", "MEDIA", "--bitrate", "128", "--quality", "2"], Int32(64), "exclude each other"),
+        (["convert", "MEDIA", "--channels", "6"], Int32(64), "must be 1 (mono) or 2 (stereo)"),
+        (["convert", "MEDIA", "--sample-rate", "1000"], Int32(64), "invalid sample-rate 1000"),
+        (["convert", "VIDEO_ONLY"], Int32(65), "has no audio stream"),
+        (["convert", "MEDIA", "-o", "/sys/out.mp3"], Int32(73), "cannot write"),
+        (["probe", "/nonexistent/clip.mp4"], Int32(66), "no such file"),
+    ])
+    func errors(_ arguments: [String], _ status: Int32, _ message: String) async throws {
+        let scratch = try makeScratchDirectory()
+        let media = try await TestMedia.h264AACMP4.url
+        let videoOnly = try await TestMedia.videoOnly.url
+        let resolved = arguments.map { argument in
+            switch argument {
+            case "MEDIA": media.path
+            case "VIDEO_ONLY": videoOnly.path
+            default: argument
+            }
+        } + (arguments.contains("-o") || arguments[0] == "probe" ? [] : ["-o", scratch.appendingPathComponent("out.mp3").path])
+        let output = try ExternalTool.run(Self.vmp3, resolved)
+        #expect(output.status == status, "\(output.stderr)")
+        #expect(output.stderr.contains(message), "\(output.stderr)")
+        #expect(directoryContents(scratch).isEmpty)
+    }
+
+    @Test("an existing output is kept unless --force")
+    func refusesToOverwrite() async throws {
+        let output = try makeScratchDirectory().appendingPathComponent("out.mp3")
+        try Data("keep me".utf8).write(to: output)
+        let media = try await TestMedia.h264AACMP4.url
+        let refused = try run("convert", media.path, "-o", output.path)
+        #expect(refused.status == 73)
+        #expect(refused.stderr.contains("--force"))
+        #expect(try Data(contentsOf: output) == Data("keep me".utf8))
+
+        let forced = try run("convert", media.path, "-o", output.path, "--force")
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try ProbedFile(output).formatName == "mp3")
+    }
+
+    @Test("SIGINT during a conversion cancels it, removes the partial file and exits 130")
+    func interrupt() async throws {
+        let directory = try makeScratchDirectory()
+        let output = directory.appendingPathComponent("long.mp3")
+        let process = try ExternalTool.start(Self.vmp3, ["convert", try await TestMedia.longAudio.url.path, "-o", output.path])
+        // Wait for the partial file, so that the signal arrives mid-conversion.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while !directoryContents(directory).contains(where: { $0.hasSuffix(".partial") }) && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        kill(process.process.processIdentifier, SIGINT)
+        let result = try process.finish()
+        #expect(result.status == 130, "\(result.stderr)")
+        #expect(result.stderr.contains("cancelled"))
+        #expect(directoryContents(directory).isEmpty)
+    }
+
+    @Test("probe prints the streams as JSON")
+    func probe() async throws {
+        let output = try run("probe", try await TestMedia.surround51.url.path)
+        #expect(output.status == 0, "\(output.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+        let streams = try #require(json["streams"] as? [[String: Any]])
+        #expect(streams.count == 1)
+        #expect(streams[0]["kind"] as? String == "audio")
+        #expect(streams[0]["channels"] as? Int == 6)
+        #expect(streams[0]["sampleRate"] as? Int == 48_000)
+        #expect((json["duration"] as? Double).map { abs($0 - 3) < 0.1 } == true)
+    }
+}
