@@ -91,6 +91,7 @@ struct ConversionPipeline {
             defer { packet.unref() }
             guard packet.streamIndex == streamIndex else { continue }
             state.packets += 1
+            state.lastPacketWasCorrupt = packet.isCorrupt
             do {
                 try decoder.send(packet)
             } catch {
@@ -114,7 +115,7 @@ struct ConversionPipeline {
             try drain(resampler, &state, encoder: encoder, file: file)
         }
         try checkCancellation()
-        try verifyCompleteness(state, container: container, streamIndex: streamIndex, sourceDuration: sourceDuration)
+        try verifyCompleteness(state, container: container, streamIndex: streamIndex)
 
         try encoder.flush(to: file)
         try encoder.writeLameTag(to: file, at: Int64(id3.count))
@@ -156,6 +157,7 @@ struct ConversionPipeline {
         let expectedSeconds: Double?
         var packets = 0
         var damagedPackets = 0
+        var lastPacketWasCorrupt = false
         var lastReportTime = ContinuousClock.now
 
         var processedSeconds: Double { Double(window.kept) / Double(outputRate) }
@@ -251,7 +253,7 @@ struct ConversionPipeline {
     }
 
     /// Refuses an output that would silently lack audio the input claims to have.
-    private func verifyCompleteness(_ state: StreamState, container: InputContainer, streamIndex: Int, sourceDuration: Double?) throws(ConversionError) {
+    private func verifyCompleteness(_ state: StreamState, container: InputContainer, streamIndex: Int) throws(ConversionError) {
         if state.window.kept == 0 {
             let reason = state.damagedPackets > 0 ? "all \(state.damagedPackets) audio packets are damaged" : "the audio stream holds no samples"
             throw ConversionError(code: .damagedInput, message: "no audio could be decoded from \(input.path): \(reason)")
@@ -262,18 +264,31 @@ struct ConversionPipeline {
                 message: "\(state.damagedPackets) of \(state.packets) audio packets in \(input.path) are damaged"
             )
         }
-        // A container that states its audio stream's length (MP4 does, exactly) and ends well before
-        // it was cut short. Lengths guessed from the bit rate are not trusted for this.
-        guard !state.window.isComplete, !container.durationIsEstimatedFromBitRate,
+        // The checks below are for inputs read to their end.
+        guard !state.window.isComplete else { return }
+        if state.lastPacketWasCorrupt {
+            throw truncated("it ends inside an audio packet")
+        }
+        // A container that indexes every packet (MP4, MOV, AVI) says exactly how many there are:
+        // fewer at the end of the file means the file was cut short. (With a start offset the
+        // packets before it were skipped, so only the length check below applies.)
+        let indexed = container.indexedPacketCount(ofStream: streamIndex)
+        if !state.placesFirstSampleByTimestamp && state.packets < indexed {
+            throw truncated("it holds \(state.packets) of the \(indexed) audio packets its index lists")
+        }
+        // Otherwise, compare with the length the container declares for the stream. Lengths FFmpeg
+        // only estimated from the bit rate are not trusted for this.
+        guard !container.durationIsEstimatedFromBitRate,
               let streamDuration = container.duration(ofStream: streamIndex),
               let position = state.window.position else { return }
         let reached = Double(position) / Double(state.outputRate)
-        if reached < streamDuration - max(1, streamDuration * 0.05) {
-            throw ConversionError(
-                code: .damagedInput,
-                message: "\(input.path) is truncated: its audio ends at \(Self.seconds(reached)) s of the \(Self.seconds(streamDuration)) s it declares"
-            )
+        if reached < streamDuration - max(1, streamDuration * 0.02) {
+            throw truncated("its audio ends at \(Self.seconds(reached)) s of the \(Self.seconds(streamDuration)) s it declares")
         }
+    }
+
+    private func truncated(_ reason: String) -> ConversionError {
+        ConversionError(code: .damagedInput, message: "\(input.path) is truncated: \(reason)")
     }
 
     private func readFailure(_ error: AVError, at state: StreamState) -> ConversionError {

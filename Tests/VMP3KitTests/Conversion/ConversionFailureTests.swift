@@ -53,8 +53,9 @@ import Testing
         #expect(left.isEmpty)
     }
 
-    @Test("an MP4 truncated in its media data (moov at the front)") func truncatedData() async throws {
-        let (error, left) = try await failure(try await truncated(.h264AACFastStartMP4, to: 0.4))
+    @Test("an MP4 truncated in its media data (moov at the front)", arguments: [0.4, 0.9, 0.98])
+    func truncatedData(_ fraction: Double) async throws {
+        let (error, left) = try await failure(try await truncated(.h264AACFastStartMP4, to: fraction))
         #expect(error.code == .damagedInput)
         #expect(error.message.contains("truncated"))
         #expect(left.isEmpty)

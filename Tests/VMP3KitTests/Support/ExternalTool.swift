@@ -52,8 +52,8 @@ struct ExternalTool {
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
         let id = UUID().uuidString
-        let stdoutURL = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-test-\(id).out")
-        let stderrURL = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-test-\(id).err")
+        let stdoutURL = testRoot.appendingPathComponent("\(id).out")
+        let stderrURL = testRoot.appendingPathComponent("\(id).err")
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)

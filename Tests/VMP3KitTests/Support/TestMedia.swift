@@ -92,7 +92,7 @@ actor TestMediaFactory {
     static let shared = TestMediaFactory()
 
     let directory: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-test-media-\(getpid())")
+        let url = testRoot.appendingPathComponent("media")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()
@@ -111,9 +111,20 @@ actor TestMediaFactory {
     }
 }
 
+/// The folder everything the tests write goes under; removed when the test process exits.
+let testRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    atexit {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-tests-\(getpid())")
+        try? FileManager.default.removeItem(at: url)
+    }
+    return url
+}()
+
 /// A fresh empty folder for one test's outputs.
 func makeScratchDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-test-\(UUID().uuidString)")
+    let url = testRoot.appendingPathComponent(UUID().uuidString)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

@@ -70,6 +70,13 @@ final class InputContainer {
         return Double(value) * timeBase(ofStream: index)
     }
 
+    /// How many packets of the stream the demuxer's index lists. For containers that index every
+    /// packet (MP4/MOV, AVI) this is the packet count of the complete file; for those that index
+    /// only seek points (Matroska cues) it is fewer than the packets; for the rest it is 0.
+    func indexedPacketCount(ofStream index: Int) -> Int {
+        Int(avformat_index_get_entries_count(stream(index)))
+    }
+
     /// FFmpeg's choice of audio stream (`av_find_best_stream`): the default or the richest one.
     ///
     /// - Returns: the stream index, or `streamNotFound` / `decoderNotFound`.

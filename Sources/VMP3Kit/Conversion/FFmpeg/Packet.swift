@@ -23,6 +23,9 @@ final class Packet {
         return pts == avNoTimestamp ? nil : pts
     }
 
+    /// Whether the demuxer flagged the packet as damaged, as it does when the file ends inside it.
+    var isCorrupt: Bool { pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
+
     /// Releases the payload so that the packet can be filled again.
     func unref() {
         av_packet_unref(pointer)
