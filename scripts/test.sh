@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Runs every VMP3 test. Installs the system packages the tests need (FFmpeg's libraries, LAME,
-# and the ffmpeg CLI that makes the test media), then builds and runs the Swift test suite.
+# and the ffmpeg CLI that makes the test media), then runs the Swift test suite twice:
+#   1. a normal debug build;
+#   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
+#      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
+#      reads or writes out of bounds. Any report fails the run.
 #
 # Usage: scripts/test.sh [swift test options, e.g. --filter ConversionTests]
 set -euo pipefail
@@ -9,6 +13,13 @@ cd "$(dirname "$0")/.."
 command -v swift >/dev/null || { echo "VMP3 needs a Swift 6 toolchain on PATH (https://swift.org/install)" >&2; exit 1; }
 scripts/install-system-packages.sh
 
-swift build --build-tests
 # The suite is Swift Testing only; --disable-xctest drops XCTest's empty "Executed 0 tests" run.
+echo "== Tests (debug build)" >&2
+swift build --build-tests
 swift test --skip-build --disable-xctest "$@"
+
+echo "== Tests under AddressSanitizer and LeakSanitizer" >&2
+swift build --build-tests --sanitize=address --scratch-path .build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0" \
+  swift test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan "$@"
