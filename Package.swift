@@ -8,12 +8,18 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
+        .library(name: "VMP3Auth", targets: ["VMP3Auth"]),
         .executable(name: "vmp3", targets: ["vmp3"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
+        .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -33,7 +39,26 @@ let package = Package(
                 "CFFmpeg",
                 "CLame",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "VMP3Auth",
+            dependencies: [
+                "VMP3Kit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The conformance suites: one per protocol, written once, run against every backend
+        // (the embedded ones in VMP3KitTests, the networked ones in VMP3TransportTests).
+        .target(
+            name: "VMP3Conformance",
+            dependencies: ["VMP3Kit"],
+            path: "Tests/VMP3Conformance"
         ),
 
         .executableTarget(
@@ -50,11 +75,20 @@ let package = Package(
             dependencies: ["VMP3Kit"],
             path: "Examples/ConvertFile"
         ),
+        .executableTarget(
+            name: "EmbeddedPipeline",
+            dependencies: ["VMP3Kit"],
+            path: "Examples/EmbeddedPipeline"
+        ),
 
         // Depends on the vmp3 executable only so that `swift test` builds it for the CLI tests.
         .testTarget(
             name: "VMP3KitTests",
-            dependencies: ["VMP3Kit", "vmp3"]
+            dependencies: ["VMP3Kit", "VMP3Conformance", "vmp3"]
+        ),
+        .testTarget(
+            name: "VMP3AuthTests",
+            dependencies: ["VMP3Auth", "VMP3Kit"]
         ),
     ],
     swiftLanguageModes: [.v6]

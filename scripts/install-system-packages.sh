@@ -7,6 +7,7 @@ packages=(
   pkg-config
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev  # FFmpeg's libraries (5.1 on Debian 12)
   libmp3lame-dev                                                   # LAME
+  libsqlite3-dev                                                   # users (GRDB)
   ffmpeg                                                           # the CLI: makes sample and test media
   "$@"
 )

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Makes backends from configuration URLs. Each module that brings backends supplies one:
+/// ``EmbeddedBackendFactory`` here (`file:`, `memory:`), VMP3Transport's for `s3:`, `amqp:`
+/// and `redis:`. A factory returns `nil` for a scheme it does not know, so that they chain.
+public protocol BackendFactory: Sendable {
+    func makeObjectStore(_ url: URL) async throws -> (any ObjectStore)?
+    func makeJobStore(_ url: URL) async throws -> (any JobStore)?
+    /// A queue called `name` (for example `vmp3.jobs`) of `Message`s.
+    func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)?
+}
+
+/// A configuration URL no factory could use, or one that is malformed.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The embedded backends: `file:///DIR` storage, `memory:` job store and queues.
+public struct EmbeddedBackendFactory: BackendFactory {
+    public init() {}
+
+    public func makeObjectStore(_ url: URL) async throws -> (any ObjectStore)? {
+        guard url.scheme == "file" else { return nil }
+        guard !url.path.isEmpty, url.path != "/" else {
+            throw ConfigurationError("file storage needs a directory: file:///var/lib/vmp3, not \(url)")
+        }
+        return try FileObjectStore(root: URL(fileURLWithPath: url.path, isDirectory: true))
+    }
+
+    public func makeJobStore(_ url: URL) async throws -> (any JobStore)? {
+        url.scheme == "memory" ? InMemoryJobStore() : nil
+    }
+
+    public func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)? {
+        url.scheme == "memory" ? InMemoryMessageQueue<Message>() : nil
+    }
+}

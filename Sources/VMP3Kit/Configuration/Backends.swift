@@ -1,0 +1,103 @@
+import Foundation
+
+/// Which backend serves each concern, as URLs (one string per concern, embedded when unset).
+///
+/// | concern | variable | embedded default | networked (VMP3Transport) |
+/// |---|---|---|---|
+/// | storage | `VMP3_STORAGE` | `file://$VMP3_DATA_DIR/objects` | `s3://BUCKET?endpoint=…&region=…` |
+/// | queue | `VMP3_QUEUE` | `memory:` | `amqp://user:pass@host:5672/vhost` |
+/// | job store | `VMP3_STORE` | `memory:` | `redis://host:6379/0` |
+public struct BackendConfiguration: Sendable, Hashable {
+    public var storage: URL
+    public var queue: URL
+    public var store: URL
+
+    public init(storage: URL, queue: URL = URL(string: "memory:")!, store: URL = URL(string: "memory:")!) {
+        self.storage = storage
+        self.queue = queue
+        self.store = store
+    }
+
+    /// Reads `VMP3_STORAGE`, `VMP3_QUEUE` and `VMP3_STORE`; `VMP3_DATA_DIR` (default `./vmp3-data`)
+    /// places the embedded file storage.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        func url(_ name: String, default fallback: String) throws -> URL {
+            let value = environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+            guard let url = URL(string: value), url.scheme != nil else {
+                throw ConfigurationError("\(name) is not a URL: \(value)")
+            }
+            return url
+        }
+        let dataDirectory = environment["VMP3_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vmp3-data"
+        let objects = URL(fileURLWithPath: dataDirectory, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
+        try self.init(
+            storage: url("VMP3_STORAGE", default: objects.absoluteString),
+            queue: url("VMP3_QUEUE", default: "memory:"),
+            store: url("VMP3_STORE", default: "memory:")
+        )
+    }
+}
+
+/// The backends a process uses, made once so that everything in it shares them (in one process,
+/// the embedded queue must be the same object for the gateway and the worker).
+public struct Backends: Sendable {
+    public var storage: any ObjectStore
+    public var store: any JobStore
+    /// Jobs for converters (`vmp3.jobs`).
+    public var jobs: any MessageQueue<JobMessage>
+    /// Final outcomes for the notifier (`vmp3.outcomes`).
+    public var outcomes: any MessageQueue<JobEvent>
+
+    public init(storage: any ObjectStore, store: any JobStore, jobs: any MessageQueue<JobMessage>, outcomes: any MessageQueue<JobEvent>) {
+        self.storage = storage
+        self.store = store
+        self.jobs = jobs
+        self.outcomes = outcomes
+    }
+
+    /// Everything in memory, files under `directory`: for tests and embedding.
+    public static func embedded(storageDirectory directory: URL) throws -> Backends {
+        Backends(
+            storage: try FileObjectStore(root: directory),
+            store: InMemoryJobStore(),
+            jobs: InMemoryMessageQueue<JobMessage>(),
+            outcomes: InMemoryMessageQueue<JobEvent>()
+        )
+    }
+
+    /// Makes each backend with the first factory that knows its URL's scheme.
+    ///
+    /// - Throws: ``ConfigurationError`` for a URL no factory knows.
+    public static func make(_ configuration: BackendConfiguration, factories: [any BackendFactory] = [EmbeddedBackendFactory()]) async throws -> Backends {
+        func first<T>(_ what: String, _ url: URL, _ make: (any BackendFactory) async throws -> T?) async throws -> T {
+            for factory in factories {
+                if let backend = try await make(factory) { return backend }
+            }
+            throw ConfigurationError("no backend for \(what) \(url.redactingPassword) (scheme \(url.scheme ?? "none"))")
+        }
+        return Backends(
+            storage: try await first("storage", configuration.storage) { try await $0.makeObjectStore(configuration.storage) },
+            store: try await first("job store", configuration.store) { try await $0.makeJobStore(configuration.store) },
+            jobs: try await first("queue", configuration.queue) {
+                try await $0.makeMessageQueue(configuration.queue, name: "vmp3.jobs", of: JobMessage.self)
+            },
+            outcomes: try await first("queue", configuration.queue) {
+                try await $0.makeMessageQueue(configuration.queue, name: "vmp3.outcomes", of: JobEvent.self)
+            }
+        )
+    }
+
+    /// A ``JobService`` on these backends.
+    public var jobService: JobService {
+        JobService(storage: storage, queue: jobs, store: store)
+    }
+}
+
+extension URL {
+    /// The URL with any password replaced by `***`, for logs and error messages.
+    public var redactingPassword: String {
+        guard password != nil, var components = URLComponents(url: self, resolvingAgainstBaseURL: false) else { return absoluteString }
+        components.password = "***"
+        return components.string ?? "(unprintable URL)"
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// A ``JobStore`` in memory: the embedded default (`memory:`). Everything is lost when the
+/// process ends.
+public actor InMemoryJobStore: JobStore {
+    /// How long an idempotency key keeps pointing at its job.
+    public let idempotencyWindow: Duration
+
+    private var jobs: [JobID: Job] = [:]
+    private var idempotencyKeys: [String: (id: JobID, expires: Date)] = [:]
+    private var watchers: [JobID: [UUID: AsyncThrowingStream<JobEvent, any Error>.Continuation]] = [:]
+
+    public init(idempotencyWindow: Duration = .seconds(24 * 3600)) {
+        self.idempotencyWindow = idempotencyWindow
+    }
+
+    @discardableResult
+    public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {
+        let now = Date()
+        let indexKey = idempotencyKey.map { "\(job.owner.rawValue)\u{0}\($0)" }
+        if let indexKey, let entry = idempotencyKeys[indexKey], entry.expires > now, let existing = jobs[entry.id] {
+            return JobCreation(job: existing, created: false)
+        }
+        guard jobs[job.id] == nil else {
+            throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+        }
+        var stored = job
+        stored.version = 1
+        jobs[job.id] = stored
+        if let indexKey {
+            idempotencyKeys[indexKey] = (job.id, now.addingTimeInterval(idempotencyWindow.seconds))
+        }
+        emit(JobEvent(kind: .created, job: stored))
+        return JobCreation(job: stored, created: true)
+    }
+
+    public func get(_ id: JobID) async throws -> Job? {
+        jobs[id]
+    }
+
+    public func job(forIdempotencyKey key: String, owner: UserID) async throws -> Job? {
+        guard let entry = idempotencyKeys["\(owner.rawValue)\u{0}\(key)"], entry.expires > Date() else { return nil }
+        return jobs[entry.id]
+    }
+
+    public func list(owner: UserID, limit: Int, cursor: String?) async throws -> JobPage {
+        let after = cursor.flatMap(JobListPosition.init(cursor:))
+        let sorted = jobs.values
+            .filter { $0.owner == owner }
+            .sorted { JobListPosition($0) < JobListPosition($1) }
+            .filter { job in after.map { $0 < JobListPosition(job) } ?? true }
+        let page = Array(sorted.prefix(max(0, limit)))
+        let next = sorted.count > page.count ? page.last.map { JobListPosition($0).cursor } : nil
+        return JobPage(jobs: page, nextCursor: next)
+    }
+
+    public func replace(_ expected: Job, with new: Job) async throws -> Job {
+        guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
+        guard current.version == expected.version else {
+            throw JobStoreError(code: .conflict, message: "job \(expected.id) is at version \(current.version), not \(expected.version)")
+        }
+        try current.validateReplacement(by: new)
+        var stored = new
+        stored.version = current.version + 1
+        stored.updatedAt = Date()
+        jobs[stored.id] = stored
+        if let event = JobEvent.change(from: current, to: stored) { emit(event) }
+        return stored
+    }
+
+    public func delete(_ id: JobID) async throws {
+        jobs[id] = nil
+        idempotencyKeys = idempotencyKeys.filter { $0.value.id != id }
+        watchers[id]?.values.forEach { $0.finish() }
+        watchers[id] = nil
+    }
+
+    public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<JobEvent, any Error>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let token = UUID()
+        watchers[id, default: [:]][token] = continuation
+        continuation.onTermination = { _ in
+            Task { await self.removeWatcher(id, token) }
+        }
+        return stream
+    }
+
+    private func removeWatcher(_ id: JobID, _ token: UUID) {
+        watchers[id]?[token] = nil
+        if watchers[id]?.isEmpty == true { watchers[id] = nil }
+    }
+
+    private func emit(_ event: JobEvent) {
+        watchers[event.job.id]?.values.forEach { $0.yield(event) }
+    }
+}

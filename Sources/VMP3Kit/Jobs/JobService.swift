@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+
+/// The client side of jobs: submit a video, follow it, cancel it, fetch its MP3. What the
+/// gateway does over HTTP, and what an embedding program calls directly.
+///
+/// Every method that names a job takes the caller's ``UserID``: a job belongs to its creator,
+/// and anyone else gets ``JobStoreError/Code/notFound``, exactly as if it did not exist.
+public struct JobService: Sendable {
+    public let storage: any ObjectStore
+    public let queue: any MessageQueue<JobMessage>
+    public let store: any JobStore
+    public let logger: Logger
+
+    public init(storage: any ObjectStore, queue: any MessageQueue<JobMessage>, store: any JobStore, logger: Logger = Logger(label: "vmp3.jobs")) {
+        self.storage = storage
+        self.queue = queue
+        self.store = store
+        self.logger = logger
+    }
+
+    /// What to convert and how.
+    public struct Submission: Sendable {
+        public var owner: UserID
+        public var sourceName: String?
+        public var options: ConversionOptions
+        public var webhookURL: URL?
+        public var notifyEmail: String?
+        /// The same key from the same owner returns the first job instead of making another.
+        public var idempotencyKey: String?
+
+        public init(
+            owner: UserID, sourceName: String? = nil, options: ConversionOptions = ConversionOptions(),
+            webhookURL: URL? = nil, notifyEmail: String? = nil, idempotencyKey: String? = nil
+        ) {
+            self.owner = owner
+            self.sourceName = sourceName
+            self.options = options
+            self.webhookURL = webhookURL
+            self.notifyEmail = notifyEmail
+            self.idempotencyKey = idempotencyKey
+        }
+    }
+
+    /// Stores the file at `source`, records a queued job and publishes it.
+    public func submit(_ submission: Submission, sourceFile source: URL) async throws -> JobCreation {
+        let reader = try FileChunkReader(source)
+        return try await submit(submission, body: AsyncThrowingStream { try reader.next() })
+    }
+
+    /// Streams `body` into storage, records a queued job and publishes it.
+    ///
+    /// - Throws: ``ConversionError`` (``ConversionError/Code/invalidOption``) for bad options,
+    ///   before anything is stored; storage, store and queue errors otherwise. If the job cannot
+    ///   be published, it is recorded as failed and the error is thrown.
+    public func submit<Body: AsyncSequence & Sendable>(_ submission: Submission, body: Body) async throws -> JobCreation
+        where Body.Element == [UInt8]
+    {
+        try submission.options.validate()
+        // Look before streaming the upload, so that a retried request does not store it again.
+        if let key = submission.idempotencyKey, let existing = try await store.job(forIdempotencyKey: key, owner: submission.owner) {
+            return JobCreation(job: existing, created: false)
+        }
+        let id = JobID()
+        let sourceKey = Job.sourceKey(for: id)
+        let stored = try await storage.put(sourceKey, body: body, contentType: "application/octet-stream")
+        let job = Job(
+            id: id, owner: submission.owner, source: sourceKey, sourceName: submission.sourceName, sourceSize: stored.size,
+            options: submission.options, webhookURL: submission.webhookURL, notifyEmail: submission.notifyEmail
+        )
+        let creation: JobCreation
+        do {
+            creation = try await store.create(job, idempotencyKey: submission.idempotencyKey)
+        } catch {
+            try? await storage.delete(sourceKey)
+            throw error
+        }
+        guard creation.created else {
+            // Another request with the same key won the race: keep its job, drop this upload.
+            try? await storage.delete(sourceKey)
+            return creation
+        }
+        do {
+            try await queue.publish(JobMessage(jobID: id))
+        } catch {
+            logger.error("could not publish a job", metadata: ["job_id": "\(id)", "error": "\(error)"])
+            _ = try? await store.failQueued(id, failure: JobFailure(code: "not_queued", message: "the job could not be queued: \(error)"))
+            throw error
+        }
+        logger.info("job submitted", metadata: ["job_id": "\(id)", "owner": "\(submission.owner)", "bytes": "\(stored.size)"])
+        return creation
+    }
+
+    /// The job, if it exists and belongs to `owner`. - Throws: ``JobStoreError/Code/notFound``.
+    public func job(_ id: JobID, owner: UserID) async throws -> Job {
+        guard let job = try await store.get(id), job.owner == owner else { throw JobStoreError.notFound(id) }
+        return job
+    }
+
+    /// The owner's jobs, newest first.
+    public func jobs(owner: UserID, limit: Int = 20, cursor: String? = nil) async throws -> JobPage {
+        try await store.list(owner: owner, limit: min(max(1, limit), 100), cursor: cursor)
+    }
+
+    /// Cancels a queued or running job, or, for one that has ended, deletes it with its source
+    /// and output. - Returns: the cancelled job, or `nil` when it was deleted.
+    @discardableResult
+    public func cancelOrDelete(_ id: JobID, owner: UserID) async throws -> Job? {
+        let current = try await job(id, owner: owner)
+        if !current.status.isFinal {
+            do {
+                return try await store.cancel(id)
+            } catch let error as JobStoreError where error.code == .invalidTransition {
+                // It ended meanwhile: delete it instead.
+            }
+        }
+        try await storage.delete(current.source)
+        try await storage.delete(current.outputKey)
+        try await store.delete(id)
+        return nil
+    }
+
+    /// The MP3 of a succeeded job, as a stream. - Throws: ``JobStoreError/Code/notFound`` if the
+    /// job is not the owner's or has no output yet.
+    public func download(_ id: JobID, owner: UserID) async throws -> (job: Job, download: ObjectDownload) {
+        let job = try await job(id, owner: owner)
+        guard job.status == .succeeded, let output = job.output else {
+            throw JobStoreError(code: .notFound, message: "job \(id) has no MP3: it is \(job.status.rawValue)")
+        }
+        return (job, try await storage.get(output.key))
+    }
+
+    /// Follows a job: its events from now on, ending after the first final status. The current
+    /// state comes first, so a watcher that arrives late still learns how the job stands.
+    public func watch(_ id: JobID, owner: UserID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        let events = try await store.events(for: id)
+        let current = try await job(id, owner: owner)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                continuation.yield(JobEvent(kind: .status, job: current))
+                guard !current.status.isFinal else { return continuation.finish() }
+                do {
+                    for try await event in events where event.job.version > current.version {
+                        continuation.yield(event)
+                        if event.job.status.isFinal { break }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

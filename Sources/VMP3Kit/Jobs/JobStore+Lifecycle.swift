@@ -1,0 +1,159 @@
+import Foundation
+
+/// What ``JobStore/claim(_:holder:leaseDuration:)`` found.
+public enum JobClaim: Sendable, Hashable {
+    /// The caller now holds the job (status `running`) until the lease expires or is renewed.
+    case claimed(Job)
+    /// The job has ended already (succeeded, failed or cancelled): nothing to do.
+    case finished(Job)
+    /// Another worker holds an unexpired lease on the job.
+    case heldElsewhere(Job, until: Date)
+    /// There is no such job.
+    case notFound
+}
+
+/// A job's life, built on compare-and-set so that every backend shares the same rules.
+extension JobStore {
+    /// Reads the job, applies `change` and writes it back, retrying when another writer got there
+    /// first. `change` may throw to give up.
+    @discardableResult
+    public func update(_ id: JobID, _ change: (inout Job) throws -> Void) async throws -> Job {
+        for _ in 0..<50 {
+            guard let current = try await get(id) else { throw JobStoreError.notFound(id) }
+            var new = current
+            try change(&new)
+            if new == current { return current }
+            do {
+                return try await replace(current, with: new)
+            } catch let error as JobStoreError where error.code == .conflict {
+                continue
+            }
+        }
+        throw JobStoreError(code: .conflict, message: "job \(id) kept changing; gave up updating it")
+    }
+
+    /// Takes a queued job (or a running one whose lease expired) for `holder`: status `running`,
+    /// a lease until now + `leaseDuration`, one more attempt. Of two workers claiming at once,
+    /// one gets `.claimed` and the other `.heldElsewhere`.
+    public func claim(_ id: JobID, holder: String, leaseDuration: Duration) async throws -> JobClaim {
+        for _ in 0..<50 {
+            guard let current = try await get(id) else { return .notFound }
+            let now = Date()
+            if current.status.isFinal { return .finished(current) }
+            if current.status == .running, let lease = current.lease, lease.holder != holder, lease.expiresAt > now {
+                return .heldElsewhere(current, until: lease.expiresAt)
+            }
+            var new = current
+            new.status = .running
+            new.lease = JobLease(holder: holder, expiresAt: now.addingTimeInterval(leaseDuration.seconds))
+            new.attempts += 1
+            new.progress = 0
+            new.failure = nil
+            do {
+                return .claimed(try await replace(current, with: new))
+            } catch let error as JobStoreError where error.code == .conflict {
+                continue
+            }
+        }
+        throw JobStoreError(code: .conflict, message: "job \(id) kept changing; gave up claiming it")
+    }
+
+    /// Extends `holder`'s lease. - Throws: ``JobStoreError/Code/leaseLost`` if the job ended
+    /// (for example, was cancelled) or another worker took it.
+    @discardableResult
+    public func renewLease(_ id: JobID, holder: String, leaseDuration: Duration) async throws -> Job {
+        try await update(id) { job in
+            try job.requireHeld(by: holder)
+            job.lease?.expiresAt = Date().addingTimeInterval(leaseDuration.seconds)
+        }
+    }
+
+    /// Records progress (0–1) of a job `holder` runs. - Throws: ``JobStoreError/Code/leaseLost``.
+    @discardableResult
+    public func recordProgress(_ id: JobID, holder: String, fraction: Double) async throws -> Job {
+        try await update(id) { job in
+            try job.requireHeld(by: holder)
+            job.progress = min(1, max(0, fraction))
+        }
+    }
+
+    /// Marks the job `holder` ran as succeeded with `output`. - Throws: ``JobStoreError/Code/leaseLost``.
+    @discardableResult
+    public func succeed(_ id: JobID, holder: String, output: JobOutput) async throws -> Job {
+        try await update(id) { job in
+            try job.requireHeld(by: holder)
+            job.status = .succeeded
+            job.output = output
+            job.progress = 1
+            job.lease = nil
+        }
+    }
+
+    /// Marks the job `holder` ran as failed. - Throws: ``JobStoreError/Code/leaseLost``.
+    @discardableResult
+    public func fail(_ id: JobID, holder: String, failure: JobFailure) async throws -> Job {
+        try await update(id) { job in
+            try job.requireHeld(by: holder)
+            job.status = .failed
+            job.failure = failure
+            job.lease = nil
+        }
+    }
+
+    /// Marks a queued job as failed before any worker took it (for example, when its message
+    /// could not be published).
+    @discardableResult
+    public func failQueued(_ id: JobID, failure: JobFailure) async throws -> Job {
+        try await update(id) { job in
+            guard job.status == .queued else {
+                throw JobStoreError(code: .invalidTransition, message: "job \(id) is \(job.status.rawValue), not queued")
+            }
+            job.status = .failed
+            job.failure = failure
+        }
+    }
+
+    /// Gives the job back (status `queued`) so that another worker can run it.
+    @discardableResult
+    public func release(_ id: JobID, holder: String) async throws -> Job {
+        try await update(id) { job in
+            try job.requireHeld(by: holder)
+            job.status = .queued
+            job.lease = nil
+            job.progress = nil
+        }
+    }
+
+    /// Cancels a queued or running job. The worker running it notices at its next progress report
+    /// or lease renewal and stops. - Throws: ``JobStoreError/Code/invalidTransition`` for a job
+    /// that has ended.
+    @discardableResult
+    public func cancel(_ id: JobID) async throws -> Job {
+        try await update(id) { job in
+            guard !job.status.isFinal else {
+                throw JobStoreError(code: .invalidTransition, message: "job \(id) has \(job.status.rawValue) already")
+            }
+            job.status = .cancelled
+            job.lease = nil
+        }
+    }
+}
+
+extension Job {
+    /// Throws ``JobStoreError/Code/leaseLost`` unless `holder` runs this job.
+    func requireHeld(by holder: String) throws {
+        guard status == .running, lease?.holder == holder else {
+            throw JobStoreError(
+                code: .leaseLost,
+                message: "job \(id) is \(status.rawValue)" + (lease.map { ", held by \($0.holder)" } ?? "") + ", not run by \(holder)"
+            )
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval`.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

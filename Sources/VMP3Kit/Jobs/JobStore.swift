@@ -1,0 +1,115 @@
+import Foundation
+
+/// Job records, with cache semantics: the gateway writes them, workers update them, watchers
+/// follow them.
+///
+/// Backends implement only these primitives; everything a job's life needs (claim, lease,
+/// progress, finish, cancel) is built once on ``replace(_:with:)`` in `JobStore+Lifecycle.swift`,
+/// so every backend behaves the same. The contract (checked by `JobStoreConformance`):
+/// - ``replace(_:with:)`` is atomic compare-and-set on ``Job/version``: of two writers that read
+///   the same version, exactly one succeeds; the other gets ``JobStoreError/Code/conflict``.
+/// - Status changes that ``JobStatus/canTransition(to:)`` forbids are refused with
+///   ``JobStoreError/Code/invalidTransition``.
+/// - Every accepted change that alters status or progress is delivered, in order, to the
+///   streams of ``events(for:)`` open at the time.
+public protocol JobStore: Sendable {
+    /// Stores a new job (status `queued`, version 1).
+    ///
+    /// With an idempotency key, a second create by the same owner with the same key, within the
+    /// store's idempotency window, stores nothing and returns the first job with `created == false`.
+    @discardableResult
+    func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation
+
+    /// The job, or `nil` if there is none with that id.
+    func get(_ id: JobID) async throws -> Job?
+
+    /// The job `owner` created with `key`, if the key has not expired.
+    func job(forIdempotencyKey key: String, owner: UserID) async throws -> Job?
+
+    /// The owner's jobs, newest first, `limit` at a time; pass the page's ``JobPage/nextCursor``
+    /// for the next page.
+    func list(owner: UserID, limit: Int, cursor: String?) async throws -> JobPage
+
+    /// Replaces the stored job with `new` if the stored version is still `expected.version`.
+    /// The stored result has version `expected.version + 1` and `updatedAt` now; `id`, `owner` and
+    /// `createdAt` cannot change.
+    ///
+    /// - Returns: the job as stored.
+    @discardableResult
+    func replace(_ expected: Job, with new: Job) async throws -> Job
+
+    /// Removes the job and its idempotency key.
+    func delete(_ id: JobID) async throws
+
+    /// The job's events from the moment this returns, until the stream's consumer stops.
+    func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error>
+}
+
+/// The result of ``JobStore/create(_:idempotencyKey:)``.
+public struct JobCreation: Sendable, Hashable {
+    public var job: Job
+    /// `false` when an idempotency key matched an earlier job, which ``job`` then is.
+    public var created: Bool
+
+    public init(job: Job, created: Bool) {
+        self.job = job
+        self.created = created
+    }
+}
+
+/// One page of a listing.
+public struct JobPage: Sendable, Hashable {
+    public var jobs: [Job]
+    /// Pass to the next ``JobStore/list(owner:limit:cursor:)`` call; `nil` on the last page.
+    public var nextCursor: String?
+
+    public init(jobs: [Job], nextCursor: String?) {
+        self.jobs = jobs
+        self.nextCursor = nextCursor
+    }
+}
+
+/// The position after a job in an owner's listing (newest first): creation time, then id.
+/// Backends encode it as an opaque string.
+public struct JobListPosition: Sendable, Hashable, Comparable {
+    public var createdAt: Date
+    public var id: JobID
+
+    public init(_ job: Job) {
+        createdAt = job.createdAt
+        id = job.id
+    }
+
+    /// Newest first; among jobs created at the same instant, by id.
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        lhs.createdAt != rhs.createdAt ? lhs.createdAt > rhs.createdAt : lhs.id.rawValue < rhs.id.rawValue
+    }
+
+    /// `SECONDS_SINCE_1970:ID`, with microsecond precision.
+    public var cursor: String {
+        "\(Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())):\(id.rawValue)"
+    }
+
+    public init?(cursor: String) {
+        let parts = cursor.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = JobID(rawValue: String(parts[1])) else { return nil }
+        createdAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        self.id = id
+    }
+}
+
+extension Job {
+    /// The checks every backend makes before ``JobStore/replace(_:with:)`` accepts `new` in place
+    /// of this job: identity unchanged, status change allowed.
+    public func validateReplacement(by new: Job) throws {
+        guard new.id == id, new.owner == owner, new.createdAt == createdAt else {
+            throw JobStoreError(code: .invalidTransition, message: "a job's id, owner and creation time cannot change")
+        }
+        guard status.canTransition(to: new.status) else {
+            throw JobStoreError(
+                code: .invalidTransition,
+                message: "job \(id) cannot go from \(status.rawValue) to \(new.status.rawValue)"
+            )
+        }
+    }
+}

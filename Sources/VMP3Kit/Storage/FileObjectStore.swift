@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An ``ObjectStore`` in a directory: the embedded default (`file:///var/lib/vmp3`).
+///
+/// Layout under the root: `objects/PATH` holds the bytes, `metadata/PATH.json` the content type,
+/// `incoming/` the files being written. PATH is the key with `.d` after each folder segment and
+/// `.o` after the last (so that `a/b` and `a/b/c` can both be keys, as in S3), and segments
+/// longer than a file name may be split into 200-byte pieces marked `.c`. Every put writes to `incoming/` and renames into place,
+/// so readers never see part of an object, and a crash leaves only an orphan in `incoming/`
+/// (cleared when the store is next opened).
+public struct FileObjectStore: ObjectStore {
+    public let root: URL
+    /// Bytes per chunk when streaming.
+    public let chunkSize: Int
+
+    private var objects: URL { root.appendingPathComponent("objects", isDirectory: true) }
+    private var metadata: URL { root.appendingPathComponent("metadata", isDirectory: true) }
+    private var incoming: URL { root.appendingPathComponent("incoming", isDirectory: true) }
+
+    /// Opens (creating if needed) a store rooted at `root`.
+    public init(root: URL, chunkSize: Int = 256 * 1024) throws {
+        self.root = root
+        self.chunkSize = chunkSize
+        let fileManager = FileManager.default
+        do {
+            for directory in [objects, metadata, incoming] {
+                try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
+            }
+            for orphan in try fileManager.contentsOfDirectory(atPath: incoming.path) {
+                try? fileManager.removeItem(at: incoming.appendingPathComponent(orphan))
+            }
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot open the object store at \(root.path): \(error.localizedDescription)")
+        }
+    }
+
+    private func objectURL(_ key: ObjectKey) -> URL { objects.appendingPathComponent(Self.relativePath(for: key)) }
+    private func metadataURL(_ key: ObjectKey) -> URL { metadata.appendingPathComponent(Self.relativePath(for: key) + ".json") }
+
+    /// The key's path under `objects/`: distinct keys always get distinct paths, and no path
+    /// component is longer than a file system allows.
+    static func relativePath(for key: ObjectKey) -> String {
+        let segments = key.rawValue.split(separator: "/")
+        var components: [String] = []
+        for (index, segment) in segments.enumerated() {
+            var piece = ""
+            for character in segment {
+                if piece.utf8.count + character.utf8.count > 200 {
+                    components.append(piece + ".c")
+                    piece = ""
+                }
+                piece.append(character)
+            }
+            components.append(piece + (index == segments.count - 1 ? ".o" : ".d"))
+        }
+        return components.joined(separator: "/")
+    }
+
+    private struct Metadata: Codable {
+        var contentType: String
+    }
+
+    public func put(_ key: ObjectKey, fromFile file: URL, contentType: String) async throws -> ObjectInfo {
+        let reader = try FileChunkReader(file, chunkSize: chunkSize)
+        return try await put(key, body: AsyncThrowingStream<[UInt8], any Error> { try reader.next() }, contentType: contentType)
+    }
+
+    public func put<Body: AsyncSequence & Sendable>(_ key: ObjectKey, body: Body, contentType: String) async throws -> ObjectInfo
+        where Body.Element == [UInt8]
+    {
+        let staging = incoming.appendingPathComponent(UUID().uuidString)
+        guard FileManager.default.createFile(atPath: staging.path, contents: nil) else {
+            throw StorageError(code: .localFile, message: "cannot create \(staging.path)")
+        }
+        var committed = false
+        defer { if !committed { try? FileManager.default.removeItem(at: staging) } }
+
+        var size: Int64 = 0
+        do {
+            let handle = try FileHandle(forWritingTo: staging)
+            defer { try? handle.close() }
+            for try await chunk in body {
+                try handle.write(contentsOf: chunk)
+                size += Int64(chunk.count)
+            }
+            try handle.synchronize()
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(code: .localFile, message: "storing \(key) failed: \(error)")
+        }
+        try writeMetadata(Metadata(contentType: contentType), for: key)
+        try moveIntoPlace(staging, objectURL(key))
+        committed = true
+        return ObjectInfo(key: key, size: size, contentType: contentType)
+    }
+
+    public func get(_ key: ObjectKey, toFile file: URL) async throws -> ObjectInfo {
+        let info = try await head(key)
+        let directory = file.deletingLastPathComponent()
+        let staging = directory.appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8)).partial")
+        do {
+            try FileManager.default.copyItem(at: objectURL(key), to: staging)
+            try moveIntoPlace(staging, file)
+        } catch let error as StorageError {
+            try? FileManager.default.removeItem(at: staging)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: staging)
+            throw StorageError(code: .localFile, message: "cannot write \(file.path): \(error.localizedDescription)")
+        }
+        return info
+    }
+
+    public func get(_ key: ObjectKey) async throws -> ObjectDownload {
+        let info = try await head(key)
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: objectURL(key))
+        } catch {
+            throw StorageError(code: .notFound, message: "no object \(key)")
+        }
+        let reader = FileChunkReader(handle, chunkSize: chunkSize)
+        let body = AsyncThrowingStream<[UInt8], any Error> { try reader.next() }
+        return ObjectDownload(info: info, body: body)
+    }
+
+    public func head(_ key: ObjectKey) async throws -> ObjectInfo {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: objectURL(key).path)
+        } catch {
+            throw StorageError(code: .notFound, message: "no object \(key)")
+        }
+        guard (attributes[.type] as? FileAttributeType) == .typeRegular else {
+            throw StorageError(code: .notFound, message: "no object \(key)")
+        }
+        let contentType = (try? JSONDecoder().decode(Metadata.self, from: Data(contentsOf: metadataURL(key))))?.contentType
+        return ObjectInfo(
+            key: key,
+            size: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+            contentType: contentType ?? "application/octet-stream"
+        )
+    }
+
+    public func delete(_ key: ObjectKey) async throws {
+        for url in [objectURL(key), metadataURL(key)] {
+            if unlink(url.path) != 0 && errno != ENOENT {
+                throw StorageError(code: .localFile, message: "cannot delete \(key): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    public func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? {
+        nil
+    }
+
+    // MARK: - Files
+
+    private func writeMetadata(_ value: Metadata, for key: ObjectKey) throws {
+        let staging = incoming.appendingPathComponent(UUID().uuidString + ".json")
+        do {
+            try JSONEncoder().encode(value).write(to: staging)
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot write metadata of \(key): \(error.localizedDescription)")
+        }
+        try moveIntoPlace(staging, metadataURL(key))
+    }
+
+    /// Renames `staging` to `destination` (atomically replacing it), creating parent folders.
+    private func moveIntoPlace(_ staging: URL, _ destination: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot create the folder of \(destination.path): \(error.localizedDescription)")
+        }
+        if rename(staging.path, destination.path) != 0 {
+            throw StorageError(code: .localFile, message: "cannot move into \(destination.path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

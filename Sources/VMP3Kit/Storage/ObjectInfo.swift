@@ -1,0 +1,28 @@
+import Foundation
+
+/// What a store knows of an object.
+public struct ObjectInfo: Sendable, Hashable, Codable {
+    public var key: ObjectKey
+    /// Size in bytes.
+    public var size: Int64
+    /// The MIME type given when it was stored.
+    public var contentType: String
+
+    public init(key: ObjectKey, size: Int64, contentType: String) {
+        self.key = key
+        self.size = size
+        self.contentType = contentType
+    }
+}
+
+/// An object being read: what it is, and its bytes as they arrive.
+public struct ObjectDownload: Sendable {
+    public var info: ObjectInfo
+    /// The bytes in chunks, read as the consumer asks for them (never the whole object at once).
+    public var body: AsyncThrowingStream<[UInt8], any Error>
+
+    public init(info: ObjectInfo, body: AsyncThrowingStream<[UInt8], any Error>) {
+        self.info = info
+        self.body = body
+    }
+}

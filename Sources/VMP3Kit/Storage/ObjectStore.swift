@@ -1,0 +1,49 @@
+import Foundation
+
+/// Where sources and MP3s are kept: a flat namespace of ``ObjectKey``s.
+///
+/// The contract (checked for every implementation by `ObjectStoreConformance`):
+/// - A put is all or nothing: a reader sees the whole previous object or the whole new one,
+///   never a part; a failed put leaves no object behind.
+/// - Puts and gets stream: memory does not grow with the object's size.
+/// - `delete` of a missing key succeeds (as S3's does).
+/// - Failures are ``StorageError``s; ``StorageError/isTransient`` says whether to retry.
+public protocol ObjectStore: Sendable {
+    /// Stores the file at `file` under `key`, replacing any object there.
+    @discardableResult
+    func put(_ key: ObjectKey, fromFile file: URL, contentType: String) async throws -> ObjectInfo
+
+    /// Stores the bytes of `body` under `key`, replacing any object there.
+    @discardableResult
+    func put<Body: AsyncSequence & Sendable>(_ key: ObjectKey, body: Body, contentType: String) async throws -> ObjectInfo
+        where Body.Element == [UInt8]
+
+    /// Writes the object to `file` (replacing it).
+    @discardableResult
+    func get(_ key: ObjectKey, toFile file: URL) async throws -> ObjectInfo
+
+    /// Opens the object for reading as a stream of chunks.
+    func get(_ key: ObjectKey) async throws -> ObjectDownload
+
+    /// The object's size and content type. - Throws: ``StorageError/Code/notFound``.
+    func head(_ key: ObjectKey) async throws -> ObjectInfo
+
+    /// Removes the object, if there is one.
+    func delete(_ key: ObjectKey) async throws
+
+    /// A URL that lets anyone holding it download the object until `expiresIn` has passed, or
+    /// `nil` when the backend cannot make one (the caller then streams with ``get(_:)``).
+    func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL?
+}
+
+extension ObjectStore {
+    /// Whether an object exists under `key`.
+    public func exists(_ key: ObjectKey) async throws -> Bool {
+        do {
+            _ = try await head(key)
+            return true
+        } catch let error as StorageError where error.code == .notFound {
+            return false
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// What a worker does about an error that ended a job's run.
+enum WorkerFailure: Equatable {
+    /// Bad media or a bad request: the job fails at once, without retries.
+    case permanent(JobFailure)
+    /// Worth another try later (storage or store unreachable, local disk trouble).
+    case transient(String)
+    /// The worker no longer holds the job: it was cancelled, deleted or taken over.
+    case lostJob
+    /// The worker is stopping: the job goes back to the queue.
+    case stopped
+
+    /// Conversion errors that say the input or the request is bad: retrying cannot help.
+    static let permanentConversionCodes: Set<ConversionError.Code> = [
+        .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .invalidOption, .encodingFailed,
+    ]
+
+    init(_ error: any Error) {
+        switch error {
+        case is CancellationError:
+            self = .stopped
+        case let error as ConversionError where error.code == .cancelled:
+            self = .stopped
+        case let error as ConversionError where Self.permanentConversionCodes.contains(error.code):
+            self = .permanent(JobFailure(code: error.code.rawValue, message: error.message))
+        case let error as ConversionError:
+            // The input and output are the worker's own temporary files: a problem there is local.
+            self = .transient("conversion: \(error.message)")
+        case let error as StorageError where error.code == .notFound || error.code == .invalidKey:
+            self = .permanent(JobFailure(code: "source_missing", message: "the job's source is not in storage: \(error.message)"))
+        case let error as StorageError:
+            self = .transient("storage: \(error.message)")
+        case let error as JobStoreError where error.code == .leaseLost || error.code == .notFound:
+            self = .lostJob
+        case let error as JobStoreError:
+            self = .transient("job store: \(error.message)")
+        case let error as QueueError:
+            self = .transient("queue: \(error.message)")
+        default:
+            self = .transient("\(error)")
+        }
+    }
+}
