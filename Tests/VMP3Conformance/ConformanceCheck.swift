@@ -19,6 +19,10 @@ public struct ConformanceCheck<Subject>: Sendable, CustomStringConvertible {
 /// A broken promise of the contract.
 public struct ConformanceFailure: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Fails the check with `message` unless `condition` holds.

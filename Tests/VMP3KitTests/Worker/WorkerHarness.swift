@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import VMP3Conformance
+@testable import VMP3Kit
+
+/// Embedded backends in a scratch folder, a job service on them, and workers to run.
+struct WorkerHarness {
+    let directory: URL
+    let storage: any ObjectStore
+    let store: InMemoryJobStore
+    let jobs: InMemoryMessageQueue<JobMessage>
+    let outcomes: InMemoryMessageQueue<JobEvent>
+    let converter: CountingConverter
+    let service: JobService
+
+    init(storage wrap: (FileObjectStore) -> any ObjectStore = { $0 }) throws {
+        directory = try makeScratchDirectory()
+        storage = wrap(try FileObjectStore(root: directory.appendingPathComponent("store")))
+        store = InMemoryJobStore()
+        jobs = InMemoryMessageQueue<JobMessage>()
+        outcomes = InMemoryMessageQueue<JobEvent>()
+        converter = CountingConverter()
+        service = JobService(storage: storage, queue: jobs, store: store)
+    }
+
+    /// Settings that keep tests quick: short leases and backoffs, frequent progress.
+    static func configuration(_ name: String, concurrency: Int = 2, maxAttempts: Int = 3, grace: Duration = .seconds(30)) -> ConversionWorker.Configuration {
+        ConversionWorker.Configuration(
+            concurrency: concurrency, maxAttempts: maxAttempts, initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(200),
+            leaseDuration: .seconds(2), leaseRenewalInterval: .milliseconds(200), progressInterval: .milliseconds(50),
+            shutdownGracePeriod: grace, workerID: name
+        )
+    }
+
+    func worker(_ name: String = "worker-1", concurrency: Int = 2, maxAttempts: Int = 3, grace: Duration = .seconds(30)) -> ConversionWorker {
+        ConversionWorker(
+            converter: converter, storage: storage, queue: jobs, store: store, outcomes: outcomes,
+            configuration: Self.configuration(name, concurrency: concurrency, maxAttempts: maxAttempts, grace: grace),
+            logger: Logger(label: "test.\(name)")
+        )
+    }
+
+    func submit(_ media: TestMedia, owner: UserID = "alice", options: ConversionOptions = ConversionOptions(), key: String? = nil) async throws -> Job {
+        try await service.submit(
+            JobService.Submission(owner: owner, sourceName: media.rawValue, options: options, idempotencyKey: key),
+            sourceFile: try await media.url
+        ).job
+    }
+
+    func submit(file: URL, owner: UserID = "alice") async throws -> Job {
+        try await service.submit(JobService.Submission(owner: owner, sourceName: file.lastPathComponent), sourceFile: file).job
+    }
+
+    /// Waits until the job reaches `status` (failing on another final status).
+    @discardableResult
+    func wait(for id: JobID, _ status: JobStatus, timeout: Duration = .seconds(60)) async throws -> Job {
+        var last: Job?
+        try await eventually("job \(id) to be \(status)", timeout: timeout) {
+            last = try await store.get(id)
+            if let last, last.status.isFinal, last.status != status {
+                throw ConformanceFailure(description: "job ended \(last.status): \(String(describing: last.failure))")
+            }
+            return last?.status == status
+        }
+        return last!
+    }
+
+    /// Whether the job queue holds no message, waiting or delivered.
+    var queueIsSettled: Bool {
+        get async {
+            let ready = await jobs.readyCount
+            let unsettled = await jobs.unsettledCount
+            return ready == 0 && unsettled == 0
+        }
+    }
+
+    /// Files under the store's `outputs/` folder.
+    var outputFiles: [String] {
+        let outputs = directory.appendingPathComponent("store/objects/outputs.d")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: outputs.path)) ?? []).filter { !$0.hasPrefix(".") }
+    }
+}
+
+/// Runs services under a ServiceGroup so that a test can trigger a graceful shutdown.
+final class RunningServices: Sendable {
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(_ services: [any Service]) {
+        group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            logger: Logger(label: "test.services")
+        ))
+        let group = group
+        task = Task { try await group.run() }
+    }
+
+    /// Graceful shutdown, then waits for the services to return.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// A ``MediaConverter`` that counts conversions, the most running at once, and cancellations.
+final class CountingConverter: AudioConverter {
+    private struct Counts {
+        var started = 0
+        var running = 0
+        var mostAtOnce = 0
+        var cancelled = 0
+    }
+
+    private let counts = Mutex(Counts())
+    private let real = MediaConverter()
+
+    var started: Int { counts.withLock { $0.started } }
+    var mostAtOnce: Int { counts.withLock { $0.mostAtOnce } }
+    var cancelled: Int { counts.withLock { $0.cancelled } }
+
+    func convert(
+        _ input: URL, to output: URL, options: ConversionOptions, progress: (@Sendable (ConversionProgress) -> Void)?, logger: Logger
+    ) async throws(ConversionError) -> ConversionResult {
+        counts.withLock {
+            $0.started += 1
+            $0.running += 1
+            $0.mostAtOnce = max($0.mostAtOnce, $0.running)
+        }
+        defer { counts.withLock { $0.running -= 1 } }
+        do {
+            return try await real.convert(input, to: output, options: options, progress: progress, logger: logger)
+        } catch {
+            if error.code == .cancelled { counts.withLock { $0.cancelled += 1 } }
+            throw error
+        }
+    }
+
+    func probe(_ input: URL, logger: Logger) async throws(ConversionError) -> MediaInfo {
+        try await real.probe(input, logger: logger)
+    }
+}
+
+/// A store whose first `failures` downloads fail as if the storage server were down.
+final class FlakyObjectStore: ObjectStore {
+    let base: any ObjectStore
+    private let remaining: Mutex<Int>
+
+    init(_ base: any ObjectStore, failures: Int) {
+        self.base = base
+        remaining = Mutex(failures)
+    }
+
+    var failuresLeft: Int { remaining.withLock { $0 } }
+
+    private func maybeFail() throws {
+        let fail = remaining.withLock { count -> Bool in
+            guard count > 0 else { return false }
+            count -= 1
+            return true
+        }
+        if fail { throw StorageError(code: .unavailable, message: "injected: storage is down") }
+    }
+
+    func put(_ key: ObjectKey, fromFile file: URL, contentType: String) async throws -> ObjectInfo {
+        try await base.put(key, fromFile: file, contentType: contentType)
+    }
+
+    func put<Body: AsyncSequence & Sendable>(_ key: ObjectKey, body: Body, contentType: String) async throws -> ObjectInfo where Body.Element == [UInt8] {
+        try await base.put(key, body: body, contentType: contentType)
+    }
+
+    func get(_ key: ObjectKey, toFile file: URL) async throws -> ObjectInfo {
+        try maybeFail()
+        return try await base.get(key, toFile: file)
+    }
+
+    func get(_ key: ObjectKey) async throws -> ObjectDownload { try await base.get(key) }
+    func head(_ key: ObjectKey) async throws -> ObjectInfo { try await base.head(key) }
+    func delete(_ key: ObjectKey) async throws { try await base.delete(key) }
+    func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? { nil }
+}
