@@ -77,18 +77,35 @@ let package = Package(
         ),
         .executableTarget(
             name: "EmbeddedPipeline",
-            dependencies: ["VMP3Kit"],
+            dependencies: [
+                "VMP3Kit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Examples/EmbeddedPipeline"
         ),
 
-        // Depends on the vmp3 executable only so that `swift test` builds it for the CLI tests.
+        // Depends on the executables only so that `swift test` builds them for the CLI and
+        // example tests.
         .testTarget(
             name: "VMP3KitTests",
-            dependencies: ["VMP3Kit", "VMP3Conformance", "vmp3"]
+            dependencies: [
+                "VMP3Kit",
+                "VMP3Conformance",
+                "vmp3",
+                "ConvertFile",
+                "EmbeddedPipeline",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "VMP3AuthTests",
-            dependencies: ["VMP3Auth", "VMP3Kit"]
+            dependencies: [
+                "VMP3Auth",
+                "VMP3Kit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,22 +4,10 @@ import Testing
 /// `vmp3 convert` and `vmp3 probe` as a person runs them: the built executable, its output and
 /// its exit status.
 @Suite struct CLITests {
-    /// The `vmp3` executable SwiftPM built beside this test bundle.
-    static let vmp3: String = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-        ]
-        for directory in candidates {
-            let path = directory.appendingPathComponent("vmp3").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return candidates[0].appendingPathComponent("vmp3").path
-    }()
+    static let vmp3 = builtExecutable("vmp3")
 
-    func run(_ arguments: String...) throws -> ExternalTool.Output {
-        try ExternalTool.run(Self.vmp3, arguments)
+    func run(_ arguments: String...) async throws -> ExternalTool.Output {
+        try await ExternalTool.run(Self.vmp3, arguments)
     }
 
     @Test("convert writes the MP3 next to the input and prints a one-line summary")
@@ -27,7 +15,7 @@ import Testing
         let directory = try makeScratchDirectory()
         let input = directory.appendingPathComponent("clip.mp4")
         try FileManager.default.copyItem(at: try await TestMedia.tagged.url, to: input)
-        let output = try run("convert", input.path, "--bitrate", "160", "--channels", "1", "--sample-rate", "32000", "--title", "From CLI")
+        let output = try await run("convert", input.path, "--bitrate", "160", "--channels", "1", "--sample-rate", "32000", "--title", "From CLI")
         #expect(output.status == 0, "\(output.stderr)")
         let mp3 = directory.appendingPathComponent("clip.mp3")
         let lines = output.text.split(separator: "\n")
@@ -35,7 +23,7 @@ import Testing
         #expect(lines.first?.hasPrefix(mp3.path + ": 0:03.") == true)
         #expect(output.text.contains("160 kbps, 32000 Hz mono"))
         #expect(output.text.contains("× real time"))
-        let probed = try ProbedFile(mp3)
+        let probed = try await ProbedFile(mp3)
         let stream = try probed.audioStream()
         #expect(stream.sampleRate == 32_000 && stream.channels == 1 && stream.bitRate == 160_000)
         #expect(probed.tags["title"] == "From CLI")
@@ -45,10 +33,10 @@ import Testing
     @Test("trim and -o are honoured")
     func trimAndOutput() async throws {
         let output = try makeScratchDirectory().appendingPathComponent("trimmed.mp3")
-        let result = try run("convert", try await TestMedia.twoTones.url.path, "-o", output.path, "--start", "2.5", "--duration", "1", "--quiet")
+        let result = try await run("convert", try await TestMedia.twoTones.url.path, "-o", output.path, "--start", "2.5", "--duration", "1", "--quiet")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.text.isEmpty && result.stderr.isEmpty, "--quiet prints nothing on success")
-        let audio = try DecodedAudio(output)
+        let audio = try await DecodedAudio(output)
         #expect(abs(audio.duration - 1) < 0.03)
         #expect(abs(audio.toneFrequency(from: 0.1, to: 0.9) - 880) < 2)
     }
@@ -75,7 +63,7 @@ import Testing
             default: argument
             }
         } + (arguments.contains("-o") || arguments[0] == "probe" ? [] : ["-o", scratch.appendingPathComponent("out.mp3").path])
-        let output = try ExternalTool.run(Self.vmp3, resolved)
+        let output = try await ExternalTool.run(Self.vmp3, resolved)
         #expect(output.status == status, "\(output.stderr)")
         #expect(output.stderr.contains(message), "\(output.stderr)")
         #expect(directoryContents(scratch).isEmpty)
@@ -86,14 +74,14 @@ import Testing
         let output = try makeScratchDirectory().appendingPathComponent("out.mp3")
         try Data("keep me".utf8).write(to: output)
         let media = try await TestMedia.h264AACMP4.url
-        let refused = try run("convert", media.path, "-o", output.path)
+        let refused = try await run("convert", media.path, "-o", output.path)
         #expect(refused.status == 73)
         #expect(refused.stderr.contains("--force"))
         #expect(try Data(contentsOf: output) == Data("keep me".utf8))
 
-        let forced = try run("convert", media.path, "-o", output.path, "--force")
+        let forced = try await run("convert", media.path, "-o", output.path, "--force")
         #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(try ProbedFile(output).formatName == "mp3")
+        #expect(try await ProbedFile(output).formatName == "mp3")
     }
 
     @Test("SIGINT during a conversion cancels it, removes the partial file and exits 130")
@@ -109,7 +97,7 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(200))
         kill(process.process.processIdentifier, SIGINT)
-        let result = try process.finish()
+        let result = try await process.finish()
         #expect(result.status == 130, "\(result.stderr)")
         #expect(result.stderr.contains("cancelled"))
         #expect(directoryContents(directory).isEmpty)
@@ -117,7 +105,7 @@ import Testing
 
     @Test("probe prints the streams as JSON")
     func probe() async throws {
-        let output = try run("probe", try await TestMedia.surround51.url.path)
+        let output = try await run("probe", try await TestMedia.surround51.url.path)
         #expect(output.status == 0, "\(output.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
         let streams = try #require(json["streams"] as? [[String: Any]])
@@ -126,5 +114,50 @@ import Testing
         #expect(streams[0]["channels"] as? Int == 6)
         #expect(streams[0]["sampleRate"] as? Int == 48_000)
         #expect((json["duration"] as? Double).map { abs($0 - 3) < 0.1 } == true)
+    }
+}
+
+/// An executable SwiftPM built beside this test bundle.
+func builtExecutable(_ name: String) -> String {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        Bundle.main.bundleURL,
+        Bundle.main.bundleURL.deletingLastPathComponent(),
+    ]
+    for directory in candidates {
+        let path = directory.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return candidates[0].appendingPathComponent(name).path
+}
+
+/// The programs in Examples/ run as their comments say.
+@Suite struct ExampleTests {
+    @Test("ConvertFile converts a video")
+    func convertFile() async throws {
+        let directory = try makeScratchDirectory()
+        let output = directory.appendingPathComponent("example.mp3")
+        let result = try await ExternalTool.run(builtExecutable("ConvertFile"), [try await TestMedia.tagged.url.path, output.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.text.contains("wrote \(output.path)"))
+        let probed = try await ProbedFile(output)
+        #expect(try probed.audioStream().bitRate == 192_000)
+        #expect(probed.tags["comment"] == "converted by VMP3Kit")
+    }
+
+    @Test("EmbeddedPipeline runs a job to succeeded and prints it as JSON")
+    func embeddedPipeline() async throws {
+        let directory = try makeScratchDirectory()
+        let video = directory.appendingPathComponent("clip.mp4")
+        try FileManager.default.copyItem(at: try await TestMedia.h264AACMP4.url, to: video)
+        let result = try await ExternalTool.run(builtExecutable("EmbeddedPipeline"), [video.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let job = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        #expect(job["status"] as? String == "succeeded")
+        #expect((job["output"] as? [String: Any])?["key"] as? String == "outputs/\(job["id"] as? String ?? "").mp3")
+        #expect(try await ProbedFile(directory.appendingPathComponent("clip.mp3")).formatName == "mp3")
+
+        let failed = try await ExternalTool.run(builtExecutable("EmbeddedPipeline"), [directory.appendingPathComponent("missing.mp4").path])
+        #expect(failed.status != 0)
     }
 }

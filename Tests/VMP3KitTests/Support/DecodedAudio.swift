@@ -12,10 +12,10 @@ struct DecodedAudio {
 
     /// Decodes stream `stream` (default: the first audio stream) of `url` at its own rate and
     /// channel count. ffmpeg's MP3 decoder honours the LAME frame's delay and padding.
-    init(_ url: URL, stream: String = "a:0") throws {
-        let info = try ProbedFile(url).audioStream(stream)
+    init(_ url: URL, stream: String = "a:0") async throws {
+        let info = try await ProbedFile(url).audioStream(stream)
         sampleRate = info.sampleRate
-        let output = try ExternalTool.run("ffmpeg", [
+        let output = try await ExternalTool.run("ffmpeg", [
             "-nostdin", "-v", "error", "-i", url.path, "-map", "0:\(stream)", "-f", "f32le", "-c:a", "pcm_f32le", "-",
         ])
         guard output.status == 0 else { throw ExternalTool.Failure(description: "decoding \(url.path): \(output.stderr)") }
@@ -72,8 +72,8 @@ struct ProbedFile {
 
     let json: [String: Any]
 
-    init(_ url: URL) throws {
-        let output = try ExternalTool.run("ffprobe", [
+    init(_ url: URL) async throws {
+        let output = try await ExternalTool.run("ffprobe", [
             "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url.path,
         ])
         guard output.status == 0, let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any] else {

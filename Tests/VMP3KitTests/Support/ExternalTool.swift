@@ -15,32 +15,35 @@ struct ExternalTool {
 
     /// Runs `executable` with `arguments` to completion. Output goes through files, so a large
     /// output cannot fill a pipe and block the child.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let process = try start(executable, arguments)
-        process.process.waitUntilExit()
-        return try process.finish()
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
+        try await start(executable, arguments).finish()
     }
 
     /// A started process whose output is collected when it ends.
-    final class Running {
+    final class Running: Sendable {
         let process: Process
         let stdoutURL: URL
         let stderrURL: URL
+        /// Resumed by the process's termination handler: waiting never blocks a thread of
+        /// Swift's cooperative pool (which has as few threads as the machine has cores).
+        private let exit: Task<Int32, Never>
 
-        init(process: Process, stdoutURL: URL, stderrURL: URL) {
+        init(process: Process, stdoutURL: URL, stderrURL: URL, exit: Task<Int32, Never>) {
             self.process = process
             self.stdoutURL = stdoutURL
             self.stderrURL = stderrURL
+            self.exit = exit
         }
 
-        func finish() throws -> Output {
-            process.waitUntilExit()
+        /// Waits for the process to end and collects its output.
+        func finish() async throws -> Output {
+            let status = await exit.value
             defer {
                 try? FileManager.default.removeItem(at: stdoutURL)
                 try? FileManager.default.removeItem(at: stderrURL)
             }
             return Output(
-                status: process.terminationStatus,
+                status: status,
                 stdout: try Data(contentsOf: stdoutURL),
                 stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self)
             )
@@ -59,13 +62,19 @@ struct ExternalTool {
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardInput = FileHandle.nullDevice
+        let (statuses, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        process.terminationHandler = { process in
+            continuation.yield(process.terminationStatus)
+            continuation.finish()
+        }
         try process.run()
-        return Running(process: process, stdoutURL: stdoutURL, stderrURL: stderrURL)
+        let exit = Task { await statuses.first { _ in true } ?? -1 }
+        return Running(process: process, stdoutURL: stdoutURL, stderrURL: stderrURL, exit: exit)
     }
 
     /// Runs ffmpeg quietly and fails with its message if it fails.
-    static func ffmpeg(_ arguments: [String]) throws {
-        let output = try run("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments)
+    static func ffmpeg(_ arguments: [String]) async throws {
+        let output = try await run("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments)
         guard output.status == 0 else {
             throw Failure(description: "ffmpeg \(arguments.joined(separator: " ")) failed: \(output.stderr)")
         }

@@ -43,7 +43,7 @@ enum TestMedia: String, CaseIterable, Sendable {
         get async throws { try await TestMediaFactory.shared.url(for: self) }
     }
 
-    fileprivate func generate(at url: URL) throws {
+    fileprivate func generate(at url: URL) async throws {
         let video = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=15:duration=3"]
         let tone = { (rate: Int, seconds: Int) in
             ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=\(rate):duration=\(seconds)"]
@@ -83,7 +83,7 @@ enum TestMedia: String, CaseIterable, Sendable {
         case .longAudio:
             arguments = tone(44_100, 600) + ["-c:a", "aac", "-ac", "2"]
         }
-        try ExternalTool.ffmpeg(arguments + [url.path])
+        try await ExternalTool.ffmpeg(arguments + [url.path])
     }
 }
 
@@ -102,8 +102,8 @@ actor TestMediaFactory {
     func url(for media: TestMedia) async throws -> URL {
         if let task = pending[media] { return try await task.value }
         let url = directory.appendingPathComponent(media.rawValue)
-        let task = Task.detached {
-            try media.generate(at: url)
+        let task = Task {
+            try await media.generate(at: url)
             return url
         }
         pending[media] = task

@@ -22,7 +22,7 @@ import VMP3Conformance
         let mp3 = harness.directory.appendingPathComponent("out.mp3")
         let info = try await harness.storage.get(output.key, toFile: mp3)
         #expect(info.contentType == "audio/mpeg" && info.size == output.byteCount)
-        #expect(try ProbedFile(mp3).audioStream().codec == "mp3")
+        #expect(try await ProbedFile(mp3).audioStream().codec == "mp3")
 
         var seen: [JobEvent] = []
         repeat { seen.append(try await events.takeOne()) } while !(seen.last?.job.status.isFinal ?? false)

@@ -1,0 +1,80 @@
+import _CryptoExtras
+import Crypto
+import Foundation
+
+/// Hashes passwords with scrypt (swift-crypto's `_CryptoExtras`) and a random 16-byte salt per
+/// password, and verifies them in constant time.
+///
+/// A hash is stored as `$scrypt$ln=LOG2N,r=R,p=P$SALT$KEY` (base64), so that the cost can be
+/// raised later without invalidating stored hashes.
+public struct ScryptPasswordHasher: Sendable {
+    /// log2 of scrypt's N (CPU and memory cost). Default 14: 16 MiB and tens of milliseconds.
+    public var logN: Int
+    public var blockSize: Int
+    public var parallelism: Int
+
+    public init(logN: Int = 14, blockSize: Int = 8, parallelism: Int = 1) {
+        self.logN = logN
+        self.blockSize = blockSize
+        self.parallelism = parallelism
+    }
+
+    static let keyLength = 32
+
+    /// A new hash of `password` with a fresh salt.
+    public func hash(_ password: String) throws(AuthError) -> String {
+        var salt = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for index in salt.indices { salt[index] = generator.next() }
+        let key = try derive(password, salt: salt, logN: logN, blockSize: blockSize, parallelism: parallelism)
+        return "$scrypt$ln=\(logN),r=\(blockSize),p=\(parallelism)$\(Data(salt).base64EncodedString())$\(Data(key).base64EncodedString())"
+    }
+
+    /// Whether `password` matches `stored`. Takes as long for a wrong password as for the right one.
+    public func verify(_ password: String, against stored: String) throws(AuthError) -> Bool {
+        let fields = stored.split(separator: "$", omittingEmptySubsequences: true)
+        guard fields.count == 4, fields[0] == "scrypt",
+              let parameters = Self.parameters(fields[1]),
+              let salt = Data(base64Encoded: String(fields[2])),
+              let expected = Data(base64Encoded: String(fields[3])) else {
+            throw AuthError(code: .storageFailed, message: "a stored password hash is malformed")
+        }
+        let key = try derive(password, salt: [UInt8](salt), logN: parameters.logN, blockSize: parameters.r, parallelism: parameters.p)
+        return constantTimeEquals(key, [UInt8](expected))
+    }
+
+    private static func parameters(_ field: Substring) -> (logN: Int, r: Int, p: Int)? {
+        var values: [Substring: Int] = [:]
+        for pair in field.split(separator: ",") {
+            let parts = pair.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1]) else { return nil }
+            values[parts[0]] = value
+        }
+        guard let logN = values["ln"], let r = values["r"], let p = values["p"], (1...20).contains(logN), (1...32).contains(r), (1...16).contains(p) else {
+            return nil
+        }
+        return (logN, r, p)
+    }
+
+    private func derive(_ password: String, salt: [UInt8], logN: Int, blockSize: Int, parallelism: Int) throws(AuthError) -> [UInt8] {
+        do {
+            let key = try KDF.Scrypt.deriveKey(
+                from: Array(password.utf8), salt: salt, outputByteCount: Self.keyLength,
+                rounds: 1 << logN, blockSize: blockSize, parallelism: parallelism
+            )
+            return key.withUnsafeBytes { Array($0) }
+        } catch {
+            throw AuthError(code: .storageFailed, message: "scrypt failed: \(error)")
+        }
+    }
+}
+
+/// Compares two byte strings in time that depends only on their lengths, not on where they differ.
+public func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    var difference: UInt8 = 0
+    for index in lhs.indices {
+        difference |= lhs[index] ^ rhs[index]
+    }
+    return difference == 0
+}
