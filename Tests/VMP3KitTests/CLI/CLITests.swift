@@ -96,7 +96,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         try await Task.sleep(for: .milliseconds(200))
-        kill(process.process.processIdentifier, SIGINT)
+        process.kill(SIGINT)
         let result = try await process.finish()
         #expect(result.status == 130, "\(result.stderr)")
         #expect(result.stderr.contains("cancelled"))

@@ -1,6 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
 import Foundation
 
 /// Runs a program (ffmpeg, ffprobe, the vmp3 CLI) and collects what it printed.
+///
+/// Spawns with `posix_spawnp` and reaps with `waitpid` on a Dispatch thread rather than with
+/// Foundation's `Process`: waiting never blocks a thread of Swift's cooperative pool (which has as
+/// few threads as the machine has cores), and Foundation's `Process` leaks on Linux, which would
+/// bury real reports in the sanitized test run.
 struct ExternalTool {
     struct Output {
         var status: Int32
@@ -13,26 +22,39 @@ struct ExternalTool {
         var description: String
     }
 
-    /// Runs `executable` with `arguments` to completion. Output goes through files, so a large
-    /// output cannot fill a pipe and block the child.
+    /// Runs `executable` (a path, or a name looked up in `PATH`) to completion. Output goes
+    /// through files, so a large output cannot fill a pipe and stall the child.
     static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         try await start(executable, arguments).finish()
     }
 
     /// A started process whose output is collected when it ends.
     final class Running: Sendable {
-        let process: Process
+        let pid: pid_t
         let stdoutURL: URL
         let stderrURL: URL
-        /// Resumed by the process's termination handler: waiting never blocks a thread of
-        /// Swift's cooperative pool (which has as few threads as the machine has cores).
         private let exit: Task<Int32, Never>
 
-        init(process: Process, stdoutURL: URL, stderrURL: URL, exit: Task<Int32, Never>) {
-            self.process = process
+        init(pid: pid_t, stdoutURL: URL, stderrURL: URL) {
+            self.pid = pid
             self.stdoutURL = stdoutURL
             self.stderrURL = stderrURL
-            self.exit = exit
+            exit = Task {
+                await withCheckedContinuation { continuation in
+                    DispatchQueue.global().async {
+                        var status: Int32 = 0
+                        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                        // Exited: the code; killed by a signal: 128 + the signal, as shells report it.
+                        let signal = status & 0x7F
+                        continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
+                    }
+                }
+            }
+        }
+
+        /// Sends `signal` to the process.
+        func kill(_ signal: Int32) {
+            _ = Glibc.kill(pid, signal)
         }
 
         /// Waits for the process to end and collects its output.
@@ -51,25 +73,25 @@ struct ExternalTool {
     }
 
     static func start(_ executable: String, _ arguments: [String]) throws -> Running {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
         let id = UUID().uuidString
         let stdoutURL = testRoot.appendingPathComponent("\(id).out")
         let stderrURL = testRoot.appendingPathComponent("\(id).err")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        process.standardInput = FileHandle.nullDevice
-        let (statuses, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        process.terminationHandler = { process in
-            continuation.yield(process.terminationStatus)
-            continuation.finish()
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+        guard status == 0 else {
+            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(status)))")
         }
-        try process.run()
-        let exit = Task { await statuses.first { _ in true } ?? -1 }
-        return Running(process: process, stdoutURL: stdoutURL, stderrURL: stderrURL, exit: exit)
+        return Running(pid: pid, stdoutURL: stdoutURL, stderrURL: stderrURL)
     }
 
     /// Runs ffmpeg quietly and fails with its message if it fails.
