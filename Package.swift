@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
         .library(name: "VMP3Auth", targets: ["VMP3Auth"]),
+        .library(name: "VMP3Transport", targets: ["VMP3Transport"]),
         .executable(name: "vmp3", targets: ["vmp3"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
@@ -32,6 +33,15 @@ let package = Package(
             name: "CLame",
             providers: [.apt(["libmp3lame-dev"])]
         ),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
 
         .target(
             name: "VMP3Kit",
@@ -53,12 +63,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "VMP3Transport",
+            dependencies: [
+                "VMP3Kit",
+                "CRabbitMQ",
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The conformance suites: one per protocol, written once, run against every backend
         // (the embedded ones in VMP3KitTests, the networked ones in VMP3TransportTests).
         .target(
             name: "VMP3Conformance",
             dependencies: ["VMP3Kit"],
             path: "Tests/VMP3Conformance"
+        ),
+
+        // Helpers the test targets share: scratch folders, running external programs.
+        .target(
+            name: "VMP3TestSupport",
+            path: "Tests/VMP3TestSupport"
         ),
 
         .executableTarget(
@@ -92,11 +117,16 @@ let package = Package(
             dependencies: [
                 "VMP3Kit",
                 "VMP3Conformance",
+                "VMP3TestSupport",
                 "vmp3",
                 "ConvertFile",
                 "EmbeddedPipeline",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "VMP3TransportTests",
+            dependencies: ["VMP3Transport", "VMP3Kit", "VMP3Conformance", "VMP3TestSupport"]
         ),
         .testTarget(
             name: "VMP3AuthTests",

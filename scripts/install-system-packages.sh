@@ -8,6 +8,7 @@ packages=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev  # FFmpeg's libraries (5.1 on Debian 12)
   libmp3lame-dev                                                   # LAME
   libsqlite3-dev                                                   # users (GRDB)
+  librabbitmq-dev libhiredis-dev                                   # RabbitMQ and Redis clients
   ffmpeg                                                           # the CLI: makes sample and test media
   "$@"
 )

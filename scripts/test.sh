@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every VMP3 test. Installs the system packages the tests need (FFmpeg's libraries, LAME,
-# and the ffmpeg CLI that makes the test media), then runs the Swift test suite twice:
+# the ffmpeg CLI that makes the test media, the RabbitMQ and Redis client libraries), starts the
+# servers the networked backends are tested against on 127.0.0.1 (scripts/services.sh: Redis,
+# RabbitMQ, an S3 server, an SMTP receiver) and stops them at the end, and runs the Swift test
+# suite twice:
 #   1. a normal debug build;
 #   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
 #      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
@@ -12,6 +15,10 @@ cd "$(dirname "$0")/.."
 
 command -v swift >/dev/null || { echo "VMP3 needs a Swift 6 toolchain on PATH (https://swift.org/install)" >&2; exit 1; }
 scripts/install-system-packages.sh
+
+scripts/services.sh start
+trap 'scripts/services.sh stop' EXIT
+eval "$(scripts/services.sh env)"
 
 # The suite is Swift Testing only; --disable-xctest drops XCTest's empty "Executed 0 tests" run.
 echo "== Tests (debug build)" >&2

@@ -21,7 +21,7 @@ public struct JobEvent: Sendable, Hashable, Codable {
     }
 
     /// The event a store emits for replacing `old` with `new`, if any.
-    static func change(from old: Job, to new: Job) -> JobEvent? {
+    public static func change(from old: Job, to new: Job) -> JobEvent? {
         if old.status != new.status { return JobEvent(kind: .status, job: new) }
         if old.progress != new.progress { return JobEvent(kind: .progress, job: new) }
         return nil

@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 import Testing
 import VMP3Conformance
 @testable import VMP3Kit

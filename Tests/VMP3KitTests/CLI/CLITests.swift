@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 import Testing
 
 /// `vmp3 convert` and `vmp3 probe` as a person runs them: the built executable, its output and

@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 import Synchronization
 import Testing
 @testable import VMP3Kit

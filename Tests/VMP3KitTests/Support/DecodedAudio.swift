@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 
 /// An audio file decoded by the ffmpeg CLI, independently of VMP3's own code: the yardstick the
 /// tests measure VMP3's output with.

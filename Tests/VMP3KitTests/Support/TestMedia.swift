@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 
 /// Media files the tests make with the ffmpeg CLI, once per test run, in a temporary folder.
 /// Nothing is committed: every clip is generated from FFmpeg's lavfi sources.
@@ -109,27 +110,4 @@ actor TestMediaFactory {
         pending[media] = task
         return try await task.value
     }
-}
-
-/// The folder everything the tests write goes under; removed when the test process exits.
-let testRoot: URL = {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-tests-\(getpid())")
-    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    atexit {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-tests-\(getpid())")
-        try? FileManager.default.removeItem(at: url)
-    }
-    return url
-}()
-
-/// A fresh empty folder for one test's outputs.
-func makeScratchDirectory() throws -> URL {
-    let url = testRoot.appendingPathComponent(UUID().uuidString)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
-/// Names of the files in `directory` (hidden ones included: that is where partial outputs hide).
-func directoryContents(_ directory: URL) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VMP3TestSupport
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -10,27 +10,31 @@ import Foundation
 /// Foundation's `Process`: waiting never blocks a thread of Swift's cooperative pool (which has as
 /// few threads as the machine has cores), and Foundation's `Process` leaks on Linux, which would
 /// bury real reports in the sanitized test run.
-struct ExternalTool {
-    struct Output {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-        var text: String { String(decoding: stdout, as: UTF8.self) }
+public struct ExternalTool {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: Data
+        public var stderr: String
+        public var text: String { String(decoding: stdout, as: UTF8.self) }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Runs `executable` (a path, or a name looked up in `PATH`) to completion. Output goes
     /// through files, so a large output cannot fill a pipe and stall the child.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         try await start(executable, arguments).finish()
     }
 
     /// A started process whose output is collected when it ends.
-    final class Running: Sendable {
-        let pid: pid_t
+    public final class Running: Sendable {
+        public let pid: pid_t
         let stdoutURL: URL
         let stderrURL: URL
         private let exit: Task<Int32, Never>
@@ -53,12 +57,12 @@ struct ExternalTool {
         }
 
         /// Sends `signal` to the process.
-        func kill(_ signal: Int32) {
+        public func kill(_ signal: Int32) {
             _ = Glibc.kill(pid, signal)
         }
 
         /// Waits for the process to end and collects its output.
-        func finish() async throws -> Output {
+        public func finish() async throws -> Output {
             let status = await exit.value
             defer {
                 try? FileManager.default.removeItem(at: stdoutURL)
@@ -72,7 +76,7 @@ struct ExternalTool {
         }
     }
 
-    static func start(_ executable: String, _ arguments: [String]) throws -> Running {
+    public static func start(_ executable: String, _ arguments: [String]) throws -> Running {
         let id = UUID().uuidString
         let stdoutURL = testRoot.appendingPathComponent("\(id).out")
         let stderrURL = testRoot.appendingPathComponent("\(id).err")
@@ -84,10 +88,23 @@ struct ExternalTool {
         posix_spawn_file_actions_addopen(&actions, 1, stdoutURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
 
+        // A child inherits the spawning thread's signal mask, and Dispatch's threads block signals:
+        // give it an empty mask and default handlers, or it would ignore SIGTERM and SIGINT.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let status = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+        let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
         guard status == 0 else {
             throw Failure(description: "cannot start \(executable): \(String(cString: strerror(status)))")
         }
@@ -95,7 +112,7 @@ struct ExternalTool {
     }
 
     /// Runs ffmpeg quietly and fails with its message if it fails.
-    static func ffmpeg(_ arguments: [String]) async throws {
+    public static func ffmpeg(_ arguments: [String]) async throws {
         let output = try await run("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments)
         guard output.status == 0 else {
             throw Failure(description: "ffmpeg \(arguments.joined(separator: " ")) failed: \(output.stderr)")

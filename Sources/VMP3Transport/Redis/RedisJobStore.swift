@@ -1,0 +1,259 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import VMP3Kit
+
+/// A ``JobStore`` in Redis (`redis://host:6379/0`), on hiredis.
+///
+/// Layout, under a prefix (default `vmp3:`):
+/// - `job:ID` — the job as JSON;
+/// - `owner:OWNER` — a sorted set of the owner's job ids, scored by minus the creation time in
+///   microseconds, so that ascending order is newest first;
+/// - `idem:["OWNER","KEY"]` — the job id an idempotency key points at, expiring after the window;
+///   `job-idem:ID` names it, so that deleting the job deletes the key;
+/// - channel `events:ID` — the job's events.
+///
+/// Every write is one Lua script, so it is atomic: create checks the idempotency key and the id,
+/// and compare-and-set compares the stored version, checks the status transition and publishes
+/// the event, all in one step.
+public struct RedisJobStore: JobStore {
+    let client: RedisClient
+    public let prefix: String
+    public let idempotencyWindow: Duration
+    private let logger: Logger
+
+    public init(endpoint: RedisEndpoint, prefix: String = "vmp3:", idempotencyWindow: Duration = .seconds(24 * 3600), logger: Logger = Logger(label: "vmp3.redis")) {
+        client = RedisClient(endpoint: endpoint)
+        self.prefix = prefix
+        self.idempotencyWindow = idempotencyWindow
+        self.logger = logger
+    }
+
+    // MARK: - Keys
+
+    private func jobKey(_ id: JobID) -> String { "\(prefix)job:\(id.rawValue)" }
+    private func ownerKey(_ owner: UserID) -> String { "\(prefix)owner:\(owner.rawValue)" }
+    private func jobIdempotencyKey(_ id: JobID) -> String { "\(prefix)job-idem:\(id.rawValue)" }
+    private func channel(_ id: JobID) -> String { "\(prefix)events:\(id.rawValue)" }
+    private func idempotencyKey(_ key: String, owner: UserID) -> String {
+        let pair = (try? JSONEncoder().encode([owner.rawValue, key])).map { String(decoding: $0, as: UTF8.self) } ?? key
+        return "\(prefix)idem:\(pair)"
+    }
+
+    // MARK: - JobStore
+
+    @discardableResult
+    public func create(_ job: Job, idempotencyKey key: String?) async throws -> JobCreation {
+        var stored = job
+        stored.version = 1
+        let reply = try await run(Scripts.create, keys: [
+            jobKey(job.id), ownerKey(job.owner), key.map { idempotencyKey($0, owner: job.owner) } ?? "", jobIdempotencyKey(job.id),
+        ], arguments: [
+            .bytes(try encode(stored)), .text(String(Self.score(job.createdAt))), .text(job.id.rawValue),
+            .text(String(Int(idempotencyWindow.seconds))), .bytes(try encode(JobEvent(kind: .created, job: stored))), .text(channel(job.id)),
+            .text(prefix),
+        ])
+        switch reply.elements.first?.text {
+        case "created": return JobCreation(job: stored, created: true)
+        case "existing": return JobCreation(job: try decode(Job.self, reply.elements[1]), created: false)
+        case "duplicate": throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+        default: throw unexpected(reply, "create")
+        }
+    }
+
+    public func get(_ id: JobID) async throws -> Job? {
+        let reply = try await send(["GET", .text(jobKey(id))])
+        if reply == .null { return nil }
+        return try decode(Job.self, reply)
+    }
+
+    public func job(forIdempotencyKey key: String, owner: UserID) async throws -> Job? {
+        let reply = try await send(["GET", .text(idempotencyKey(key, owner: owner))])
+        guard let id = reply.text.flatMap(JobID.init(rawValue:)) else { return nil }
+        return try await get(id)
+    }
+
+    public func list(owner: UserID, limit: Int, cursor: String?) async throws -> JobPage {
+        let limit = max(0, limit)
+        let after = cursor.flatMap(JobListPosition.init(cursor:))
+        let start = after.map { Self.score($0.createdAt) } ?? Int64.min
+        var ids: [String] = []
+        var offset = 0
+        let batch = limit + 16
+        // Collect limit + 1 ids after the cursor (one more, to know whether there is a next page).
+        while ids.count <= limit {
+            let reply = try await send([
+                "ZRANGEBYSCORE", .text(ownerKey(owner)), .text(after == nil ? "-inf" : String(start)), "+inf",
+                "WITHSCORES", "LIMIT", .text(String(offset)), .text(String(batch)),
+            ])
+            let elements = reply.elements
+            for pair in stride(from: 0, to: elements.count - 1, by: 2) {
+                guard let member = elements[pair].text, let score = elements[pair + 1].text.flatMap({ Int64($0) }) else { continue }
+                // Equal scores sort by id: skip those up to and including the cursor's.
+                if let after, score == start, member <= after.id.rawValue { continue }
+                ids.append(member)
+            }
+            if elements.count < batch * 2 { break }
+            offset += batch
+        }
+        let page = Array(ids.prefix(limit))
+        var jobs: [Job] = []
+        if !page.isEmpty {
+            let reply = try await send(["MGET"] + page.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) })
+            jobs = try reply.elements.filter { $0 != .null }.map { try decode(Job.self, $0) }
+        }
+        let next = ids.count > limit ? jobs.last.map { JobListPosition($0).cursor } : nil
+        return JobPage(jobs: jobs, nextCursor: next)
+    }
+
+    public func replace(_ expected: Job, with new: Job) async throws -> Job {
+        var stored = new
+        stored.version = expected.version + 1
+        stored.updatedAt = Date()
+        let event = JobEvent.change(from: expected, to: stored)
+        let reply = try await run(Scripts.replace, keys: [jobKey(expected.id)], arguments: [
+            .text(String(expected.version)), .bytes(try encode(stored)), .bytes(try event.map { try encode($0) } ?? []), .text(channel(expected.id)),
+        ])
+        switch reply.elements.first?.text {
+        case "replaced":
+            return stored
+        case "missing":
+            throw JobStoreError(code: .notFound, message: "no job \(expected.id)")
+        case "conflict":
+            throw JobStoreError(code: .conflict, message: "job \(expected.id) changed since version \(expected.version)")
+        case "identity":
+            throw JobStoreError(code: .invalidTransition, message: "a job's id, owner and creation time cannot change")
+        case "transition":
+            let from = reply.elements.count > 1 ? reply.elements[1].text ?? "?" : "?"
+            throw JobStoreError(code: .invalidTransition, message: "job \(expected.id) cannot go from \(from) to \(new.status.rawValue)")
+        default:
+            throw unexpected(reply, "replace")
+        }
+    }
+
+    public func delete(_ id: JobID) async throws {
+        _ = try await run(Scripts.delete, keys: [jobKey(id), jobIdempotencyKey(id)], arguments: [.text(prefix), .text(id.rawValue)])
+    }
+
+    public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        let subscription = try await RedisSubscription.open(client: client, channel: channel(id))
+        return AsyncThrowingStream { continuation in
+            subscription.start { payload in
+                if let event = try? JSONDecoder().decode(JobEvent.self, from: Data(payload)) {
+                    continuation.yield(event)
+                }
+            } onEnd: { error in
+                continuation.finish(throwing: error.map { JobStoreError(code: .unavailable, message: "the event subscription failed: \($0)") })
+            }
+            continuation.onTermination = { _ in subscription.close() }
+        }
+    }
+
+    // MARK: - Plumbing
+
+    private func send(_ arguments: [RedisArgument]) async throws -> RedisReply {
+        let reply: RedisReply
+        do {
+            reply = try await client.send(arguments)
+        } catch {
+            throw JobStoreError(code: .unavailable, message: "Redis at \(client.endpoint.host):\(client.endpoint.port) is unavailable: \(error)")
+        }
+        if case .error(let message) = reply {
+            throw JobStoreError(code: .unavailable, message: "Redis refused a command: \(message)")
+        }
+        return reply
+    }
+
+    private func run(_ script: String, keys: [String], arguments: [RedisArgument]) async throws -> RedisReply {
+        try await send(["EVAL", .text(script), .text(String(keys.count))] + keys.map { .text($0) } + arguments)
+    }
+
+    private func encode(_ value: some Encodable) throws -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw JobStoreError(code: .corrupt, message: "cannot encode \(type(of: value)): \(error)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ reply: RedisReply) throws -> T {
+        guard case .string(let bytes) = reply else { throw unexpected(reply, "read \(T.self)") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw JobStoreError(code: .corrupt, message: "a stored \(T.self) cannot be read: \(error)")
+        }
+    }
+
+    private func unexpected(_ reply: RedisReply, _ what: String) -> JobStoreError {
+        JobStoreError(code: .unavailable, message: "unexpected reply from Redis to \(what): \(reply)")
+    }
+
+    /// Minus microseconds since 1970: ascending scores list newest first. Exact in a double up to
+    /// the year 2255.
+    static func score(_ date: Date) -> Int64 {
+        -Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+}
+
+/// The Lua scripts behind the store's writes.
+enum Scripts {
+    /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name.
+    /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix.
+    static let create = """
+    if KEYS[3] ~= '' then
+      local existing = redis.call('GET', KEYS[3])
+      if existing then
+        local job = redis.call('GET', ARGV[7] .. 'job:' .. existing)
+        if job then return {'existing', job} end
+      end
+    end
+    if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate'} end
+    redis.call('SET', KEYS[1], ARGV[1])
+    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    if KEYS[3] ~= '' then
+      redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+      redis.call('SET', KEYS[4], KEYS[3], 'EX', ARGV[4])
+    end
+    redis.call('PUBLISH', ARGV[6], ARGV[5])
+    return {'created'}
+    """
+
+    /// The transitions of ``JobStatus/canTransition(to:)`` as a Lua table, made from the Swift
+    /// definition so that the two cannot disagree.
+    static let transitions: String = {
+        let entries = JobStatus.allCases.flatMap { from in
+            JobStatus.allCases.filter { from.canTransition(to: $0) }.map { "['\(from.rawValue)>\($0.rawValue)']=true" }
+        }
+        return "{" + entries.joined(separator: ",") + "}"
+    }()
+
+    /// KEYS: job. ARGV: expected version, new job JSON, event JSON ('' for none), channel.
+    static let replace = """
+    local current = redis.call('GET', KEYS[1])
+    if not current then return {'missing'} end
+    local old = cjson.decode(current)
+    if tonumber(old['version']) ~= tonumber(ARGV[1]) then return {'conflict'} end
+    local new = cjson.decode(ARGV[2])
+    if new['id'] ~= old['id'] or new['owner'] ~= old['owner'] or new['createdAt'] ~= old['createdAt'] then return {'identity'} end
+    local allowed = \(transitions)
+    if not allowed[old['status'] .. '>' .. new['status']] then return {'transition', old['status']} end
+    redis.call('SET', KEYS[1], ARGV[2])
+    if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[3]) end
+    return {'replaced'}
+    """
+
+    /// KEYS: job, job's idempotency-key name. ARGV: prefix, id.
+    static let delete = """
+    local current = redis.call('GET', KEYS[1])
+    if current then
+      local job = cjson.decode(current)
+      redis.call('ZREM', ARGV[1] .. 'owner:' .. job['owner'], ARGV[2])
+    end
+    local idem = redis.call('GET', KEYS[2])
+    if idem then redis.call('DEL', idem) end
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return 1
+    """
+}

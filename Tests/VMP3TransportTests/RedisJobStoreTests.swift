@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import VMP3Conformance
+import VMP3Kit
+@testable import VMP3Transport
+
+/// The Redis job store against a real Redis server.
+@Suite struct RedisJobStoreTests {
+    static func store() throws -> RedisJobStore {
+        // A prefix per store, so that checks running at once never see each other's keys.
+        RedisJobStore(endpoint: try RedisEndpoint(url: try TestServices.redis), prefix: "test-\(UUID().uuidString.prefix(8)):")
+    }
+
+    @Test("RedisJobStore", arguments: JobStoreConformance.checks)
+    func conformance(_ check: JobStoreConformance.Check) async throws {
+        try await check.run(try Self.store())
+    }
+
+    @Test("records are JSON in Redis; an idempotency key lives as long as its window, then expires")
+    func layout() async throws {
+        let endpoint = try RedisEndpoint(url: try TestServices.redis)
+        let store = RedisJobStore(endpoint: endpoint, prefix: "test-\(UUID().uuidString.prefix(8)):", idempotencyWindow: .seconds(600))
+        let job = Job(owner: "ann", source: "sources/x")
+        try await store.create(job, idempotencyKey: "retry-1")
+        let raw = try await store.client.send(["GET", .text("\(store.prefix)job:\(job.id)")])
+        #expect(raw.text?.contains("\"status\":\"queued\"") == true)
+        #expect(try await store.job(forIdempotencyKey: "retry-1", owner: "ann")?.id == job.id)
+        let ttl = try await store.client.send(["TTL", .text(#"\#(store.prefix)idem:["ann","retry-1"]"#)])
+        guard case .integer(let seconds) = ttl else { Issue.record("TTL answered \(ttl)"); return }
+        #expect(seconds > 500 && seconds <= 600)
+
+        let brief = RedisJobStore(endpoint: endpoint, prefix: "test-\(UUID().uuidString.prefix(8)):", idempotencyWindow: .seconds(1))
+        let first = try await brief.create(Job(owner: "ann", source: "sources/y"), idempotencyKey: "retry-2")
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(try await brief.job(forIdempotencyKey: "retry-2", owner: "ann") == nil)
+        let second = try await brief.create(Job(owner: "ann", source: "sources/z"), idempotencyKey: "retry-2")
+        #expect(second.created && second.job.id != first.job.id)
+    }
+
+    @Test("while Redis is down the store fails fast with a transient error; after it restarts, the store reconnects by itself")
+    func restart() async throws {
+        let redis = try await ScratchRedis.start()
+        let store = RedisJobStore(endpoint: redis.endpoint)
+        let job = Job(owner: "ann", source: "sources/x")
+        try await store.create(job, idempotencyKey: nil)
+        let events = Inbox(try await store.events(for: job.id))
+
+        try await redis.stop()
+        await #expect { _ = try await store.get(job.id) } throws: { ($0 as? JobStoreError)?.code == .unavailable }
+        // The watcher learns that its subscription ended, instead of waiting forever.
+        await #expect(throws: (any Error).self) { _ = try await events.takeOne(within: .seconds(5)) }
+
+        let restarted = try await ScratchRedis.start(port: redis.port)
+        defer { Task { try? await restarted.stop() } }
+        // This Redis keeps nothing on disk, so the job is gone; the point is that the same store works again.
+        #expect(try await store.get(job.id) == nil)
+        let again = Job(owner: "ann", source: "sources/y")
+        try await store.create(again, idempotencyKey: nil)
+        #expect(try await store.get(again.id)?.id == again.id)
+        try await restarted.stop()
+    }
+
+    @Test("an unreachable Redis is an unavailable (transient) error, not a hang")
+    func unreachable() async throws {
+        let store = RedisJobStore(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(1)))
+        let start = ContinuousClock.now
+        await #expect { _ = try await store.get(JobID()) } throws: { ($0 as? JobStoreError)?.code == .unavailable }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Starts and stops the servers the networked backends are tested against, on 127.0.0.1 only:
+# Redis, RabbitMQ, an S3 server (moto) and an SMTP receiver (aiosmtpd, writing a maildir).
+# Their data, logs and pid files live in .services/ (git-ignored).
+#
+# Usage: scripts/services.sh start|stop|env|restart-redis|stop-rabbitmq|start-rabbitmq
+#   env prints the VMP3_TEST_* variables the tests read.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD/.services
+
+REDIS_PORT=${VMP3_TEST_REDIS_PORT:-16379}
+AMQP_PORT=${VMP3_TEST_AMQP_PORT:-45672}  # not in 35672-35682: RabbitMQ's CLI tools bind those
+S3_PORT=${VMP3_TEST_S3_PORT:-39000}
+SMTP_PORT=${VMP3_TEST_SMTP_PORT:-39025}
+RABBIT_NODE=vmp3test@localhost
+
+rabbit_env() {
+  export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$AMQP_PORT
+  export RABBITMQ_DIST_PORT=$((AMQP_PORT + 1)) RABBITMQ_MNESIA_BASE=$root/rabbitmq/mnesia RABBITMQ_LOG_BASE=$root/rabbitmq/log
+  export RABBITMQ_PID_FILE=$root/rabbitmq/rabbitmq.pid RABBITMQ_CONFIG_FILE=$root/rabbitmq/rabbitmq
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$root/rabbitmq/enabled_plugins
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq 1 $((seconds * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "services: $what did not start within ${seconds}s" >&2
+  return 1
+}
+
+start_redis() {
+  mkdir -p "$root/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \
+    --dir "$root/redis" --pidfile "$root/redis/redis.pid" --logfile "$root/redis/redis.log"
+  wait_for 10 "redis" redis-cli -p "$REDIS_PORT" ping
+}
+
+stop_redis() {
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || return 0; sleep 0.1; done
+}
+
+start_rabbitmq() {
+  rabbit_env
+  mkdir -p "$root/rabbitmq/mnesia" "$root/rabbitmq/log"
+  # The Debian wrapper runs the broker as the rabbitmq user: it must own its folders.
+  chown -R rabbitmq:rabbitmq "$root/rabbitmq" 2>/dev/null || true
+  chmod o+x "$root" "$PWD"
+  echo "[]." > "$root/rabbitmq/enabled_plugins"
+  # consumer_timeout: see Docs/operations.md (long conversions hold a delivery for minutes).
+  printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$root/rabbitmq/rabbitmq.conf"
+  chown rabbitmq:rabbitmq "$root/rabbitmq/rabbitmq.conf" "$root/rabbitmq/enabled_plugins" 2>/dev/null || true
+  rabbitmq-server -detached >/dev/null 2>&1
+  wait_for 60 "rabbitmq (ping)" rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping
+  rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null
+}
+
+stop_rabbitmq() {
+  rabbit_env
+  rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+}
+
+start_s3() {
+  mkdir -p "$root/s3"
+  nohup moto_server -H 127.0.0.1 -p "$S3_PORT" > "$root/s3/moto.log" 2>&1 &
+  echo $! > "$root/s3/moto.pid"
+  wait_for 30 "the S3 server (moto)" curl -sf "http://127.0.0.1:$S3_PORT/moto-api/"
+}
+
+start_smtp() {
+  mkdir -p "$root/smtp/maildir"
+  nohup python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$root/smtp/maildir" \
+    > "$root/smtp/aiosmtpd.log" 2>&1 &
+  echo $! > "$root/smtp/aiosmtpd.pid"
+  wait_for 30 "the SMTP receiver" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_PORT"
+}
+
+stop_pid() {
+  local file=$1
+  [ -f "$file" ] || return 0
+  kill "$(cat "$file")" 2>/dev/null || true
+  rm -f "$file"
+}
+
+install_tools() {
+  scripts/install-system-packages.sh redis-server rabbitmq-server curl
+  python3 -c 'import moto.server, flask' 2>/dev/null || pip install --quiet 'moto[server]'
+  python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
+}
+
+case "${1:-}" in
+  start)
+    install_tools
+    epmd_was_running=$(pgrep -x epmd >/dev/null && echo yes || echo no)
+    mkdir -p "$root"
+    echo "$epmd_was_running" > "$root/epmd-was-running"
+    start_redis
+    start_s3
+    start_smtp
+    start_rabbitmq
+    ;;
+  stop)
+    stop_rabbitmq
+    stop_redis
+    stop_pid "$root/s3/moto.pid"
+    stop_pid "$root/smtp/aiosmtpd.pid"
+    # epmd outlives the broker; stop it only if this script's start brought it up.
+    if [ "$(cat "$root/epmd-was-running" 2>/dev/null || echo yes)" = no ]; then pkill -x epmd 2>/dev/null || true; fi
+    ;;
+  restart-redis) stop_redis; start_redis ;;
+  stop-rabbitmq) stop_rabbitmq ;;
+  start-rabbitmq) start_rabbitmq ;;
+  env)
+    echo "export VMP3_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    echo "export VMP3_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2F"
+    echo "export VMP3_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+    echo "export VMP3_TEST_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
+    echo "export VMP3_TEST_MAILDIR=$root/smtp/maildir"
+    echo "export VMP3_TEST_SERVICES=$PWD/scripts/services.sh"
+    ;;
+  *) echo "usage: $0 start|stop|env|restart-redis|stop-rabbitmq|start-rabbitmq" >&2; exit 64 ;;
+esac
