@@ -150,12 +150,18 @@ public enum JobStoreConformance {
         },
 
         Check("another worker takes a job over only once its lease has expired") { store in
-            let job = try await store.create(newJob(), idempotencyKey: nil).job
-            _ = try await store.claim(job.id, holder: "crashed", leaseDuration: .milliseconds(600))
-            guard case .heldElsewhere = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            // A live lease (long enough that no machine is slow enough to outlast it here).
+            let held = try await store.create(newJob(), idempotencyKey: nil).job
+            _ = try await store.claim(held.id, holder: "alive", leaseDuration: .seconds(30))
+            guard case .heldElsewhere(_, let until) = try await store.claim(held.id, holder: "w2", leaseDuration: .seconds(30)) else {
                 throw ConformanceFailure(description: "a live lease was taken over")
             }
-            try await Task.sleep(for: .milliseconds(800))
+            try require(until > Date(), "held until \(until), in the past")
+
+            // An expired lease.
+            let job = try await store.create(newJob(), idempotencyKey: nil).job
+            _ = try await store.claim(job.id, holder: "crashed", leaseDuration: .milliseconds(200))
+            try await Task.sleep(for: .milliseconds(700))
             guard case .claimed(let taken) = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
                 throw ConformanceFailure(description: "an expired lease was not taken over")
             }
