@@ -126,7 +126,14 @@ let package = Package(
         ),
         .testTarget(
             name: "VMP3TransportTests",
-            dependencies: ["VMP3Transport", "VMP3Kit", "VMP3Conformance", "VMP3TestSupport"]
+            dependencies: [
+                "VMP3Transport",
+                "VMP3Kit",
+                "VMP3Conformance",
+                "VMP3TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "VMP3AuthTests",

@@ -3,7 +3,7 @@
 # Redis, RabbitMQ, an S3 server (moto) and an SMTP receiver (aiosmtpd, writing a maildir).
 # Their data, logs and pid files live in .services/ (git-ignored).
 #
-# Usage: scripts/services.sh start|stop|env|restart-redis|stop-rabbitmq|start-rabbitmq
+# Usage: scripts/services.sh start|stop|env|restart-redis|start-fault-rabbitmq|stop-fault-rabbitmq
 #   env prints the VMP3_TEST_* variables the tests read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,13 +13,21 @@ REDIS_PORT=${VMP3_TEST_REDIS_PORT:-16379}
 AMQP_PORT=${VMP3_TEST_AMQP_PORT:-45672}  # not in 35672-35682: RabbitMQ's CLI tools bind those
 S3_PORT=${VMP3_TEST_S3_PORT:-39000}
 SMTP_PORT=${VMP3_TEST_SMTP_PORT:-39025}
+# A second broker that fault tests stop and start, so that the tests sharing the first are undisturbed.
+FAULT_AMQP_PORT=${VMP3_TEST_FAULT_AMQP_PORT:-45682}
 RABBIT_NODE=vmp3test@localhost
+RABBIT_DIR=$root/rabbitmq
+RABBIT_PORT=$AMQP_PORT
+
+use_fault_broker() {
+  RABBIT_NODE=vmp3fault@localhost RABBIT_DIR=$root/rabbitmq-fault RABBIT_PORT=$FAULT_AMQP_PORT
+}
 
 rabbit_env() {
-  export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$AMQP_PORT
-  export RABBITMQ_DIST_PORT=$((AMQP_PORT + 1)) RABBITMQ_MNESIA_BASE=$root/rabbitmq/mnesia RABBITMQ_LOG_BASE=$root/rabbitmq/log
-  export RABBITMQ_PID_FILE=$root/rabbitmq/rabbitmq.pid RABBITMQ_CONFIG_FILE=$root/rabbitmq/rabbitmq
-  export RABBITMQ_ENABLED_PLUGINS_FILE=$root/rabbitmq/enabled_plugins
+  export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$RABBIT_PORT
+  export RABBITMQ_DIST_PORT=$((RABBIT_PORT + 1)) RABBITMQ_MNESIA_BASE=$RABBIT_DIR/mnesia RABBITMQ_LOG_BASE=$RABBIT_DIR/log
+  export RABBITMQ_PID_FILE=$RABBIT_DIR/rabbitmq.pid RABBITMQ_CONFIG_FILE=$RABBIT_DIR/rabbitmq
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT_DIR/enabled_plugins
   export ERL_EPMD_ADDRESS=127.0.0.1
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
@@ -49,14 +57,13 @@ stop_redis() {
 
 start_rabbitmq() {
   rabbit_env
-  mkdir -p "$root/rabbitmq/mnesia" "$root/rabbitmq/log"
+  mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
   # The Debian wrapper runs the broker as the rabbitmq user: it must own its folders.
-  chown -R rabbitmq:rabbitmq "$root/rabbitmq" 2>/dev/null || true
   chmod o+x "$root" "$PWD"
-  echo "[]." > "$root/rabbitmq/enabled_plugins"
+  echo "[]." > "$RABBIT_DIR/enabled_plugins"
   # consumer_timeout: see Docs/operations.md (long conversions hold a delivery for minutes).
-  printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$root/rabbitmq/rabbitmq.conf"
-  chown rabbitmq:rabbitmq "$root/rabbitmq/rabbitmq.conf" "$root/rabbitmq/enabled_plugins" 2>/dev/null || true
+  printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$RABBIT_DIR/rabbitmq.conf"
+  chown -R rabbitmq:rabbitmq "$RABBIT_DIR" 2>/dev/null || true
   rabbitmq-server -detached >/dev/null 2>&1
   wait_for 60 "rabbitmq (ping)" rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping
   rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null
@@ -108,6 +115,7 @@ case "${1:-}" in
     ;;
   stop)
     stop_rabbitmq
+    (use_fault_broker; stop_rabbitmq)
     stop_redis
     stop_pid "$root/s3/moto.pid"
     stop_pid "$root/smtp/aiosmtpd.pid"
@@ -115,15 +123,16 @@ case "${1:-}" in
     if [ "$(cat "$root/epmd-was-running" 2>/dev/null || echo yes)" = no ]; then pkill -x epmd 2>/dev/null || true; fi
     ;;
   restart-redis) stop_redis; start_redis ;;
-  stop-rabbitmq) stop_rabbitmq ;;
-  start-rabbitmq) start_rabbitmq ;;
+  stop-fault-rabbitmq) use_fault_broker; stop_rabbitmq ;;
+  start-fault-rabbitmq) use_fault_broker; start_rabbitmq ;;
   env)
     echo "export VMP3_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
     echo "export VMP3_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2F"
+    echo "export VMP3_TEST_FAULT_AMQP_URL=amqp://guest:guest@127.0.0.1:$FAULT_AMQP_PORT/%2F"
     echo "export VMP3_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
     echo "export VMP3_TEST_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
     echo "export VMP3_TEST_MAILDIR=$root/smtp/maildir"
     echo "export VMP3_TEST_SERVICES=$PWD/scripts/services.sh"
     ;;
-  *) echo "usage: $0 start|stop|env|restart-redis|stop-rabbitmq|start-rabbitmq" >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|env|restart-redis|start-fault-rabbitmq|stop-fault-rabbitmq" >&2; exit 64 ;;
 esac

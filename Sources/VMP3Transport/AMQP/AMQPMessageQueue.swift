@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import Synchronization
+import VMP3Kit
+
+/// A ``MessageQueue`` on RabbitMQ (`amqp://user:pass@host:5672/vhost`), through librabbitmq.
+///
+/// - The queue is a durable quorum queue (so the broker counts deliveries: `x-delivery-count`)
+///   that dead-letters to `NAME.dead`; both are declared on every (re)connection.
+/// - Messages are persistent JSON; ``publish(_:)`` returns only once the broker has confirmed the
+///   message (publisher confirms) and throws ``QueueError/Code/unavailable`` otherwise.
+/// - Each subscription consumes on a connection and thread of its own, with `basic.qos`
+///   prefetch, manual acknowledgement, and heartbeats serviced however long a delivery is held.
+/// - Dead-lettering publishes the message to `NAME.dead` with an `x-vmp3-reason` header
+///   (confirmed), then acknowledges the original: the reason travels with the message.
+/// - A lost connection is re-established with backoff; the broker redelivers what was unsettled,
+///   and settling a delivery of the lost connection throws ``QueueError/Code/unknownDelivery``.
+public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, Sendable {
+    public let endpoint: AMQPEndpoint
+    public let name: String
+    public let confirmTimeout: Duration
+    private let publisher: AMQPConnectionThread
+
+    public init(endpoint: AMQPEndpoint, name: String, confirmTimeout: Duration = .seconds(10)) {
+        self.endpoint = endpoint
+        self.name = name
+        self.confirmTimeout = confirmTimeout
+        publisher = AMQPConnectionThread(endpoint: endpoint, name: "amqp-publish-\(name)") { connection in
+            try connection.declareQueues(name)
+            try connection.enableConfirms()
+        }
+    }
+
+    deinit {
+        let publisher = publisher
+        Task { await publisher.stop() }
+    }
+
+    public func publish(_ message: Message) async throws {
+        let body = try encode(message)
+        try await publishRaw(body, to: name, headers: [:])
+    }
+
+    private func publishRaw(_ body: [UInt8], to queue: String, headers: [String: String]) async throws {
+        let timeout = confirmTimeout
+        do {
+            try await publisher.perform { connection, _ in try connection.publish(body, to: queue, headers: headers, timeout: timeout) }
+        } catch {
+            throw QueueError(code: .unavailable, message: "could not publish to \(queue): \(error)")
+        }
+    }
+
+    public func subscribe(prefetch: Int) async throws -> QueueSubscription<Message> {
+        guard prefetch >= 1 else {
+            throw QueueError(code: .invalidArgument, message: "prefetch must be at least 1, not \(prefetch)")
+        }
+        let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
+        let consumer = Consumer()
+        let name = name
+        let thread = AMQPConnectionThread(endpoint: endpoint, name: "amqp-consume-\(name)", setup: { connection in
+            try connection.declareQueues(name)
+            try connection.consume(name, prefetch: prefetch)
+        }, onDelivery: { [weak self] message, generation in
+            self?.deliver(message, generation: generation, consumer: consumer, into: continuation)
+        })
+        consumer.thread.withLock { $0 = thread }
+        // Establish the consumer before returning, so that what is published next is delivered.
+        do {
+            _ = try await thread.perform { _, _ in () }
+        } catch {
+            await thread.stop()
+            consumer.thread.withLock { $0 = nil }
+            throw QueueError(code: .unavailable, message: "could not subscribe to \(name): \(error)")
+        }
+        return QueueSubscription(deliveries: stream) {
+            await thread.stop()
+            // The thread's delivery callback holds the consumer, and the consumer the thread:
+            // closing breaks the cycle.
+            consumer.thread.withLock { $0 = nil }
+            continuation.finish()
+        }
+    }
+
+    public func takeDeadLetters(limit: Int) async throws -> [DeadLetter<Message>] {
+        let dead = name + ".dead"
+        let messages: [AMQPMessage]
+        do {
+            messages = try await publisher.perform { connection, _ in
+                var taken: [AMQPMessage] = []
+                while taken.count < limit, let message = try connection.take(from: dead) { taken.append(message) }
+                return taken
+            }
+        } catch {
+            throw QueueError(code: .unavailable, message: "could not read \(dead): \(error)")
+        }
+        return try messages.map { message in
+            DeadLetter(message: try decode(message.body), reason: message.headers["x-vmp3-reason"] ?? "rejected by the broker")
+        }
+    }
+
+    // MARK: - Deliveries
+
+    /// What a subscription shares with its deliveries.
+    private final class Consumer: Sendable {
+        let thread = Mutex<AMQPConnectionThread?>(nil)
+        /// Tags settled on the current connection: settling one twice would make the broker
+        /// close the channel, so it is refused here.
+        let settled = Mutex<(generation: Int, tags: Set<UInt64>)>((0, []))
+    }
+
+    private func deliver(
+        _ message: AMQPMessage, generation: Int, consumer: Consumer,
+        into continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation
+    ) {
+        let count = (message.headers["x-delivery-count"].flatMap(Int.init) ?? 0) + 1
+        let tag = message.deliveryTag
+        let settle: @Sendable (QueueDelivery<Message>.Settlement) async throws -> Void = { [self] settlement in
+            guard let thread = consumer.thread.withLock({ $0 }) else { throw QueueError(code: .unknownDelivery, message: "no subscription") }
+            let fresh = consumer.settled.withLock { settled -> Bool in
+                if settled.generation != generation { settled = (generation, []) }
+                return settled.tags.insert(tag).inserted
+            }
+            guard fresh else {
+                throw QueueError(code: .unknownDelivery, message: "delivery \(tag) was settled already")
+            }
+            if case .deadLetter(let reason) = settlement {
+                try await publishRaw(message.body, to: name + ".dead", headers: ["x-vmp3-reason": reason])
+            }
+            do {
+                try await thread.perform { connection, current in
+                    guard current == generation else {
+                        throw QueueError(code: .unknownDelivery, message: "delivery \(tag) came on a connection that was lost; the broker redelivers it")
+                    }
+                    switch settlement {
+                    case .acknowledge, .deadLetter: try connection.acknowledge(tag)
+                    case .requeue: try connection.reject(tag, requeue: true)
+                    }
+                }
+            } catch let error as QueueError {
+                throw error
+            } catch {
+                throw QueueError(code: .unavailable, message: "could not settle delivery \(tag): \(error)")
+            }
+        }
+        do {
+            continuation.yield(QueueDelivery(message: try decode(message.body), deliveryCount: count, settle: settle))
+        } catch {
+            // A message nobody can read: straight to the dead-letter queue, with why.
+            Task { try? await settle(.deadLetter(reason: "cannot decode: \(error)")) }
+        }
+    }
+
+    private func encode(_ message: Message) throws -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(message))
+        } catch {
+            throw QueueError(code: .malformedMessage, message: "cannot encode \(Message.self): \(error)")
+        }
+    }
+
+    private func decode(_ body: [UInt8]) throws -> Message {
+        do {
+            return try JSONDecoder().decode(Message.self, from: Data(body))
+        } catch {
+            throw QueueError(code: .malformedMessage, message: "cannot decode \(Message.self): \(error)")
+        }
+    }
+}
