@@ -1,17 +1,30 @@
 import Foundation
 import VMP3Kit
 
-/// Makes the networked backends from configuration URLs: `redis://` job stores and `amqp://`
-/// queues. Chain it before ``EmbeddedBackendFactory``:
+/// Makes the networked backends from configuration URLs: `s3://` storage (credentials from
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), `redis://` job stores and `amqp://` queues.
+/// Chain it before ``EmbeddedBackendFactory``:
 ///
 /// ```swift
 /// let backends = try await Backends.make(BackendConfiguration(), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 /// ```
 public struct TransportBackendFactory: BackendFactory {
-    public init() {}
+    private let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
 
     public func makeObjectStore(_ url: URL) async throws -> (any ObjectStore)? {
-        nil
+        guard url.scheme == "s3" else { return nil }
+        guard let credentials = AWSCredentials.fromEnvironment(environment) else {
+            throw ConfigurationError("VMP3_STORAGE is S3, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+        }
+        do {
+            return S3ObjectStore(configuration: try S3Configuration(url: url), credentials: credentials)
+        } catch {
+            throw ConfigurationError("VMP3_STORAGE: \(error)")
+        }
     }
 
     public func makeJobStore(_ url: URL) async throws -> (any JobStore)? {

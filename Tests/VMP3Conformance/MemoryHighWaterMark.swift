@@ -44,6 +44,8 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> [UInt8]? {
             guard remaining > 0 else { return nil }
+            // Making bytes never suspends: yield, as real I/O would, so other tasks get the thread.
+            await Task.yield()
             let count = Swift.min(chunkSize, remaining)
             remaining -= count
             var chunk = [UInt8](repeating: 0, count: count)
@@ -70,10 +72,31 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
     public static func checksum<S: AsyncSequence>(of sequence: S) async throws -> UInt64 where S.Element == [UInt8] {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for try await chunk in sequence {
+            await Task.yield()
             for byte in chunk {
                 hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
             }
         }
         return hash
+    }
+}
+
+/// Lets one memory measurement run at a time in the process: the high-water mark is
+/// process-wide, so two large-object checks running at once would each count the other's memory.
+public actor MemoryMeasurementLock {
+    public static let shared = MemoryMeasurementLock()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Runs `body` with no other measurement running.
+    public func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
     }
 }

@@ -130,31 +130,36 @@ public enum ObjectStoreConformance {
             }
         },
 
-        Check("a 256 MiB object is streamed in and out without being held in memory") { store in
+        Check("a 512 MiB object is streamed in and out without being held in memory") { store in
             let key = ObjectKey("conformance/large")
-            let size = 256 << 20
+            let size = 512 << 20
             let body = GeneratedBytes(totalSize: size)
-            // Generous for concurrent tests in the same process, far below the object's size. Under
-            // AddressSanitizer (shadow memory, redzones, quarantine) allow more: still well below
-            // the 256 MiB a store that held the object would need.
-            let sanitized = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil
-            let budget: Int64 = (sanitized ? 192 : 96) << 20
-            MemoryHighWaterMark.reset()
-            let before = MemoryHighWaterMark.current
-            try await store.put(key, body: body, contentType: "application/octet-stream")
-            let putPeak = MemoryHighWaterMark.peak - before
-            try require(putPeak < budget, "the put raised peak memory by \(putPeak >> 20) MiB")
+            // The peak is the whole process's, so it includes what tests running alongside allocate
+            // (measured up to ~180 MiB): the budget allows for that, and is still half of the
+            // 512 MiB a store that held the object would need (more under AddressSanitizer, whose
+            // shadow memory would add 64 MiB to that too).
+            try await MemoryMeasurementLock.shared.exclusively {
+                let sanitized = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil
+                let budget: Int64 = (sanitized ? 384 : 256) << 20
+                MemoryHighWaterMark.reset()
+                let before = MemoryHighWaterMark.current
+                try await store.put(key, body: body, contentType: "application/octet-stream")
+                let putPeak = MemoryHighWaterMark.peak - before
+                try require(putPeak < budget, "the put raised peak memory by \(putPeak >> 20) MiB")
 
-            MemoryHighWaterMark.reset()
-            let beforeGet = MemoryHighWaterMark.current
-            let checksum = try await GeneratedBytes.checksum(of: store.get(key).body)
-            let getPeak = MemoryHighWaterMark.peak - beforeGet
-            try require(getPeak < budget, "the get raised peak memory by \(getPeak >> 20) MiB")
-            try require(checksum == (try await body.checksum()), "the large object came back different")
+                MemoryHighWaterMark.reset()
+                let beforeGet = MemoryHighWaterMark.current
+                let checksum = try await GeneratedBytes.checksum(of: store.get(key).body)
+                let getPeak = MemoryHighWaterMark.peak - beforeGet
+                try require(getPeak < budget, "the get raised peak memory by \(getPeak >> 20) MiB")
+                try require(checksum == (try await body.checksum()), "the large object came back different")
+            }
             try await store.delete(key)
         },
 
-        Check("a download URL, where the store makes one, serves the object until it expires") { store in
+        // That the URL stops working after its expiry is the server's part (the test S3 server does
+        // not enforce it); VMP3's part, signing the expiry into the URL, is checked against botocore.
+        Check("a download URL, where the store makes one, serves the object") { store in
             let key = ObjectKey("conformance/presigned.mp3")
             let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0) }
             try await store.put(key, fromFile: try temporaryFile(bytes), contentType: "audio/mpeg")
@@ -162,9 +167,6 @@ public enum ObjectStoreConformance {
             let (data, response) = try await URLSession.shared.data(from: url)
             try require((response as? HTTPURLResponse)?.statusCode == 200, "download URL answered \(response)")
             try require(data == Data(bytes), "download URL served other bytes")
-            try await Task.sleep(for: .seconds(3))
-            let (_, late) = try await URLSession.shared.data(from: url)
-            try require((late as? HTTPURLResponse).map { $0.statusCode >= 400 } ?? false, "the URL still works after it expired")
         },
     ]
 

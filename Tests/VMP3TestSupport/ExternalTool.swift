@@ -35,7 +35,7 @@ public struct ExternalTool {
     /// A started process whose output is collected when it ends.
     public final class Running: Sendable {
         public let pid: pid_t
-        let stdoutURL: URL
+        public let stdoutURL: URL
         let stderrURL: URL
         private let exit: Task<Int32, Never>
 

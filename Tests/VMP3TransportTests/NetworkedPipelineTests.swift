@@ -16,6 +16,8 @@ import VMP3TestSupport
         configuration.queue = try TestServices.amqp
         configuration.store = try TestServices.redis
         var backends = try await Backends.make(configuration, factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
+        let s3 = try await S3ObjectStoreTests.store()
+        backends.storage = s3
         // Queues and keys of this test's own, so that tests running at once do not share them.
         let endpoint = try AMQPEndpoint(url: try TestServices.amqp)
         backends.jobs = AMQPMessageQueue<JobMessage>(endpoint: endpoint, name: "\(prefix).jobs")
@@ -37,9 +39,18 @@ import VMP3TestSupport
         await #expect(throws: ConfigurationError.self) {
             _ = try await Backends.make(configuration, factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
         }
+
+        var s3 = BackendConfiguration(storage: URL(string: "s3://media?endpoint=\(try TestServices.s3Endpoint.absoluteString)")!)
+        let withKeys = TransportBackendFactory(environment: ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"])
+        #expect(try await Backends.make(s3, factories: [withKeys, EmbeddedBackendFactory()]).storage is S3ObjectStore)
+        // No credentials in the environment: a clear error at start-up, never a default key.
+        s3.queue = URL(string: "memory:")!
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await Backends.make(s3, factories: [TransportBackendFactory(environment: [:]), EmbeddedBackendFactory()])
+        }
     }
 
-    @Test("a video submitted through RabbitMQ and Redis is converted, and its outcome published")
+    @Test("a video submitted through S3, RabbitMQ and Redis is converted, and its outcome published")
     func endToEnd() async throws {
         let backends = try await backends()
         let worker = ConversionWorker(
@@ -63,6 +74,8 @@ import VMP3TestSupport
         #expect(statuses.last == .succeeded, "\(statuses)")
         let done = try await backends.jobService.job(job.id, owner: "ann")
         #expect(done.output?.tags.title == "Networked" && done.attempts == 1)
+        let mp3 = try #require(done.output)
+        #expect(try await backends.storage.head(mp3.key).contentType == "audio/mpeg")
         let outcome = try await Inbox(try await backends.outcomes.subscribe(prefetch: 1)).takeOne(within: .seconds(20))
         #expect(outcome.message.job.id == job.id && outcome.message.job.status == .succeeded)
         try await outcome.acknowledge()

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import VMP3Conformance
+import VMP3Kit
+import VMP3TestSupport
+@testable import VMP3Transport
+
+/// The S3 store against an S3-compatible server (moto) on loopback.
+@Suite struct S3ObjectStoreTests {
+    /// The test server accepts any key; real deployments read them from the environment.
+    static let credentials = AWSCredentials(accessKeyID: "vmp3-test", secretAccessKey: "vmp3-test-secret")
+
+    static func store(_ adjust: (inout S3Configuration) -> Void = { _ in }) async throws -> S3ObjectStore {
+        var configuration = try S3Configuration(url: URL(string: "s3://test-\(UUID().uuidString.prefix(8).lowercased())?endpoint=\(try TestServices.s3Endpoint.absoluteString)&region=us-east-1")!)
+        adjust(&configuration)
+        let store = S3ObjectStore(configuration: configuration, credentials: credentials)
+        try await store.createBucketIfNeeded()
+        return store
+    }
+
+    @Test("S3ObjectStore", arguments: ObjectStoreConformance.checks)
+    func conformance(_ check: ObjectStoreConformance.Check) async throws {
+        try await check.run(try await Self.store())
+    }
+
+    @Test("configuration from URLs: path style for a custom endpoint, virtual-hosted for AWS")
+    func configuration() throws {
+        let local = try S3Configuration(url: URL(string: "s3://media?endpoint=http://127.0.0.1:9000&region=eu-west-1")!)
+        #expect(local.addressing == .path && local.region == "eu-west-1")
+        #expect(local.url(for: ObjectKeyPath("a b/c.mp3")).absoluteString == "http://127.0.0.1:9000/media/a%20b/c.mp3")
+        let aws = try S3Configuration(url: URL(string: "s3://media?region=eu-west-1")!)
+        #expect(aws.addressing == .virtualHosted)
+        #expect(aws.url(for: ObjectKeyPath("k")).absoluteString == "https://media.s3.eu-west-1.amazonaws.com/k")
+        #expect(throws: (any Error).self) { try S3Configuration(url: URL(string: "s3://media?style=sideways")!) }
+        #expect(throws: (any Error).self) { try S3Configuration(url: URL(string: "s3://media?endpoint=ftp://x")!) }
+    }
+
+    @Test("a large object is uploaded in parts and reads back whole; a presigned URL carries its expiry")
+    func multipart() async throws {
+        let store = try await Self.store { $0.multipartThreshold = 5 << 20; $0.partSize = 5 << 20; $0.uploadConcurrency = 2 }
+        let body = GeneratedBytes(totalSize: 23 << 20)
+        let info = try await store.put("big.bin", body: body, contentType: "video/mp4")
+        #expect(info.size == 23 << 20)
+        #expect(try await store.head("big.bin").size == 23 << 20)
+        #expect(try await GeneratedBytes.checksum(of: store.get("big.bin").body) == body.checksum())
+        let url = try #require(try await store.downloadURL(for: "big.bin", expiresIn: .seconds(600)))
+        #expect(url.absoluteString.contains("X-Amz-Expires=600&"))
+    }
+
+    @Test("errors from S3 become typed storage errors")
+    func errors() async throws {
+        let store = try await Self.store()
+        await #expect { _ = try await store.head("missing") } throws: { ($0 as? StorageError)?.code == .notFound }
+        let gone = S3ObjectStore(configuration: try S3Configuration(url: URL(string: "s3://no-such-bucket-\(UUID().uuidString.prefix(6).lowercased())?endpoint=\(try TestServices.s3Endpoint.absoluteString)")!), credentials: Self.credentials)
+        await #expect { try await gone.put("k", body: GeneratedBytes(totalSize: 10), contentType: "a/b") } throws: { ($0 as? StorageError)?.code == .notFound }
+        let down = S3ObjectStore(configuration: S3Configuration(bucket: "b", endpoint: URL(string: "http://127.0.0.1:1")!, addressing: .path, maxAttempts: 2, requestTimeout: .seconds(2)), credentials: Self.credentials)
+        let start = ContinuousClock.now
+        await #expect { _ = try await down.head("k") } throws: { ($0 as? StorageError)?.code == .unavailable }
+        #expect(ContinuousClock.now - start < .seconds(15), "an unreachable server must be reported within the deadlines")
+    }
+}
+
+/// S3 failures, injected by a proxy (Fixtures/fault_proxy.py) in front of the real test server.
+@Suite struct S3FaultTests {
+    /// Starts the proxy; returns its endpoint and the process (whose output logs each request).
+    static func proxy(failures: Int, matching: String = "") async throws -> (URL, ExternalTool.Running) {
+        let port = Int.random(in: 30_000...34_999)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_proxy.py").path
+        let process = try ExternalTool.start("python3", ["-u", script, String(port), try TestServices.s3Endpoint.absoluteString, String(failures), matching])
+        for _ in 0..<100 {
+            if (try? String(contentsOf: process.stdoutURL, encoding: .utf8))?.contains("ready") == true { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (URL(string: "http://127.0.0.1:\(port)")!, process)
+    }
+
+    static func store(endpoint: URL, bucket: String, _ adjust: (inout S3Configuration) -> Void = { _ in }) -> S3ObjectStore {
+        var configuration = S3Configuration(bucket: bucket, endpoint: endpoint, addressing: .path)
+        adjust(&configuration)
+        return S3ObjectStore(configuration: configuration, credentials: S3ObjectStoreTests.credentials)
+    }
+
+    @Test("S3 answering 500 twice, then 200: the request is retried and succeeds")
+    func retriedAfterServerErrors() async throws {
+        let direct = try await S3ObjectStoreTests.store()
+        let (endpoint, proxy) = try await Self.proxy(failures: 2)
+        defer { proxy.kill(SIGTERM) }
+        let store = Self.store(endpoint: endpoint, bucket: direct.configuration.bucket)
+        try await store.put("retried.bin", body: GeneratedBytes(totalSize: 1000), contentType: "a/b")
+        #expect(try await direct.head("retried.bin").size == 1000)
+        proxy.kill(SIGTERM)
+        let log = try await proxy.finish().text
+        #expect(log.components(separatedBy: "500 PUT").count - 1 == 2, "\(log)")
+        #expect(log.contains("fwd PUT"))
+    }
+
+    @Test("a multipart upload that fails half-way is aborted: no object and no upload is left")
+    func multipartAborted() async throws {
+        let direct = try await S3ObjectStoreTests.store()
+        // Part 2 always fails; the store retries it, gives up, and must abort the upload.
+        let (endpoint, proxy) = try await Self.proxy(failures: 1000, matching: "partNumber=2&")
+        defer { proxy.kill(SIGTERM) }
+        let store = Self.store(endpoint: endpoint, bucket: direct.configuration.bucket) {
+            $0.multipartThreshold = 5 << 20
+            $0.partSize = 5 << 20
+            $0.maxAttempts = 2
+        }
+        await #expect { try await store.put("half.bin", body: GeneratedBytes(totalSize: 16 << 20), contentType: "a/b") } throws: {
+            ($0 as? StorageError)?.code == .unavailable
+        }
+        #expect(try await !direct.exists("half.bin"))
+        proxy.kill(SIGTERM)
+        let log = try await proxy.finish().text
+        #expect(log.contains("fwd DELETE /\(direct.configuration.bucket)/half.bin?uploadId="), "the upload was not aborted: \(log)")
+        // Ask the server itself, with boto3, whether any multipart upload is still open.
+        let check = try await ExternalTool.run("python3", ["-c", """
+            import boto3, sys
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='x', aws_secret_access_key='x', region_name='us-east-1')
+            print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get('Uploads', [])))
+            """, try TestServices.s3Endpoint.absoluteString, direct.configuration.bucket])
+        #expect(check.text.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(check.text) \(check.stderr)")
+    }
+}
