@@ -82,7 +82,7 @@ let package = Package(
         // (the embedded ones in VMP3KitTests, the networked ones in VMP3TransportTests).
         .target(
             name: "VMP3Conformance",
-            dependencies: ["VMP3Kit"],
+            dependencies: ["VMP3Kit", "VMP3TestSupport"],
             path: "Tests/VMP3Conformance"
         ),
 
