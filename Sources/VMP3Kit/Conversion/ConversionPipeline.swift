@@ -132,7 +132,7 @@ struct ConversionPipeline {
             tags: tags,
             sourceStreamIndex: streamIndex,
             sourceCodec: source.codec,
-            elapsed: Self.seconds(clock.now - started)
+            elapsed: (clock.now - started).seconds
         )
         logger.debug("converted", metadata: [
             "output": "\(output.path)", "duration": "\(result.duration)", "bytes": "\(result.byteCount)",
@@ -314,9 +314,5 @@ struct ConversionPipeline {
 
     static func seconds(_ value: Double) -> String {
         String(format: "%.2f", value)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
