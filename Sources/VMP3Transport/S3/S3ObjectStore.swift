@@ -175,22 +175,17 @@ public struct S3ObjectStore: ObjectStore {
             var inFlight = 0
             while true {
                 // The collected head may exceed a part: cut it into parts of partSize.
-                var part: [UInt8]
+                var part: [UInt8] = []
                 if !pending.isEmpty {
                     part = pending.removeFirst()
                     if part.count > configuration.partSize {
                         pending.insert(Array(part[configuration.partSize...]), at: 0)
                         part = Array(part[..<configuration.partSize])
                     }
-                    while part.count < configuration.partSize, let more = try await source.nextPart(upTo: configuration.partSize - part.count) {
-                        part += more
-                    }
-                } else {
-                    guard let next = try await source.nextPart(upTo: configuration.partSize) else { break }
-                    part = next
-                    while part.count < configuration.partSize, let more = try await source.nextPart(upTo: configuration.partSize - part.count) {
-                        part += more
-                    }
+                }
+                // Fill the part from the source: files and streams may hand over less at a time.
+                while part.count < configuration.partSize, let more = try await source.nextPart(upTo: configuration.partSize - part.count) {
+                    part += more
                 }
                 if part.isEmpty { break }
                 number += 1
