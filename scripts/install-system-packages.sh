@@ -9,6 +9,7 @@ packages=(
   libmp3lame-dev                                                   # LAME
   libsqlite3-dev                                                   # users (GRDB)
   librabbitmq-dev libhiredis-dev                                   # RabbitMQ and Redis clients
+  libcurl4-openssl-dev                                             # SMTP (e-mail notifications)
   ffmpeg                                                           # the CLI: makes sample and test media
   "$@"
 )

@@ -13,6 +13,7 @@ REDIS_PORT=${VMP3_TEST_REDIS_PORT:-16379}
 AMQP_PORT=${VMP3_TEST_AMQP_PORT:-45672}  # not in 35672-35682: RabbitMQ's CLI tools bind those
 S3_PORT=${VMP3_TEST_S3_PORT:-39000}
 SMTP_PORT=${VMP3_TEST_SMTP_PORT:-39025}
+SMTP_TLS_PORT=${VMP3_TEST_SMTP_TLS_PORT:-39026}  # requires STARTTLS, with a certificate made here
 # A second broker that fault tests stop and start, so that the tests sharing the first are undisturbed.
 FAULT_AMQP_PORT=${VMP3_TEST_FAULT_AMQP_PORT:-45682}
 RABBIT_NODE=vmp3test@localhost
@@ -82,11 +83,20 @@ start_s3() {
 }
 
 start_smtp() {
-  mkdir -p "$root/smtp/maildir"
+  mkdir -p "$root"/smtp/maildir/{tmp,new,cur}
   nohup python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$root/smtp/maildir" \
     > "$root/smtp/aiosmtpd.log" 2>&1 &
   echo $! > "$root/smtp/aiosmtpd.pid"
   wait_for 30 "the SMTP receiver" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_PORT"
+  # The second receiver refuses mail until the client has done STARTTLS, with a self-signed
+  # certificate for 127.0.0.1 that the tests trust as their CA.
+  mkdir -p "$root"/smtp/maildir-tls/{tmp,new,cur}
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$root/smtp/key.pem" -out "$root/smtp/cert.pem" >/dev/null 2>&1
+  nohup python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_TLS_PORT" --tlscert "$root/smtp/cert.pem" --tlskey "$root/smtp/key.pem" \
+    -c aiosmtpd.handlers.Mailbox "$root/smtp/maildir-tls" > "$root/smtp/aiosmtpd-tls.log" 2>&1 &
+  echo $! > "$root/smtp/aiosmtpd-tls.pid"
+  wait_for 30 "the STARTTLS SMTP receiver" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_TLS_PORT"
 }
 
 stop_pid() {
@@ -97,7 +107,7 @@ stop_pid() {
 }
 
 install_tools() {
-  scripts/install-system-packages.sh redis-server rabbitmq-server curl
+  scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl
   python3 -c 'import moto.server, flask' 2>/dev/null || pip install --quiet 'moto[server]'
   python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
 }
@@ -119,6 +129,7 @@ case "${1:-}" in
     stop_redis
     stop_pid "$root/s3/moto.pid"
     stop_pid "$root/smtp/aiosmtpd.pid"
+    stop_pid "$root/smtp/aiosmtpd-tls.pid"
     # epmd outlives the broker; stop it only if this script's start brought it up.
     if [ "$(cat "$root/epmd-was-running" 2>/dev/null || echo yes)" = no ]; then pkill -x epmd 2>/dev/null || true; fi
     ;;
@@ -132,6 +143,9 @@ case "${1:-}" in
     echo "export VMP3_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
     echo "export VMP3_TEST_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
     echo "export VMP3_TEST_MAILDIR=$root/smtp/maildir"
+    echo "export VMP3_TEST_SMTP_TLS_URL=smtp://127.0.0.1:$SMTP_TLS_PORT"
+    echo "export VMP3_TEST_SMTP_TLS_CA=$root/smtp/cert.pem"
+    echo "export VMP3_TEST_TLS_MAILDIR=$root/smtp/maildir-tls"
     echo "export VMP3_TEST_SERVICES=$PWD/scripts/services.sh"
     ;;
   *) echo "usage: $0 start|stop|env|restart-redis|start-fault-rabbitmq|stop-fault-rabbitmq" >&2; exit 64 ;;

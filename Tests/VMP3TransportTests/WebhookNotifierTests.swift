@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Testing
+import VMP3Kit
+import VMP3TestSupport
+@testable import VMP3Transport
+
+/// The webhook sender against a real HTTP receiver on loopback that answers from a script.
+@Suite struct WebhookNotifierTests {
+    static let secret = "whsec-test-0123456789abcdef"
+
+    static func notifier(_ client: HTTPClient, ledger: InMemoryNotificationLedger, timeout: Duration = .seconds(5), maxAttempts: Int = 4) -> WebhookNotifier {
+        WebhookNotifier(
+            configuration: WebhookConfiguration(
+                secret: SymmetricKey(data: Array(secret.utf8)), timeout: timeout, maxAttempts: maxAttempts,
+                initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400)
+            ),
+            client: client, ledger: ledger
+        )
+    }
+
+    static func finishedEvent() -> JobEvent {
+        var job = Job(owner: "user-1", source: Job.sourceKey(for: JobID()), sourceName: "clip.mp4")
+        job.status = .succeeded
+        job.version = 3
+        return JobEvent(kind: .status, job: job)
+    }
+
+    /// `v1` recomputed from the spec, independently of ``WebhookSignature``.
+    static func expectedMAC(timestamp: String, body: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test("a receiver answering 500 twice then 200 gets the event delivered once, same delivery id, valid signature")
+    func retriedUntilDelivered() async throws {
+        let receiver = try await HTTPTestReceiver.start(script: [.status(500), .status(503)], fallback: .status(200))
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let event = Self.finishedEvent()
+        try await Self.notifier(client, ledger: ledger).deliver(event, to: .webhook(receiver.url))
+        try await client.shutdown()
+        try await receiver.stop()
+
+        let requests = receiver.requests
+        #expect(requests.count == 3)
+        #expect(requests.map { $0.header("VMP3-Attempt") } == ["1", "2", "3"])
+        #expect(Set(requests.map { $0.header("VMP3-Delivery") }) == [event.deliveryID])
+        let delivered = try #require(requests.last)
+        #expect(delivered.method == "POST" && delivered.uri == "/hook")
+        #expect(delivered.header("Content-Type") == "application/json")
+        #expect(delivered.header("VMP3-Event") == "job.succeeded")
+
+        let header = try #require(delivered.header("VMP3-Signature"))
+        let fields = Dictionary(uniqueKeysWithValues: header.split(separator: ",").map { field in
+            let parts = field.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), String(parts[1]))
+        })
+        let timestamp = try #require(fields["t"])
+        #expect(fields["v1"] == Self.expectedMAC(timestamp: timestamp, body: delivered.body))
+        #expect(abs(Double(timestamp)! - Date().timeIntervalSince1970) < 60)
+        #expect(WebhookSignature.verify(header: header, body: delivered.body, secret: SymmetricKey(data: Array(Self.secret.utf8))))
+
+        let payload = try JobDocument.makeDecoder().decode(WebhookEvent.self, from: Data(delivered.body))
+        #expect(payload.id == event.deliveryID && payload.type == "job.succeeded")
+        #expect(payload.job.id == event.job.id && payload.job.status == .succeeded && payload.job.sourceName == "clip.mp4")
+
+        let records = await ledger.records(for: event.job.id)
+        #expect(records.map(\.outcome) == [.delivered] && records.first?.attempts == 3)
+    }
+
+    @Test("a receiver that never answers: given up within the bounded time, and recorded")
+    func receiverNeverAnswers() async throws {
+        let receiver = try await HTTPTestReceiver.start(fallback: .noAnswer)
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let event = Self.finishedEvent()
+        let start = ContinuousClock.now
+        await #expect {
+            try await Self.notifier(client, ledger: ledger, timeout: .seconds(1), maxAttempts: 3).deliver(event, to: .webhook(receiver.url))
+        } throws: { error in
+            let error = error as? NotificationError
+            return error?.code == .timedOut && error?.attempts == 3
+        }
+        let elapsed = ContinuousClock.now - start
+        // 3 attempts of 1 s with 100 + 200 ms between them.
+        #expect(elapsed >= .seconds(3) && elapsed < .seconds(10), "took \(elapsed)")
+        #expect(receiver.requests.count == 3)
+        let records = await ledger.records(for: event.job.id)
+        #expect(records.count == 1)
+        #expect(records.first?.outcome == .gaveUp && records.first?.errorCode == "timed_out" && records.first?.attempts == 3)
+        try await client.shutdown()
+        try await receiver.stop()
+    }
+
+    @Test("4xx answers and redirects are not retried", arguments: [400, 410, 302])
+    func rejected(status: Int) async throws {
+        let receiver = try await HTTPTestReceiver.start(fallback: .status(status))
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let event = Self.finishedEvent()
+        await #expect {
+            try await Self.notifier(client, ledger: ledger).deliver(event, to: .webhook(receiver.url))
+        } throws: { ($0 as? NotificationError)?.code == .rejected }
+        #expect(receiver.requests.count == 1)
+        #expect(await ledger.records(for: event.job.id).first?.errorCode == "rejected")
+        try await client.shutdown()
+        try await receiver.stop()
+    }
+
+    @Test("an unreachable receiver is retried, then reported unavailable")
+    func unreachable() async throws {
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let start = ContinuousClock.now
+        await #expect {
+            try await Self.notifier(client, ledger: ledger, timeout: .seconds(1), maxAttempts: 2)
+                .deliver(Self.finishedEvent(), to: .webhook(URL(string: "http://127.0.0.1:1/hook")!))
+        } throws: { error in
+            let error = error as? NotificationError
+            return (error?.code == .unavailable || error?.code == .timedOut) && error?.attempts == 2
+        }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        try await client.shutdown()
+    }
+
+    @Test("a destination that is not an http(s) URL is refused before any request")
+    func invalidDestination() async throws {
+        let client = WebhookNotifier.makeHTTPClient()
+        let notifier = Self.notifier(client, ledger: InMemoryNotificationLedger())
+        for url in ["ftp://example.com/hook", "file:///etc/passwd", "http:///nohost"] {
+            await #expect {
+                try await notifier.deliver(Self.finishedEvent(), to: .webhook(URL(string: url)!))
+            } throws: { ($0 as? NotificationError)?.code == .invalidDestination }
+        }
+        #expect(!notifier.supports(.email("a@b.c")) && notifier.supports(.webhook(URL(string: "http://x")!)))
+        try await client.shutdown()
+    }
+
+    @Test("a signature checks out only with its body, its secret and a recent time")
+    func signatureVerification() {
+        let key = SymmetricKey(data: Array(Self.secret.utf8))
+        let body = Array(#"{"id":"x"}"#.utf8)
+        let now = Date()
+        let header = WebhookSignature(body: body, secret: key, timestamp: Int64(now.timeIntervalSince1970)).headerValue
+        #expect(header.hasPrefix("t=\(Int64(now.timeIntervalSince1970)),v1="))
+        #expect(WebhookSignature.verify(header: header, body: body, secret: key, now: now))
+        #expect(!WebhookSignature.verify(header: header, body: Array(#"{"id":"y"}"#.utf8), secret: key, now: now))
+        #expect(!WebhookSignature.verify(header: header, body: body, secret: SymmetricKey(data: Array("another-secret-value".utf8)), now: now))
+        #expect(!WebhookSignature.verify(header: header, body: body, secret: key, now: now.addingTimeInterval(3600)))
+        #expect(!WebhookSignature.verify(header: "t=1,v1=zz", body: body, secret: key, now: now))
+        #expect(!WebhookSignature.verify(header: "", body: body, secret: key, now: now))
+    }
+
+    @Test("the secret comes from the environment and must be long enough")
+    func configuration() throws {
+        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(environment: [:]) }
+        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(environment: ["VMP3_WEBHOOK_SECRET": "short"]) }
+        let configuration = try WebhookConfiguration(environment: ["VMP3_WEBHOOK_SECRET": Self.secret])
+        #expect(configuration.backoff(before: 2) == .milliseconds(500) && configuration.backoff(before: 4) == .seconds(2))
+        #expect(configuration.backoff(before: 30) == configuration.maxBackoff)
+    }
+}
