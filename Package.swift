@@ -127,6 +127,13 @@ let package = Package(
             path: "Examples/EmbeddedPipeline"
         ),
 
+        // The Swift half of Benchmarks/transport_benchmark.py.
+        .executableTarget(
+            name: "vmp3-transport-bench",
+            dependencies: ["VMP3Transport", "VMP3Kit"],
+            path: "Benchmarks/TransportBenchmark"
+        ),
+
         // Depends on the executables only so that `swift test` builds them for the CLI and
         // example tests.
         .testTarget(
@@ -152,7 +159,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "VMP3AuthTests",

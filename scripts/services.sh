@@ -72,7 +72,10 @@ start_rabbitmq() {
 
 stop_rabbitmq() {
   rabbit_env
-  rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+  # A node that no longer answers its CLI is killed: stopping must not hang a CI run.
+  timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || {
+    [ -f "$RABBITMQ_PID_FILE" ] && kill -9 "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null || true
+  }
 }
 
 start_s3() {
@@ -121,6 +124,8 @@ case "${1:-}" in
     start_redis
     start_s3
     start_smtp
+    # Each run starts with empty brokers: queues left by earlier runs would only slow the start.
+    rm -rf "$RABBIT_DIR/mnesia" "$root/rabbitmq-fault/mnesia"
     start_rabbitmq
     ;;
   stop)

@@ -47,6 +47,21 @@ import VMP3TestSupport
         #expect(url.absoluteString.contains("X-Amz-Expires=600&"))
     }
 
+    @Test("a large file is uploaded in parts from disk and downloads to an identical file")
+    func multipartFromFile() async throws {
+        let store = try await Self.store { $0.multipartThreshold = 5 << 20; $0.partSize = 5 << 20; $0.uploadConcurrency = 2 }
+        let directory = try makeScratchDirectory()
+        let source = directory.appendingPathComponent("source.bin")
+        // 12 MiB and a bit: two full parts and a short last one.
+        let bytes = (0..<(12 << 20) + 12345).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        try Data(bytes).write(to: source)
+        let info = try await store.put("from-file.bin", fromFile: source, contentType: "video/mp4")
+        #expect(info.size == Int64(bytes.count))
+        let copy = directory.appendingPathComponent("copy.bin")
+        _ = try await store.get("from-file.bin", toFile: copy)
+        #expect(try Data(contentsOf: copy) == Data(bytes))
+    }
+
     @Test("errors from S3 become typed storage errors")
     func errors() async throws {
         let store = try await Self.store()

@@ -191,6 +191,16 @@ final class AMQPConnection {
     }
 
     /// Services heartbeats while idle: reads whatever frame arrives within `timeout`.
+    /// Whether librabbitmq holds input not yet handed out (frames or bytes already read).
+    var hasBufferedInput: Bool {
+        amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0
+    }
+
+    /// The socket, for `poll(2)`.
+    var socketDescriptor: Int32 {
+        amqp_get_sockfd(state)
+    }
+
     func idle(timeout: Duration) throws {
         var frame = amqp_frame_t()
         var wait = timeval(tv_sec: 0, tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))

@@ -24,7 +24,7 @@ final class AMQPConnectionThread: Sendable {
     private let setup: @Sendable (AMQPConnection) throws -> Void
     private let onDelivery: (@Sendable (AMQPMessage, Int) -> Void)?
     private let state = Mutex(State())
-    private let wakeup = DispatchSemaphore(value: 0)
+    private let wakeup = ThreadWakeup()
 
     /// - Parameters:
     ///   - setup: run on each new connection (declare queues, start consuming).
@@ -85,11 +85,10 @@ final class AMQPConnectionThread: Sendable {
                     generation += 1
                     backoff = 0.1
                 } catch {
-                    // Commands waiting now fail at once: the caller decides whether to retry.
                     for command in state.withLock({ state in defer { state.commands = [] }; return state.commands }) {
                         command(nil, generation)
                     }
-                    _ = wakeup.wait(timeout: .now() + backoff)
+                    _ = wakeup.wait(timeout: .milliseconds(Int64(backoff * 1000)))
                     backoff = min(backoff * 2, 5)
                     continue
                 }
@@ -98,9 +97,18 @@ final class AMQPConnectionThread: Sendable {
             for command in commands { command(connection, generation) }
             do {
                 if let onDelivery, let current = connection {
-                    if let message = try current.nextDelivery(timeout: .milliseconds(20)) { onDelivery(message, generation) }
+                    // Read what is buffered at once; otherwise sleep until the socket has input or
+                    // a command arrives (an acknowledgement must not wait for a timeout).
+                    // Woken by a command alone, run it first. Otherwise let librabbitmq read (a
+                    // quiet half second included: that is when it sends and checks heartbeats).
+                    var readable = current.hasBufferedInput
+                    if !readable {
+                        let readiness = wakeup.wait(socket: current.socketDescriptor, timeout: .milliseconds(500))
+                        readable = readiness.socketReadable || !readiness.signalled
+                    }
+                    if readable, let message = try current.nextDelivery(timeout: .zero) { onDelivery(message, generation) }
                 } else {
-                    if wakeup.wait(timeout: .now() + 0.5) == .timedOut { try connection?.idle(timeout: .zero) }
+                    if !wakeup.wait(timeout: .milliseconds(500)).signalled { try connection?.idle(timeout: .zero) }
                 }
             } catch {
                 connection = nil  // deinit closes what is left; reconnect on the next turn

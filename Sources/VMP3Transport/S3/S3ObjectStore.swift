@@ -290,6 +290,8 @@ protocol PartSource {
 /// Parts read from a file.
 struct FileChunkSource: PartSource {
     private let handle: FileHandle
+    /// Set at the end of the file: the handle is closed, and later calls must not read it.
+    private var finished = false
 
     init(_ url: URL, chunkSize: Int) throws {
         do { handle = try FileHandle(forReadingFrom: url) } catch {
@@ -298,7 +300,13 @@ struct FileChunkSource: PartSource {
     }
 
     mutating func nextPart(upTo limit: Int) async throws -> [UInt8]? {
-        guard let data = try handle.read(upToCount: limit), !data.isEmpty else {
+        guard !finished else { return nil }
+        let data: Data?
+        do { data = try handle.read(upToCount: limit) } catch {
+            throw StorageError(code: .localFile, message: "reading the file to upload failed: \(error.localizedDescription)")
+        }
+        guard let data, !data.isEmpty else {
+            finished = true
             try? handle.close()
             return nil
         }
