@@ -203,6 +203,8 @@ public struct S3ObjectStore: ObjectStore {
                     guard let etag = response.headers.first(name: "etag") else {
                         throw StorageError(code: .failed, message: "S3 returned no ETag for part \(partNumber) of \(key)")
                     }
+                    // Read the (empty) answer to its end so that the connection goes back to the pool.
+                    _ = try? await response.body.collect(upTo: 1 << 16)
                     return (partNumber, etag)
                 }
                 inFlight += 1
