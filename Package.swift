@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
         .library(name: "VMP3Auth", targets: ["VMP3Auth"]),
         .library(name: "VMP3Transport", targets: ["VMP3Transport"]),
+        .library(name: "VMP3HTTP", targets: ["VMP3HTTP"]),
         .executable(name: "vmp3", targets: ["vmp3"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -82,6 +84,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The HTTP face of the SDK (Hummingbird 2): the auth and gateway routes, problem+json,
+        // bearer tokens, rate limits. The services compose it; other programs can too.
+        .target(
+            name: "VMP3HTTP",
+            dependencies: [
+                "VMP3Kit",
+                "VMP3Auth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The conformance suites: one per protocol, written once, run against every backend
@@ -161,6 +175,18 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "VMP3HTTPTests",
+            dependencies: [
+                "VMP3HTTP",
+                "VMP3Auth",
+                "VMP3Kit",
+                "VMP3TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "VMP3AuthTests",

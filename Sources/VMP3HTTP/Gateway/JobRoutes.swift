@@ -1,0 +1,199 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import VMP3Kit
+
+/// The gateway's job routes, behind ``BearerTokenMiddleware``: upload, list, read, follow
+/// (server-sent events), download and cancel or delete. A job belongs to its creator: anyone
+/// else gets 404, as for a job that does not exist.
+public struct JobRoutes: Sendable {
+    public struct Configuration: Sendable {
+        /// Uploads above this many bytes are refused with 413, and nothing is stored.
+        public var maxUploadBytes: Int64
+        /// Uploads per user per minute.
+        public var uploadsPerMinute: Int
+        /// Jobs a user may have queued or running at once.
+        public var maxActiveJobs: Int
+
+        public init(maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20) {
+            self.maxUploadBytes = maxUploadBytes
+            self.uploadsPerMinute = uploadsPerMinute
+            self.maxActiveJobs = maxActiveJobs
+        }
+    }
+
+    struct JobList: ResponseEncodable {
+        var jobs: [JobDocument]
+        var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case jobs, nextCursor = "next_cursor"
+        }
+    }
+
+    let service: JobService
+    let configuration: Configuration
+    let uploads: FixedWindowRateLimiter
+
+    public init(service: JobService, configuration: Configuration = Configuration()) {
+        self.service = service
+        self.configuration = configuration
+        uploads = FixedWindowRateLimiter(limit: configuration.uploadsPerMinute, per: .seconds(60))
+    }
+
+    public func add(to group: RouterGroup<VMP3RequestContext>) {
+        let jobs = group.group("v1/jobs")
+        jobs.post { request, context in try await submit(request, context) }
+        jobs.get { request, context -> Response in
+            let owner = try context.requireCaller()
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
+            guard (1...100).contains(limit) else { throw ProblemDetails.badRequest("invalid_limit", "limit must be 1 to 100") }
+            let page = try await service.jobs(owner: owner, limit: limit, cursor: request.uri.queryParameters.get("cursor"))
+            return try Self.json(JobList(jobs: page.jobs.map(JobDocument.init), nextCursor: page.nextCursor))
+        }
+        jobs.get(":id") { _, context -> Response in
+            try Self.json(JobDocument(try await service.job(try Self.jobID(context), owner: try context.requireCaller())))
+        }
+        jobs.delete(":id") { _, context -> Response in
+            if let cancelled = try await service.cancelOrDelete(try Self.jobID(context), owner: try context.requireCaller()) {
+                var response = try Self.json(JobDocument(cancelled))
+                response.status = .accepted
+                return response
+            }
+            return Response(status: .noContent)
+        }
+        jobs.get(":id/download") { _, context -> Response in
+            let (job, download) = try await service.download(try Self.jobID(context), owner: try context.requireCaller())
+            let body = ResponseBody(asyncSequence: download.body.map { ByteBuffer(bytes: $0) })
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "audio/mpeg", .contentLength: "\(download.info.size)",
+                    .contentDisposition: Self.contentDisposition(for: job),
+                ],
+                body: body
+            )
+        }
+        jobs.get(":id/events") { _, context -> Response in
+            let events = try await service.watch(try Self.jobID(context), owner: try context.requireCaller())
+            let logger = context.logger
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                body: ResponseBody { writer in
+                    do {
+                        for try await event in events {
+                            let data = try JobDocument.makeEncoder().encode(JobDocument(event.job))
+                            let kind = event.kind == .progress ? "progress" : "status"
+                            try await writer.write(ByteBuffer(string: "event: \(kind)\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                        }
+                    } catch {
+                        logger.warning("event stream ended early", metadata: ["error": "\(error)"])
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
+    }
+
+    private func submit(_ request: Request, _ context: VMP3RequestContext) async throws -> Response {
+        let owner = try context.requireCaller()
+        let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
+        let parsed = try JobRequestOptions(query)
+        if let length = request.headers[.contentLength].flatMap(Int64.init), length > configuration.maxUploadBytes {
+            throw UploadTooLarge(limit: configuration.maxUploadBytes)
+        }
+        if let wait = await uploads.record(owner.rawValue) {
+            throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many uploads; try again later")
+        }
+        let active = try await service.jobs(owner: owner, limit: 100).jobs.filter { !$0.status.isFinal }.count
+        if active >= configuration.maxActiveJobs {
+            throw ProblemDetails.tooManyRequests(retryAfter: 30, "\(active) jobs are still queued or running; wait for some to finish")
+        }
+        let submission = JobService.Submission(
+            owner: owner, sourceName: Self.fileName(request), options: parsed.options, webhookURL: parsed.webhookURL,
+            notifyEmail: parsed.notifyEmail ? context.caller?.email : nil,
+            idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        )
+        let body = LimitedBody(body: request.body, limit: configuration.maxUploadBytes)
+        let creation: JobCreation
+        do {
+            creation = try await service.submit(submission, body: body)
+        } catch where body.exceeded.withLock({ $0 }) {
+            // The store reports the body's failure as its own; the cause is the size.
+            throw UploadTooLarge(limit: configuration.maxUploadBytes)
+        }
+        var response = try Self.json(JobDocument(creation.job))
+        response.status = .accepted
+        response.headers[.location] = "/v1/jobs/\(creation.job.id.rawValue)"
+        return response
+    }
+
+    static func jobID(_ context: VMP3RequestContext) throws -> JobID {
+        guard let text = context.parameters.get("id"), let id = JobID(rawValue: text) else { throw ProblemDetails.notFound("no such job") }
+        return id
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JobDocument.makeEncoder().encode(value)))
+        )
+    }
+
+    /// The upload's file name from `Content-Disposition: …; filename="NAME"`, if given.
+    static func fileName(_ request: Request) -> String? {
+        guard let header = request.headers[.contentDisposition], let range = header.range(of: "filename=") else { return nil }
+        let name = header[range.upperBound...].split(separator: ";").first.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        return name.flatMap { $0.isEmpty ? nil : String($0.prefix(255)) }
+    }
+
+    /// `attachment` with a file name made from the title (or the source's name), ASCII-safe, and
+    /// the UTF-8 original in `filename*` (RFC 6266).
+    static func contentDisposition(for job: Job) -> String {
+        let base = job.output?.tags.title ?? job.sourceName.map { ($0 as NSString).deletingPathExtension } ?? job.id.rawValue
+        let ascii = String(base.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && !"\"\\/;".unicodeScalars.contains($0) ? Character($0) : "_" })
+        let encoded = (base + ".mp3").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "audio.mp3"
+        return "attachment; filename=\"\(ascii).mp3\"; filename*=UTF-8''\(encoded)"
+    }
+}
+
+/// A request body as `[UInt8]` chunks that fails with ``UploadTooLarge`` once it passes `limit`
+/// bytes, so that the store's all-or-nothing put keeps nothing of it.
+/// ``exceeded`` tells afterwards whether that is why the upload failed (stores wrap the errors
+/// of the bodies they read in their own).
+struct LimitedBody: AsyncSequence, Sendable {
+    typealias Element = [UInt8]
+    let body: RequestBody
+    let limit: Int64
+    let exceeded = SharedFlag()
+
+    final class SharedFlag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        func withLock<T>(_ body: (Bool) -> T) -> T { value.withLock { body($0) } }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let limit: Int64
+        let exceeded: SharedFlag
+        var total: Int64 = 0
+
+        mutating func next() async throws -> [UInt8]? {
+            guard let buffer = try await base.next() else { return nil }
+            total += Int64(buffer.readableBytes)
+            if total > limit {
+                exceeded.set()
+                throw UploadTooLarge(limit: limit)
+            }
+            return Array(buffer: buffer)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: body.makeAsyncIterator(), limit: limit, exceeded: exceeded)
+    }
+}

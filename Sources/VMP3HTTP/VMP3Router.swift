@@ -1,0 +1,23 @@
+import Hummingbird
+import VMP3Kit
+
+/// Builds the router of a VMP3 HTTP process from the parts it serves: the auth routes (the auth
+/// service, or `vmp3 serve`), the job routes behind bearer tokens (the gateway), and always
+/// `/healthz` and `/readyz`. Every error leaves as `application/problem+json`.
+public enum VMP3Router {
+    public static func make(
+        auth: AuthRoutes? = nil,
+        jobs: JobRoutes? = nil,
+        verifier: (any TokenVerifier)? = nil,
+        health: HealthRoutes = HealthRoutes()
+    ) -> Router<VMP3RequestContext> {
+        let router = Router(context: VMP3RequestContext.self)
+        router.middlewares.add(ProblemMiddleware())
+        health.add(to: router)
+        auth?.add(to: router)
+        if let jobs, let verifier {
+            jobs.add(to: router.group().add(middleware: BearerTokenMiddleware(verifier: verifier)))
+        }
+        return router
+    }
+}

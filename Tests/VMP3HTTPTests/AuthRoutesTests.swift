@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VMP3HTTP
+
+@Suite struct AuthRoutesTests {
+    static let json: HTTPFields = [.contentType: "application/json"]
+
+    @Test("register: 201, then 409 for the same address, 422 for a weak password, a bad address or a bad body")
+    func register() async throws {
+        try await TestGateway().run { client in
+            let body = ByteBuffer(string: #"{"email":"Ann@Example.com","password":"correct horse battery"}"#)
+            try await client.execute(uri: "/v1/auth/register", method: .post, headers: Self.json, body: body) { (response: TestResponse) async throws in
+                #expect(response.status == .created)
+                let user = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect(user?["email"] as? String == "ann@example.com")
+                #expect((user?["id"] as? String)?.isEmpty == false)
+            }
+            try await client.execute(uri: "/v1/auth/register", method: .post, headers: Self.json, body: body) { (response: TestResponse) async throws in
+                #expect(response.status == .conflict)
+                #expect(response.headers[.contentType] == "application/problem+json")
+                let problem = try JSONDecoder().decode(ProblemDetails.self, from: response.body)
+                #expect(problem.code == "email_taken" && problem.status == .conflict)
+            }
+            for (payload, code) in [
+                (#"{"email":"bob@example.com","password":"short"}"#, "weak_password"),
+                (#"{"email":"not-an-address","password":"correct horse battery"}"#, "invalid_email"),
+                (#"{"email":"bob@example.com"}"#, "invalid_body"),
+                ("not json", "invalid_body"),
+            ] {
+                try await client.execute(uri: "/v1/auth/register", method: .post, headers: Self.json, body: ByteBuffer(string: payload)) { (response: TestResponse) async throws in
+                    #expect(response.status == .unprocessableContent, "\(payload)")
+                    #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == code)
+                }
+            }
+        }
+    }
+
+    @Test("login: a bearer token for good credentials, 401 for bad ones, 429 with Retry-After past the limit")
+    func login() async throws {
+        try await TestGateway(auth: AuthRoutes.Configuration(attemptsPerAddress: 3, attemptsPerClient: 100)).run { client in
+            _ = try await client.token(for: "cy@example.com")  // one login attempt
+            let wrong = ByteBuffer(string: #"{"email":"cy@example.com","password":"wrong password!"}"#)
+            try await client.execute(uri: "/v1/auth/login", method: .post, headers: Self.json, body: wrong) { (response: TestResponse) async throws in
+                #expect(response.status == .unauthorized)
+                #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "invalid_credentials")
+            }
+            try await client.execute(uri: "/v1/auth/login", method: .post, headers: Self.json, body: wrong) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/auth/login", method: .post, headers: Self.json, body: wrong) { (response: TestResponse) async throws in
+                #expect(response.status == .tooManyRequests)
+                #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            }
+            // Another address is not limited by cy's attempts.
+            let other = try await client.token(for: "dee@example.com")
+            #expect(other.split(separator: ".").count == 3)
+        }
+    }
+
+    @Test("the JWK set holds the signing key's public half")
+    func jwks() async throws {
+        let gateway = try await TestGateway()
+        try await gateway.run { client in
+            try await client.execute(uri: "/v1/auth/jwks", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                let document = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: [[String: String]]]
+                #expect(document?["keys"]?.first?["kid"] == gateway.signingKey.keyID)
+                #expect(document?["keys"]?.first?["d"] == nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import VMP3Auth
+import VMP3HTTP
+import VMP3Kit
+import VMP3TestSupport
+
+private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
+    var fields = lhs
+    fields.append(contentsOf: rhs)
+    return fields
+}
+
+@Suite struct JobRoutesTests {
+    static func auth(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+
+    static func document(_ buffer: ByteBuffer) throws -> JobDocument {
+        try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(buffer: buffer))
+    }
+
+    @Test("upload a real clip, follow its events to succeeded, download the MP3 under its title")
+    func uploadFollowDownload() async throws {
+        let clip = try await Clip.bytes()
+        try await TestGateway().run { client in
+            let token = try await client.token(for: "ann@example.com")
+            let job = try await client.execute(
+                uri: "/v1/jobs?bitrate=128&title=Sea%20Song&channels=1", method: .post,
+                headers: Self.auth(token) + [.contentDisposition: "attachment; filename=\"sea.mp4\""], body: clip
+            ) { (response: TestResponse) async throws in
+                #expect(response.status == .accepted)
+                let job = try Self.document(response.body)
+                #expect(response.headers[.location] == "/v1/jobs/\(job.id.rawValue)")
+                #expect(job.options.bitrate == 128 && job.options.channels == 1 && job.sourceName == "sea.mp4")
+                #expect(job.sourceSize == Int64(clip.readableBytes))
+                return job
+            }
+            let events = try await client.execute(uri: "/v1/jobs/\(job.id.rawValue)/events", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                #expect(response.status == .ok && response.headers[.contentType] == "text/event-stream")
+                return String(buffer: response.body)
+            }
+            let documents = try events.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { block in
+                let data = try #require(block.split(separator: "\n").first { $0.hasPrefix("data: ") }?.dropFirst(6))
+                return try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(data.utf8))
+            }
+            #expect(documents.last?.status == .succeeded, "events: \(events)")
+            #expect(documents.allSatisfy { $0.id == job.id })
+
+            try await client.execute(uri: "/v1/jobs/\(job.id.rawValue)", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                let current = try Self.document(response.body)
+                #expect(current.status == .succeeded && current.output?.channels == 1 && current.output?.bitrate == 128)
+                #expect(abs((current.output?.duration ?? 0) - 2) < 0.1)
+            }
+            try await client.execute(uri: "/v1/jobs/\(job.id.rawValue)/download", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                #expect(response.status == .ok && response.headers[.contentType] == "audio/mpeg")
+                #expect(response.headers[.contentDisposition]?.contains("filename=\"Sea Song.mp3\"") == true)
+                let bytes = Array(buffer: response.body)
+                #expect(bytes.count > 10_000 && Array(bytes.prefix(3)) == Array("ID3".utf8))
+            }
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                struct List: Decodable { var jobs: [JobDocument] }
+                #expect(try JobDocument.makeDecoder().decode(List.self, from: Data(buffer: response.body)).jobs.map(\.id) == [job.id])
+            }
+        }
+    }
+
+    @Test("no token, a malformed, tampered, expired, foreign or alg:none token: 401")
+    func badTokens() async throws {
+        let gateway = try await TestGateway()
+        let expired = try await JWTTokenIssuer(signingKey: gateway.signingKey, settings: TokenSettings(lifetime: .seconds(-300)))
+            .issueToken(for: "someone", email: nil).token
+        let foreign = try await JWTTokenIssuer(signingKey: try SigningKey.generate()).issueToken(for: "someone", email: nil).token
+        try await gateway.run { client in
+            let good = try await client.token(for: "eve@example.com")
+            let parts = good.split(separator: ".").map(String.init)
+            let tampered = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+            let none = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            let unsigned = none + "." + parts[1] + "."
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: Self.auth(good)) { #expect($0.status == .ok) }
+            var cases: [HTTPFields] = [[:], [.authorization: "Basic abc"], [.authorization: "Bearer"]]
+            cases += ["not.a.token", tampered, expired, foreign, unsigned].map { Self.auth($0) }
+            for headers in cases {
+                try await client.execute(uri: "/v1/jobs", method: .get, headers: headers) { (response: TestResponse) async throws in
+                    #expect(response.status == .unauthorized, "\(headers)")
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    #expect(response.headers[.wwwAuthenticate] == "Bearer")
+                }
+            }
+        }
+    }
+
+    @Test("another user's job, events and download are 404, as is a job that does not exist")
+    func ownership() async throws {
+        let clip = try await Clip.bytes()
+        try await TestGateway().run { client in
+            let ann = try await client.token(for: "ann@example.com")
+            let bob = try await client.token(for: "bob@example.com")
+            let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(ann), body: clip) { try Self.document($0.body).id }
+            for path in ["", "/events", "/download"] {
+                try await client.execute(uri: "/v1/jobs/\(id.rawValue)\(path)", method: .get, headers: Self.auth(bob)) { #expect($0.status == .notFound, "\(path)") }
+            }
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .delete, headers: Self.auth(bob)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/jobs/\(JobID().rawValue)", method: .get, headers: Self.auth(ann)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/jobs/not-a-uuid", method: .get, headers: Self.auth(ann)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .get, headers: Self.auth(ann)) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test("an upload over the limit is 413 with nothing stored; bad options are 422 with nothing stored")
+    func refusedUploads() async throws {
+        let gateway = try await TestGateway(jobs: JobRoutes.Configuration(maxUploadBytes: 1000))
+        try await gateway.run { client in
+            let token = try await client.token(for: "ann@example.com")
+            try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: ByteBuffer(repeating: 7, count: 5000)) { (response: TestResponse) async throws in
+                #expect(response.status == .contentTooLarge)
+                #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "upload_too_large")
+            }
+            for query in ["bitrate=1000", "bitrate=128&quality=2", "channels=3", "start=soon", "webhook_url=ftp://x/y", "sample_rate=12345"] {
+                try await client.execute(uri: "/v1/jobs?\(query)", method: .post, headers: Self.auth(token), body: ByteBuffer(repeating: 7, count: 10)) { (response: TestResponse) async throws in
+                    #expect(response.status == .unprocessableContent, "\(query)")
+                    #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "invalid_option")
+                }
+            }
+            try await client.execute(uri: "/v1/jobs", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                #expect(String(buffer: response.body).contains(#""jobs":[]"#))
+            }
+        }
+        let stored = gateway.storedFiles()
+        #expect(stored.isEmpty, "\(stored)")
+    }
+
+    @Test("a chunked upload (no Content-Length) is cut off with 413 once it passes the limit, nothing stored")
+    func chunkedUploadOverLimit() async throws {
+        let gateway = try await TestGateway(jobs: JobRoutes.Configuration(maxUploadBytes: 100_000))
+        let file = try makeScratchDirectory().appendingPathComponent("big.bin")
+        try Data(repeating: 9, count: 1_000_000).write(to: file)
+        try await gateway.run { client in
+            let token = try await client.token(for: "ann@example.com")
+            let port = try #require(client.port)
+            let output = try await ExternalTool.run("curl", [
+                "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)",
+                "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(file.path)", "http://127.0.0.1:\(port)/v1/jobs",
+            ])
+            #expect(output.text == "413", "curl: \(output.text) \(output.stderr)")
+        }
+        let stored = gateway.storedFiles()
+        #expect(stored.isEmpty, "\(stored)")
+    }
+
+    @Test("a file that is not a video: the job fails with a typed reason, and the gateway keeps serving")
+    func notAVideo() async throws {
+        try await TestGateway().run { client in
+            let token = try await client.token(for: "ann@example.com")
+            let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: ByteBuffer(string: String(repeating: "hello ", count: 500))) { (response: TestResponse) async throws in
+                #expect(response.status == .accepted)
+                return try Self.document(response.body).id
+            }
+            let events = try await client.execute(uri: "/v1/jobs/\(id.rawValue)/events", method: .get, headers: Self.auth(token)) { String(buffer: $0.body) }
+            #expect(events.contains(#""status":"failed""#))
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                let job = try Self.document(response.body)
+                #expect(job.status == .failed && job.failure?.code == "not_media_file")
+            }
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)/download", method: .get, headers: Self.auth(token)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .delete, headers: Self.auth(token)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .get, headers: Self.auth(token)) { #expect($0.status == .notFound) }
+        }
+    }
+
+    @Test("the same Idempotency-Key returns the same job; uploads past the user's rate are 429 with Retry-After")
+    func idempotencyAndRateLimit() async throws {
+        let clip = try await Clip.bytes()
+        try await TestGateway(jobs: JobRoutes.Configuration(uploadsPerMinute: 2)).run { client in
+            let token = try await client.token(for: "ann@example.com")
+            var headers = Self.auth(token)
+            headers[HTTPField.Name("Idempotency-Key")!] = "upload-1"
+            let first = try await client.execute(uri: "/v1/jobs", method: .post, headers: headers, body: clip) { try Self.document($0.body).id }
+            let second = try await client.execute(uri: "/v1/jobs", method: .post, headers: headers, body: clip) { try Self.document($0.body).id }
+            #expect(first == second)
+            try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: clip) { (response: TestResponse) async throws in
+                #expect(response.status == .tooManyRequests)
+                #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            }
+            // Another user has a rate of their own.
+            let bob = try await client.token(for: "bob@example.com")
+            try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(bob), body: clip) { #expect($0.status == .accepted) }
+        }
+    }
+}
