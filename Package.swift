@@ -121,6 +121,10 @@ let package = Package(
             name: "vmp3",
             dependencies: [
                 "VMP3Kit",
+                "VMP3Auth",
+                "VMP3HTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -56,6 +56,11 @@ public struct ExternalTool {
             }
         }
 
+        /// What the process has written to its standard output so far.
+        public func outputSoFar() -> String {
+            String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
+        }
+
         /// Sends `signal` to the process.
         public func kill(_ signal: Int32) {
             _ = Glibc.kill(pid, signal)

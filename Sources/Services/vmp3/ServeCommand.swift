@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import VMP3Auth
+import VMP3HTTP
+import VMP3Kit
+
+/// `vmp3 serve`: the auth routes, the gateway and a converter in one process on embedded
+/// backends (files under the data directory, an in-process queue, an in-memory job store, users
+/// in SQLite, a signing key made on first start). For trying VMP3 with nothing installed.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the VMP3 HTTP API on embedded backends, converting in this process."
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on.")
+    var port = 8080
+
+    @Option(name: .customLong("data-dir"), help: "Where uploads, MP3s, users and the signing key are kept.")
+    var dataDirectory = "vmp3-data"
+
+    @Option(name: .customLong("max-upload-mb"), help: "The largest upload accepted, in MB.")
+    var maxUploadMB = 2048
+
+    @Option(help: "Conversions run at once (default: the number of cores).")
+    var concurrency = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Log every request and job step.")
+    var verbose = false
+
+    func run() async throws {
+        let logger = CLILogging.logger(verbose: verbose)
+        let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
+        let backends = try Backends.embedded(storageDirectory: data.appendingPathComponent("objects", isDirectory: true))
+        let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path)
+        let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
+        let router = VMP3Router.make(
+            auth: AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey]),
+            jobs: JobRoutes(service: backends.jobService, configuration: .init(maxUploadBytes: Int64(maxUploadMB) << 20)),
+            verifier: await JWTTokenVerifier(publicKeys: [key.publicKey])
+        )
+        let host = host
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "vmp3"),
+            onServerRunning: { channel in
+                Self.printInstructions(base: "http://\(host):\(channel.localAddress?.port ?? 0)")
+            },
+            logger: logger
+        )
+        var workerConfiguration = ConversionWorker.Configuration()
+        workerConfiguration.concurrency = max(1, concurrency)
+        let worker = ConversionWorker(
+            storage: backends.storage, queue: backends.jobs, store: backends.store,
+            configuration: workerConfiguration, logger: logger
+        )
+        let group = ServiceGroup(services: [app, worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    static func printInstructions(base: String) {
+        let text = """
+        VMP3 is serving on \(base) (stop with Ctrl-C). Try it:
+
+          curl -s \(base)/v1/auth/register -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'
+          TOKEN=$(curl -s \(base)/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+          JOB=$(curl -s "\(base)/v1/jobs?bitrate=192" -H "Authorization: Bearer $TOKEN" --data-binary @video.mp4 | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+          curl -s -N \(base)/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
+          curl -s \(base)/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
+
+        """
+        // Written straight to the descriptor: a pipe (a test, a log collector) sees it at once.
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}
