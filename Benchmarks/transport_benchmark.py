@@ -33,28 +33,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 
+def run_peak(command):
+    """Runs `command`; returns (its standard output, its peak RSS in bytes, from wait4). Output
+    goes through files, so that a chatty child cannot fill a pipe and stall. Exits on failure."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{' '.join(map(str, command[:3]))} ... failed:\n{err.read().decode(errors='replace')}")
+        return out.read().decode(), usage.ru_maxrss * 1024
+
+
 def swift_bench(binary, *arguments):
     """Runs the Swift half; returns its measurements and its peak RSS in bytes."""
-    process = subprocess.Popen([binary, *map(str, arguments)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode(errors="replace")
-    process.stdout.close()
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"vmp3-transport-bench {' '.join(map(str, arguments))} failed:\n{stderr}")
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")], usage.ru_maxrss * 1024
+    stdout, peak = run_peak([binary, *map(str, arguments)])
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")], peak
 
 
 def python_child(code, *arguments):
     """Runs `code` in a new Python; returns its JSON output and its peak RSS in bytes."""
-    process = subprocess.Popen([sys.executable, "-c", code, *map(str, arguments)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode(errors="replace")
-    process.stdout.close()
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"baseline failed:\n{stderr}")
-    return json.loads(stdout), usage.ru_maxrss * 1024
+    stdout, peak = run_peak([sys.executable, "-c", code, *map(str, arguments)])
+    return json.loads(stdout), peak
 
 
 PIKA = r"""
