@@ -113,6 +113,7 @@ install_tools() {
   scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl
   python3 -c 'import moto.server, flask' 2>/dev/null || pip install --quiet 'moto[server]'
   python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
+  command -v schemathesis >/dev/null 2>&1 || pip install --quiet schemathesis  # fuzzes the HTTP API against its OpenAPI document
 }
 
 case "${1:-}" in

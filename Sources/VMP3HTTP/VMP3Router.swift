@@ -14,6 +14,7 @@ public enum VMP3Router {
         let router = Router(context: VMP3RequestContext.self)
         router.middlewares.add(ProblemMiddleware())
         health.add(to: router)
+        OpenAPIRoute.add(to: router)
         auth?.add(to: router)
         if let jobs, let verifier {
             jobs.add(to: router.group().add(middleware: BearerTokenMiddleware(verifier: verifier)))

@@ -70,3 +70,17 @@ import VMP3HTTP
         }
     }
 }
+
+@Suite struct OpenAPIRouteTests {
+    @Test("GET /openapi.json serves Docs/openapi.json as it is in the repository")
+    func servesTheDocument() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let onDisk = try String(contentsOf: repository.appendingPathComponent("Docs/openapi.json"), encoding: .utf8)
+        try await TestGateway().run { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/json")
+                #expect(String(buffer: response.body) == onDisk, "run scripts/generate-openapi-swift.py after editing Docs/openapi.json")
+            }
+        }
+    }
+}

@@ -32,4 +32,31 @@ import VMP3TestSupport
         let result = try await server.finish()
         #expect(result.status == 0, "\(result.stderr)")
     }
+
+    @Test("schemathesis, run against /openapi.json of a running `vmp3 serve`, finds no server error and no response outside the schema")
+    func schemathesis() async throws {
+        let directory = try makeScratchDirectory()
+        let server = try ExternalTool.start(builtExecutable("vmp3"), ["serve", "--port", "0", "--data-dir", directory.path, "--concurrency", "1"])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        var base: String?
+        while base == nil && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            base = server.outputSoFar().firstMatch(of: /serving on (http:\/\/[0-9.:]+)/).map { String($0.1) }
+        }
+        let url = try #require(base, "\(server.outputSoFar())")
+        let login = #"-H 'Content-Type: application/json' -d '{"email":"fuzz@example.com","password":"a long passphrase"}'"#
+        let script = """
+        set -e
+        curl -sf \(url)/v1/auth/register \(login) > /dev/null
+        TOKEN=$(curl -sf \(url)/v1/auth/login \(login) | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+        schemathesis run \(url)/openapi.json -H "Authorization: Bearer $TOKEN" --max-examples 50 --seed 1 \\
+          --checks not_a_server_error,response_schema_conformance,content_type_conformance
+        """
+        let run = try await ExternalTool.run("/bin/bash", ["-c", script])
+        #expect(run.status == 0, "\(run.text.suffix(4000)) \(run.stderr.suffix(2000))")
+        #expect(run.text.contains("passed"))
+        server.kill(SIGTERM)
+        #expect(try await server.finish().status == 0)
+    }
 }
