@@ -162,6 +162,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
             try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .get, headers: Self.auth(token)) { (response: TestResponse) async throws in
                 let job = try Self.document(response.body)
                 #expect(job.status == .failed && job.failure?.code == "not_media_file")
+                #expect(job.failure?.message.hasPrefix("the upload ") == true, "\(job.failure?.message ?? "")")
             }
             try await client.execute(uri: "/v1/jobs/\(id.rawValue)/download", method: .get, headers: Self.auth(token)) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }

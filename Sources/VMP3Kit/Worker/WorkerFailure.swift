@@ -14,6 +14,13 @@ enum WorkerFailure: Equatable {
         .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .invalidOption, .encodingFailed,
     ]
 
+    /// `message` with the worker's temporary copy of the source (`…/vmp3-job-ID-XXXX/source`)
+    /// called "the upload": clients read job failures, and the worker's disk layout is none of
+    /// their business.
+    static func withoutLocalPaths(_ message: String) -> String {
+        message.replacing(/\/\S*vmp3-job-[^\/\s]+\/source/, with: "the upload")
+    }
+
     init(_ error: any Error) {
         switch error {
         case is CancellationError:
@@ -21,7 +28,7 @@ enum WorkerFailure: Equatable {
         case let error as ConversionError where error.code == .cancelled:
             self = .stopped
         case let error as ConversionError where Self.permanentConversionCodes.contains(error.code):
-            self = .permanent(JobFailure(code: error.code.rawValue, message: error.message))
+            self = .permanent(JobFailure(code: error.code.rawValue, message: Self.withoutLocalPaths(error.message)))
         case let error as ConversionError:
             // The input and output are the worker's own temporary files: a problem there is local.
             self = .transient("conversion: \(error.message)")
