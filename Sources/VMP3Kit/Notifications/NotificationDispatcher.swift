@@ -1,0 +1,137 @@
+import Logging
+import ServiceLifecycle
+
+/// The notifier's loop, as a `Service`: takes final job outcomes from the outcomes queue and
+/// hands each to the notifiers its job asked for (webhook, e-mail), then acknowledges it.
+///
+/// A notification goes out once per outcome even when the outcome is published or delivered
+/// again (a converter that finished a job twice, a redelivery after a crash): before sending, the
+/// ``NotificationLedger`` is asked whether that delivery id went out on that channel already.
+/// With a shared ledger (Redis) this holds across notifier processes and restarts. What a
+/// notifier gives up on is recorded by it in the ledger, and the outcome is acknowledged: a dead
+/// receiver must not hold the queue.
+public struct NotificationDispatcher: Service {
+    public let outcomes: any MessageQueue<JobEvent>
+    public let notifiers: [any Notifier]
+    public let ledger: any NotificationLedger
+    /// Outcomes handled at once (a slow webhook must not hold up the others).
+    public let concurrency: Int
+    public let logger: Logger
+    /// Outcomes with the same delivery id are handled one after the other, so that a duplicate
+    /// arriving while the first is being sent finds it in the ledger.
+    private let inFlight = KeyedTurns()
+
+    public init(
+        outcomes: any MessageQueue<JobEvent>, notifiers: [any Notifier], ledger: any NotificationLedger,
+        concurrency: Int = 16, logger: Logger = Logger(label: "vmp3.notifier")
+    ) {
+        self.outcomes = outcomes
+        self.notifiers = notifiers
+        self.ledger = ledger
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let subscription = try await outcomes.subscribe(prefetch: concurrency)
+        logger.info("notifier started")
+        await withDiscardingTaskGroup { group in
+            let (deliveries, continuation) = AsyncStream<QueueDelivery<JobEvent>>.makeStream()
+            // Intake: ends on graceful shutdown or cancellation; the prefetch bounds the
+            // deliveries in flight, and so the tasks.
+            group.addTask {
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        for try await delivery in subscription { continuation.yield(delivery) }
+                    }
+                } catch is CancellationError {
+                } catch {
+                    self.logger.error("the outcomes subscription failed", metadata: ["error": "\(error)"])
+                }
+                continuation.finish()
+            }
+            for await delivery in deliveries {
+                group.addTask { await self.handle(delivery) }
+            }
+        }
+        await subscription.close()
+        logger.info("notifier stopped")
+    }
+
+    /// Sends what `delivery`'s outcome calls for, then acknowledges it.
+    func handle(_ delivery: QueueDelivery<JobEvent>) async {
+        let event = delivery.message
+        await inFlight.begin(event.deliveryID)
+        await send(event)
+        await inFlight.end(event.deliveryID)
+        do {
+            try await delivery.acknowledge()
+        } catch {
+            logger.error("could not acknowledge the outcome", metadata: ["job_id": "\(event.job.id)", "error": "\(error)"])
+        }
+    }
+
+    private func send(_ event: JobEvent) async {
+        var logger = logger
+        logger[metadataKey: "job_id"] = "\(event.job.id)"
+        logger[metadataKey: "delivery_id"] = "\(event.deliveryID)"
+        let sent: Set<String>
+        do {
+            sent = Set(try await ledger.records(for: event.job.id).filter { $0.deliveryID == event.deliveryID && $0.outcome == .delivered }.map(\.channel))
+        } catch {
+            // Without the ledger a notification may go out twice: better than not at all.
+            logger.warning("could not read the notification ledger", metadata: ["error": "\(error)"])
+            sent = []
+        }
+        for destination in event.job.notificationDestinations where destination != .watchers {
+            guard !sent.contains(destination.channel) else {
+                logger.info("already notified: not sending again", metadata: ["channel": "\(destination.channel)"])
+                continue
+            }
+            guard let notifier = notifiers.first(where: { $0.supports(destination) }) else {
+                logger.warning("no notifier for the job's destination", metadata: ["channel": "\(destination.channel)"])
+                continue
+            }
+            do {
+                try await notifier.deliver(event, to: destination)
+            } catch {
+                // The notifier has logged and recorded it; the outcome stays acknowledged.
+                logger.error("notification not delivered", metadata: ["channel": "\(destination.channel)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension NotificationDestination {
+    /// The ledger's name for the destination's kind: `webhook`, `email` or `watchers`.
+    public var channel: String {
+        switch self {
+        case .webhook: "webhook"
+        case .email: "email"
+        case .watchers: "watchers"
+        }
+    }
+}
+
+/// One turn at a time per key: ``begin(_:)`` waits while another holds the key.
+actor KeyedTurns {
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func begin(_ key: String) async {
+        if waiting[key] == nil {
+            waiting[key] = []
+            return
+        }
+        await withCheckedContinuation { continuation in waiting[key, default: []].append(continuation) }
+    }
+
+    func end(_ key: String) {
+        guard var queue = waiting[key], !queue.isEmpty else {
+            waiting[key] = nil
+            return
+        }
+        let next = queue.removeFirst()
+        waiting[key] = queue
+        next.resume()
+    }
+}

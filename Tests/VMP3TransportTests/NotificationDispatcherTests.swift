@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import VMP3Kit
+import VMP3TestSupport
+@testable import VMP3Transport
+
+/// The notifier's loop with the real webhook sender and a real receiver.
+@Suite struct NotificationDispatcherTests {
+    static func outcome(webhook: URL?) -> JobEvent {
+        var job = Job(owner: "user-1", source: Job.sourceKey(for: JobID()), webhookURL: webhook)
+        job.status = .succeeded
+        return JobEvent(kind: .status, job: job)
+    }
+
+    @Test("an outcome published three times (a redelivery, a second converter) is sent once; a job without a webhook sends nothing")
+    func oncePerOutcome() async throws {
+        let receiver = try await HTTPTestReceiver.start()
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let outcomes = InMemoryMessageQueue<JobEvent>()
+        let webhook = WebhookNotifier(
+            configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8))), client: client, ledger: ledger
+        )
+        let dispatcher = NotificationDispatcher(outcomes: outcomes, notifiers: [webhook], ledger: ledger, concurrency: 4)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: dispatcher)], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+
+        let twice = Self.outcome(webhook: receiver.url)
+        let quiet = Self.outcome(webhook: nil)
+        let sentinel = Self.outcome(webhook: receiver.url)
+        for event in [twice, quiet, twice, twice] { try await outcomes.publish(event) }
+        // The duplicates were handled before or beside the first: after the sentinel arrives and
+        // a moment more, no second request for `twice` may come.
+        try await outcomes.publish(sentinel)
+        await receiver.waitForRequests(2)
+        try await Task.sleep(for: .milliseconds(300))
+
+        let deliveries = receiver.requests.compactMap { $0.header("VMP3-Delivery") }
+        #expect(deliveries.sorted() == [twice.deliveryID, sentinel.deliveryID].sorted())
+        #expect(await ledger.records(for: twice.job.id).map(\.outcome) == [.delivered])
+        #expect(await ledger.records(for: quiet.job.id).isEmpty)
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        try await client.shutdown()
+        try await receiver.stop()
+    }
+}
