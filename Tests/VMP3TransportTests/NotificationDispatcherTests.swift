@@ -49,4 +49,34 @@ import VMP3TestSupport
         try await client.shutdown()
         try await receiver.stop()
     }
+
+    @Test("with the ledger in Redis, a notifier started later (another process, a restart) does not send an outcome again")
+    func sharedLedger() async throws {
+        let receiver = try await HTTPTestReceiver.start()
+        let client = WebhookNotifier.makeHTTPClient()
+        let prefix = "test-\(UUID().uuidString.prefix(8)):"
+        let event = Self.outcome(webhook: receiver.url)
+
+        for round in 1...2 {
+            // A fresh ledger object each round: only Redis carries what the first one recorded.
+            let ledger = RedisNotificationLedger(endpoint: try RedisEndpoint(url: try TestServices.redis), prefix: prefix)
+            let outcomes = InMemoryMessageQueue<JobEvent>()
+            let webhook = WebhookNotifier(
+                configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8))), client: client, ledger: ledger
+            )
+            let dispatcher = NotificationDispatcher(outcomes: outcomes, notifiers: [webhook], ledger: ledger)
+            try await outcomes.publish(event)
+            let subscription = try await outcomes.subscribe(prefetch: 1)
+            var iterator = subscription.makeAsyncIterator()
+            let delivery = try #require(try await iterator.next())
+            await dispatcher.handle(delivery)
+            await subscription.close()
+            let records = try await ledger.records(for: event.job.id)
+            #expect(records.map(\.outcome) == [.delivered], "round \(round)")
+            #expect(records.first?.deliveryID == event.deliveryID && records.first?.channel == "webhook")
+        }
+        #expect(receiver.requests.count == 1)
+        try await client.shutdown()
+        try await receiver.stop()
+    }
 }

@@ -59,7 +59,9 @@ public struct NotificationDispatcher: Service {
     }
 
     /// Sends what `delivery`'s outcome calls for, then acknowledges it.
-    func handle(_ delivery: QueueDelivery<JobEvent>) async {
+    ///
+    /// Public for programs that run their own consumer loop; ``run()`` calls it for each delivery.
+    public func handle(_ delivery: QueueDelivery<JobEvent>) async {
         let event = delivery.message
         await inFlight.begin(event.deliveryID)
         await send(event)
