@@ -96,6 +96,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The conformance suites: one per protocol, written once, run against every backend
@@ -129,6 +131,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Services/vmp3"
+        ),
+        // The four services: configuration from the environment, SDK types composed, run under
+        // ServiceLifecycle.
+        .executableTarget(
+            name: "vmp3-auth",
+            dependencies: ["VMP3Auth", "VMP3HTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Sources/Services/vmp3-auth"
+        ),
+        .executableTarget(
+            name: "vmp3-gateway",
+            dependencies: [
+                "VMP3Kit", "VMP3Auth", "VMP3HTTP", "VMP3Transport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/vmp3-gateway"
+        ),
+        .executableTarget(
+            name: "vmp3-converter",
+            dependencies: ["VMP3Kit", "VMP3HTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Sources/Services/vmp3-converter"
+        ),
+        .executableTarget(
+            name: "vmp3-notifier",
+            dependencies: [
+                "VMP3Kit", "VMP3HTTP", "VMP3Transport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/vmp3-notifier"
         ),
         .executableTarget(
             name: "ConvertFile",
@@ -170,6 +202,8 @@ let package = Package(
             name: "VMP3TransportTests",
             dependencies: [
                 "VMP3Transport",
+                // Built for the end-to-end test, which runs them as processes.
+                "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier",
                 "VMP3Kit",
                 "VMP3Conformance",
                 "VMP3TestSupport",

@@ -3,6 +3,10 @@ import VMP3Kit
 
 /// Makes the networked backends from configuration URLs: `s3://` storage (credentials from
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), `redis://` job stores and `amqp://` queues.
+/// `?prefix=NAME` on a `redis://` or `amqp://` URL puts the keys or queues of this deployment
+/// under their own names (`NAME` instead of `vmp3:` for keys; `NAMEvmp3.jobs` for queues), so
+/// that several deployments, or test runs, can share one server.
+///
 /// Chain it before ``EmbeddedBackendFactory``:
 ///
 /// ```swift
@@ -30,7 +34,7 @@ public struct TransportBackendFactory: BackendFactory {
     public func makeJobStore(_ url: URL) async throws -> (any JobStore)? {
         guard url.scheme == "redis" else { return nil }
         do {
-            return RedisJobStore(endpoint: try RedisEndpoint(url: url))
+            return RedisJobStore(endpoint: try RedisEndpoint(url: url), prefix: Self.prefix(of: url) ?? "vmp3:")
         } catch {
             throw ConfigurationError("VMP3_STORE: \(error)")
         }
@@ -39,9 +43,14 @@ public struct TransportBackendFactory: BackendFactory {
     public func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)? {
         guard url.scheme == "amqp" else { return nil }
         do {
-            return AMQPMessageQueue<Message>(endpoint: try AMQPEndpoint(url: url), name: name)
+            return AMQPMessageQueue<Message>(endpoint: try AMQPEndpoint(url: url), name: (Self.prefix(of: url) ?? "") + name)
         } catch {
             throw ConfigurationError("VMP3_QUEUE: \(error)")
         }
+    }
+
+    /// The `prefix` query parameter of a backend URL, if any.
+    public static func prefix(of url: URL) -> String? {
+        URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == "prefix" }?.value.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

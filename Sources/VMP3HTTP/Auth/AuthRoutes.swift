@@ -72,7 +72,7 @@ public struct AuthRoutes: Sendable {
         group.post("login") { request, context -> AccessToken in
             let credentials = try await Self.credentials(request, context)
             let address = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
-            if let wait = await perClient.record(context.remoteAddress) {
+            if let wait = await perClient.record(context.clientAddress(request)) {
                 throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many login attempts from this client")
             }
             if let wait = await perAddress.record(address) {

@@ -15,6 +15,16 @@ public struct VMP3RequestContext: RequestContext {
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
+    /// The client's address for rate limits: `X-Forwarded-For` when the request comes from a
+    /// trusted proxy on this host (the gateway), the connection's address otherwise.
+    public func clientAddress(_ request: Request) -> String {
+        if remoteAddress == "127.0.0.1" || remoteAddress == "::1",
+           let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return remoteAddress
+    }
+
     /// Bodies are streamed by the routes that take them, each with its own limit; this only
     /// bounds what `collect` may gather for small JSON bodies.
     public var maxUploadSize: Int { 64 * 1024 }

@@ -118,19 +118,6 @@ import Testing
     }
 }
 
-/// An executable SwiftPM built beside this test bundle.
-func builtExecutable(_ name: String) -> String {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-        Bundle.main.bundleURL,
-        Bundle.main.bundleURL.deletingLastPathComponent(),
-    ]
-    for directory in candidates {
-        let path = directory.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return candidates[0].appendingPathComponent(name).path
-}
 
 /// The programs in Examples/ run as their comments say.
 @Suite struct ExampleTests {

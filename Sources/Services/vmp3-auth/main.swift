@@ -1,0 +1,16 @@
+// vmp3-auth: registration, login and the public keys tokens are verified with.
+//
+// Environment: VMP3_HTTP_ADDRESS (default 127.0.0.1:8081), VMP3_DATA_DIR (users.sqlite and
+// signing-key.pem, made on first start), VMP3_USERS_DB and VMP3_SIGNING_KEY to place them
+// elsewhere, VMP3_LOG_LEVEL.
+import ServiceLifecycle
+import VMP3Auth
+import VMP3HTTP
+
+let environment = ServiceEnvironment()
+let logger = environment.logger("vmp3-auth")
+let users = try UserDirectory(path: environment["VMP3_USERS_DB"] ?? environment.dataPath("users.sqlite"))
+let key = try SigningKey.loadOrCreate(at: environment["VMP3_SIGNING_KEY"] ?? environment.dataPath("signing-key.pem"))
+let routes = AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey])
+let app = try environment.application(router: VMP3Router.make(auth: routes), defaultPort: 8081, logger: logger)
+try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()

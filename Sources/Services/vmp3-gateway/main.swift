@@ -1,0 +1,43 @@
+// vmp3-gateway: the single entry point. Forwards the auth routes to vmp3-auth, verifies bearer
+// tokens itself with vmp3-auth's public keys (fetched from its JWK set at start), and serves the
+// job routes on the configured storage, queue and job store.
+//
+// Environment: VMP3_AUTH_URL (default http://127.0.0.1:8081), VMP3_STORAGE, VMP3_QUEUE,
+// VMP3_STORE, VMP3_MAX_UPLOAD_MB (default 2048), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
+// VMP3_LOG_LEVEL.
+import AsyncHTTPClient
+import Foundation
+import ServiceLifecycle
+import VMP3Auth
+import VMP3HTTP
+import VMP3Kit
+import VMP3Transport
+
+let environment = ServiceEnvironment()
+let logger = environment.logger("vmp3-gateway")
+guard let authURL = URL(string: environment["VMP3_AUTH_URL"] ?? "http://127.0.0.1:8081") else { fatalError("VMP3_AUTH_URL is not a URL") }
+let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
+
+// The auth service may start after the gateway: ask for its keys for up to a minute.
+var keys: [PublicSigningKey] = []
+for attempt in 1...60 {
+    do {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: authURL.appendingPathComponent("v1/auth/jwks").absoluteString), timeout: .seconds(5))
+        keys = try PublicSigningKey.keys(fromJWKS: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+        if !keys.isEmpty { break }
+    } catch {
+        logger.notice("waiting for the auth service's keys", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+    }
+    try await Task.sleep(for: .seconds(1))
+}
+guard !keys.isEmpty else { fatalError("no signing keys from \(authURL)/v1/auth/jwks") }
+
+let maxUpload = Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20
+let router = VMP3Router.make(
+    jobs: JobRoutes(service: backends.jobService, configuration: .init(maxUploadBytes: maxUpload)),
+    verifier: await JWTTokenVerifier(publicKeys: keys),
+    health: HealthRoutes(checks: ["store": { _ = try await backends.store.get(JobID()) }])
+)
+AuthProxyRoutes(upstream: authURL).add(to: router)
+let app = try environment.application(router: router, defaultPort: 8080, logger: logger)
+try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
