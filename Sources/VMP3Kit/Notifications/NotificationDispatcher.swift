@@ -40,14 +40,7 @@ public struct NotificationDispatcher: Service {
             // Intake: ends on graceful shutdown or cancellation; the prefetch bounds the
             // deliveries in flight, and so the tasks.
             group.addTask {
-                do {
-                    try await cancelWhenGracefulShutdown {
-                        for try await delivery in subscription { continuation.yield(delivery) }
-                    }
-                } catch is CancellationError {
-                } catch {
-                    self.logger.error("the outcomes subscription failed", metadata: ["error": "\(error)"])
-                }
+                await subscription.forwardUntilShutdown(to: continuation, logger: self.logger)
                 continuation.finish()
             }
             for await delivery in deliveries {

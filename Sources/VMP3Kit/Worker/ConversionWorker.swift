@@ -54,14 +54,7 @@ public struct ConversionWorker: Service {
             // Intake: ends on graceful shutdown or cancellation. The prefetch bounds how many
             // deliveries are in flight, so the group never holds more than `concurrency` jobs.
             group.addTask {
-                do {
-                    try await cancelWhenGracefulShutdown {
-                        for try await delivery in subscription { continuation.yield(delivery) }
-                    }
-                } catch is CancellationError {
-                } catch {
-                    self.logger.error("the queue subscription failed", metadata: ["error": "\(error)"])
-                }
+                await subscription.forwardUntilShutdown(to: continuation, logger: self.logger)
                 await inFlight.stopTaking()
                 continuation.finish()
             }
