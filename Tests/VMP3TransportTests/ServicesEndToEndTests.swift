@@ -105,4 +105,116 @@ import VMP3TestSupport
         }
         try await receiver.stop()
     }
+
+    /// The four services on a fresh prefix of the shared servers, with a webhook receiver.
+    struct Deployment {
+        var environment: [String: String]
+        var services: [String: Started] = [:]
+        let receiver: HTTPTestReceiver
+        let data: URL
+        let name: String
+
+        static func make() async throws -> Deployment {
+            let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+            let data = try makeScratchDirectory()
+            let storage = "s3://\(name)?endpoint=\(try TestServices.s3Endpoint.absoluteString)&region=us-east-1"
+            try await S3ObjectStore(configuration: try S3Configuration(url: URL(string: storage)!), credentials: S3ObjectStoreTests.credentials).createBucketIfNeeded()
+            let environment = [
+                "VMP3_STORAGE": storage, "AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret",
+                "VMP3_QUEUE": "\(try TestServices.amqp.absoluteString)?prefix=\(name).",
+                "VMP3_STORE": "\(try TestServices.redis.absoluteString)?prefix=\(name):",
+                "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "info",
+                "VMP3_WEBHOOK_SECRET": "e2e-webhook-secret-\(name)", "VMP3_CONCURRENCY": "1", "VMP3_LEASE_SECONDS": "4",
+            ]
+            return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
+        }
+
+        mutating func start(_ service: String) async throws {
+            services[service] = try await ServicesEndToEndTests.start(service, environment: environment)
+        }
+
+        /// Runs `script` with `$BASE` (the gateway) and `$TOKEN` (a fresh user's) set.
+        func run(_ script: String) async throws -> ExternalTool.Output {
+            let login = #"-H 'Content-Type: application/json' -d '{"email":"fault@example.com","password":"a long passphrase"}'"#
+            let base = try #require(services["vmp3-gateway"]).url
+            return try await ExternalTool.run("/bin/bash", ["-c", """
+            set -e
+            cd '\(data.path)'
+            BASE=\(base)
+            curl -s $BASE/v1/auth/register \(login) > /dev/null
+            TOKEN=$(curl -sf $BASE/v1/auth/login \(login) | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+            \(script)
+            """])
+        }
+
+        func stopAll() async throws {
+            for service in services.values { service.process.kill(SIGTERM) }
+            for service in services.values { _ = try await service.process.finish() }
+            try await receiver.stop()
+        }
+    }
+
+    @Test("the converter killed with SIGKILL mid-job and started again: the job still succeeds, with one output and one notification")
+    func converterKilled() async throws {
+        var deployment = try await Deployment.make()
+        for service in ["vmp3-auth"] { try await deployment.start(service) }
+        deployment.environment["VMP3_AUTH_URL"] = try #require(deployment.services["vmp3-auth"]).url
+        for service in ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"] { try await deployment.start(service) }
+        // Ten minutes of audio: a few seconds of conversion, time enough to kill the converter.
+        try await ExternalTool.ffmpeg([
+            "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=600", "-c:a", "aac", "-b:a", "96k",
+            deployment.data.appendingPathComponent("long.m4a").path,
+        ])
+        let upload = try await deployment.run("""
+        JOB=$(curl -sf "$BASE/v1/jobs?webhook_url=\(deployment.receiver.url.absoluteString)" -H "Authorization: Bearer $TOKEN" --data-binary @long.m4a | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+        echo "JOB=$JOB"
+        for i in $(seq 1 200); do
+          curl -sf $BASE/v1/jobs/$JOB -H "Authorization: Bearer $TOKEN" | grep -q '"status":"running"' && break
+          sleep 0.05
+        done
+        """)
+        let jobID = try #require(upload.text.firstMatch(of: /JOB=([0-9a-f-]{36})/).map { String($0.1) }, "\(upload.text) \(upload.stderr)")
+        try await Task.sleep(for: .milliseconds(300))
+        let killed = try #require(deployment.services["vmp3-converter"])
+        killed.process.kill(SIGKILL)
+        #expect(try await killed.process.finish().status == 128 + SIGKILL)
+        try await deployment.start("vmp3-converter")
+
+        let followed = try await deployment.run("""
+        curl -sf -N --max-time 90 $BASE/v1/jobs/\(jobID)/events -H "Authorization: Bearer $TOKEN" | tail -c 2000
+        """)
+        #expect(followed.text.contains(#""status":"succeeded""#), "\(followed.text) \(followed.stderr)")
+        #expect(followed.text.contains(#""attempts":2"#), "the job ran twice: \(followed.text)")
+
+        // One output object for the job in storage, and one webhook.
+        let store = S3ObjectStore(configuration: try S3Configuration(url: URL(string: deployment.environment["VMP3_STORAGE"]!)!), credentials: S3ObjectStoreTests.credentials)
+        #expect(try await store.head(try ObjectKey("outputs/\(jobID).mp3")).size > 1_000_000)
+        await deployment.receiver.waitForRequests(1)
+        try await Task.sleep(for: .seconds(1))
+        #expect(deployment.receiver.requests.count == 1)
+        try await deployment.stopAll()
+    }
+
+    @Test("the notifier down while a job finishes: the notification goes out when it comes back")
+    func notifierDown() async throws {
+        var deployment = try await Deployment.make()
+        try await deployment.start("vmp3-auth")
+        deployment.environment["VMP3_AUTH_URL"] = try #require(deployment.services["vmp3-auth"]).url
+        for service in ["vmp3-gateway", "vmp3-converter"] { try await deployment.start(service) }
+        try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", deployment.data.appendingPathComponent("clip.m4a").path])
+        let run = try await deployment.run("""
+        JOB=$(curl -sf "$BASE/v1/jobs?webhook_url=\(deployment.receiver.url.absoluteString)" -H "Authorization: Bearer $TOKEN" --data-binary @clip.m4a | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+        echo "JOB=$JOB"
+        curl -sf -N --max-time 60 $BASE/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN" | tail -c 500
+        """)
+        #expect(run.text.contains(#""status":"succeeded""#), "\(run.text) \(run.stderr)")
+        let jobID = try #require(run.text.firstMatch(of: /JOB=([0-9a-f-]{36})/).map { String($0.1) })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(deployment.receiver.requests.isEmpty)
+
+        try await deployment.start("vmp3-notifier")
+        await deployment.receiver.waitForRequests(1)
+        #expect(deployment.receiver.requests.first?.header("VMP3-Delivery") == "\(jobID).succeeded")
+        try await deployment.stopAll()
+    }
 }

@@ -3,7 +3,9 @@
 // period, returns them to the queue).
 //
 // Environment: VMP3_STORAGE, VMP3_QUEUE, VMP3_STORE (backend URLs, see Docs/operations.md),
-// VMP3_CONCURRENCY (default: the number of cores), VMP3_HTTP_ADDRESS for /healthz and /readyz
+// VMP3_CONCURRENCY (default: the number of cores), VMP3_LEASE_SECONDS (how long a job stays
+// with a converter that stopped answering before another takes it over; default 60),
+// VMP3_HTTP_ADDRESS for /healthz and /readyz
 // (default 127.0.0.1:8083), VMP3_LOG_LEVEL.
 import Foundation
 import ServiceLifecycle
@@ -16,6 +18,10 @@ let logger = environment.logger("vmp3-converter")
 let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 var configuration = ConversionWorker.Configuration()
 configuration.concurrency = environment["VMP3_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
+    configuration.leaseDuration = .seconds(lease)
+    configuration.leaseRenewalInterval = .seconds(max(1, lease / 4))
+}
 let worker = ConversionWorker(
     storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
     configuration: configuration, logger: logger
