@@ -3,7 +3,8 @@
 // job routes on the configured storage, queue and job store.
 //
 // Environment: VMP3_AUTH_URL (default http://127.0.0.1:8081), VMP3_STORAGE, VMP3_QUEUE,
-// VMP3_STORE, VMP3_MAX_UPLOAD_MB (default 2048), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
+// VMP3_STORE, VMP3_MAX_UPLOAD_MB (default 2048), VMP3_UPLOADS_PER_MINUTE (per user, default 60),
+// VMP3_MAX_ACTIVE_JOBS (per user, default 20), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
 // VMP3_LOG_LEVEL.
 import AsyncHTTPClient
 import Foundation
@@ -32,9 +33,13 @@ for attempt in 1...60 {
 }
 guard !keys.isEmpty else { fatalError("no signing keys from \(authURL)/v1/auth/jwks") }
 
-let maxUpload = Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20
+let limits = JobRoutes.Configuration(
+    maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
+    uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
+    maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20
+)
 let router = VMP3Router.make(
-    jobs: JobRoutes(service: backends.jobService, configuration: .init(maxUploadBytes: maxUpload)),
+    jobs: JobRoutes(service: backends.jobService, configuration: limits),
     verifier: await JWTTokenVerifier(publicKeys: keys),
     health: HealthRoutes(checks: ["store": { _ = try await backends.store.get(JobID()) }])
 )
