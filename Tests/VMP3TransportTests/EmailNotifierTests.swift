@@ -117,7 +117,7 @@ import VMP3TestSupport
         await #expect {
             try await Self.notifier(smtp, ledger: ledger).deliver(event, to: .email("listener@example.org"))
         } throws: { ($0 as? NotificationError)?.code == .unavailable && ($0 as? NotificationError)?.attempts == 2 }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(30), "bounded, not a hang")
         let record = try #require(await ledger.records(for: event.job.id).first)
         #expect(record.outcome == .gaveUp && record.attempts == 2 && record.errorCode == "unavailable")
     }

@@ -84,8 +84,9 @@ import VMP3TestSupport
             return error?.code == .timedOut && error?.attempts == 3
         }
         let elapsed = ContinuousClock.now - start
-        // 3 attempts of 1 s with 100 + 200 ms between them.
-        #expect(elapsed >= .seconds(3) && elapsed < .seconds(10), "took \(elapsed)")
+        // 3 attempts of 1 s with 100 + 200 ms between them; the upper bound leaves room for a
+        // loaded machine, and still tells a bounded give-up from a hang.
+        #expect(elapsed >= .seconds(3) && elapsed < .seconds(30), "took \(elapsed)")
         #expect(receiver.requests.count == 3)
         let records = await ledger.records(for: event.job.id)
         #expect(records.count == 1)
@@ -121,7 +122,7 @@ import VMP3TestSupport
             let error = error as? NotificationError
             return (error?.code == .unavailable || error?.code == .timedOut) && error?.attempts == 2
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(30))
         try await client.shutdown()
     }
 
