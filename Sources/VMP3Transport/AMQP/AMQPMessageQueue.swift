@@ -60,8 +60,10 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
         let thread = AMQPConnectionThread(endpoint: endpoint, name: "amqp-consume-\(name)", setup: { connection in
             try connection.declareQueues(name)
             try connection.consume(name, prefetch: prefetch)
-        }, onDelivery: { [weak self] message, generation in
-            self?.deliver(message, generation: generation, consumer: consumer, into: continuation)
+        }, onDelivery: { message, generation in
+            // A strong reference, and no cycle: the queue does not hold its consumers' threads.
+            // (A weak one would keep a side table that LeakSanitizer cannot see the owner of.)
+            self.deliver(message, generation: generation, consumer: consumer, into: continuation)
         })
         consumer.thread.withLock { $0 = thread }
         // Establish the consumer before returning, so that what is published next is delivered.
