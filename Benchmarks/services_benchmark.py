@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Services benchmark: the four services on RabbitMQ, Redis and S3 (moto) on loopback.
 
-    swift build -c release --product vmp3-auth --product vmp3-gateway --product vmp3-converter --product vmp3
+    for p in vmp3-auth vmp3-gateway vmp3-converter vmp3; do swift build -c release --product $p; done
     python3 Benchmarks/services_benchmark.py [--upload-mb 500] [--jobs 100] [--concurrency 10]
 
 Prints, in one run:
