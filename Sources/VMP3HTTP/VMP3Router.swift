@@ -3,7 +3,7 @@ import VMP3Kit
 
 /// Builds the router of a VMP3 HTTP process from the parts it serves: the auth routes (the auth
 /// service, or `vmp3 serve`), the job routes behind bearer tokens (the gateway), and always
-/// `/healthz` and `/readyz`. Every error leaves as `application/problem+json`.
+/// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. Every error leaves as `application/problem+json`.
 public enum VMP3Router {
     public static func make(
         auth: AuthRoutes? = nil,
@@ -12,9 +12,11 @@ public enum VMP3Router {
         health: HealthRoutes = HealthRoutes()
     ) -> Router<VMP3RequestContext> {
         let router = Router(context: VMP3RequestContext.self)
+        router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(ProblemMiddleware())
         health.add(to: router)
         OpenAPIRoute.add(to: router)
+        VMP3Metrics.add(to: router)
         auth?.add(to: router)
         if let jobs, let verifier {
             jobs.add(to: router.group().add(middleware: BearerTokenMiddleware(verifier: verifier)))

@@ -84,3 +84,19 @@ import VMP3HTTP
         }
     }
 }
+
+@Suite struct MetricsRouteTests {
+    @Test("GET /metrics serves Prometheus text with the requests counted so far")
+    func countsRequests() async throws {
+        try await TestGateway().run { client in
+            for _ in 0..<3 { try await client.execute(uri: "/healthz", method: .get) }
+            try await client.execute(uri: "/metrics", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = String(buffer: response.body)
+                #expect(text.contains("# TYPE hb_requests counter"), "\(text.prefix(2000))")
+                #expect(text.contains(#"http_route="/healthz""#), "\(text.prefix(2000))")
+            }
+        }
+    }
+}

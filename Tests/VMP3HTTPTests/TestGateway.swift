@@ -19,6 +19,7 @@ struct TestGateway: Sendable {
     let backends: Backends
 
     init(jobs configuration: JobRoutes.Configuration = JobRoutes.Configuration(), auth: AuthRoutes.Configuration = AuthRoutes.Configuration()) async throws {
+        VMP3Metrics.bootstrap()
         storageDirectory = try makeScratchDirectory()
         backends = try Backends.embedded(storageDirectory: storageDirectory)
         // A cheap scrypt: these tests are about HTTP, not about password hashing.

@@ -98,6 +98,14 @@ import VMP3TestSupport
         #expect(mail.contains("To: e2e@example.com"))
         #expect(mail.contains("https://vmp3.example.com/v1/jobs/\(jobID)/download"))
 
+        // Every service answers /healthz and /metrics (Prometheus text).
+        for service in services {
+            let health = try await ExternalTool.run("curl", ["-sf", "-o", "/dev/null", "-w", "%{http_code}", "\(service.url)/healthz"])
+            #expect(health.text == "200", "\(service.url)")
+            let metrics = try await ExternalTool.run("curl", ["-sf", "\(service.url)/metrics"])
+            #expect(metrics.status == 0 && metrics.text.contains("# TYPE"), "\(service.url): \(metrics.text.prefix(300))")
+        }
+
         for service in services { service.process.kill(SIGTERM) }
         for service in services {
             let output = try await service.process.finish()

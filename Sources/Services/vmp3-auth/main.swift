@@ -8,6 +8,7 @@ import VMP3Auth
 import VMP3HTTP
 
 let environment = ServiceEnvironment()
+VMP3Metrics.bootstrap()
 let logger = environment.logger("vmp3-auth")
 let users = try UserDirectory(path: environment["VMP3_USERS_DB"] ?? environment.dataPath("users.sqlite"))
 let key = try SigningKey.loadOrCreate(at: environment["VMP3_SIGNING_KEY"] ?? environment.dataPath("signing-key.pem"))

@@ -15,6 +15,7 @@ import VMP3Kit
 import VMP3Transport
 
 let environment = ServiceEnvironment()
+VMP3Metrics.bootstrap()
 let logger = environment.logger("vmp3-gateway")
 guard let authURL = URL(string: environment["VMP3_AUTH_URL"] ?? "http://127.0.0.1:8081") else { fatalError("VMP3_AUTH_URL is not a URL") }
 let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])

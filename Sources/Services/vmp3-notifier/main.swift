@@ -14,6 +14,7 @@ import VMP3Kit
 import VMP3Transport
 
 let environment = ServiceEnvironment()
+VMP3Metrics.bootstrap()
 let logger = environment.logger("vmp3-notifier")
 let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 let store = try BackendConfiguration(environment: environment.values).store

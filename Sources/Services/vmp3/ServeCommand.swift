@@ -36,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CLILogging.logger(verbose: verbose)
+        VMP3Metrics.bootstrap()
         let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
         let backends = try Backends.embedded(storageDirectory: data.appendingPathComponent("objects", isDirectory: true))
         let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path)

@@ -318,6 +318,23 @@ extension OpenAPIRoute {
         }
       }
     },
+    "/metrics": {
+      "get": {
+        "summary": "Prometheus metrics of this process",
+        "responses": {
+          "200": {
+            "description": "The text exposition format",
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/openapi.json": {
       "get": {
         "summary": "This document",
