@@ -18,6 +18,19 @@ final class RedisClient: Sendable {
         self.maximumIdle = maximumIdle
     }
 
+    /// Sends one command; an unreachable Redis or an error reply becomes the error `unavailable`
+    /// makes of its description, so that each store reports Redis trouble in its own error type.
+    func send(_ arguments: [RedisArgument], unavailable: (String) -> any Error) async throws -> RedisReply {
+        let reply: RedisReply
+        do {
+            reply = try await send(arguments)
+        } catch {
+            throw unavailable("Redis at \(endpoint.host):\(endpoint.port) is unavailable: \(error)")
+        }
+        if case .error(let message) = reply { throw unavailable("Redis refused a command: \(message)") }
+        return reply
+    }
+
     /// Sends one command. Arguments are binary-safe.
     func send(_ arguments: [RedisArgument]) async throws -> RedisReply {
         let encoded = arguments.map(\.bytes)

@@ -153,16 +153,7 @@ public struct RedisJobStore: JobStore {
     // MARK: - Plumbing
 
     private func send(_ arguments: [RedisArgument]) async throws -> RedisReply {
-        let reply: RedisReply
-        do {
-            reply = try await client.send(arguments)
-        } catch {
-            throw JobStoreError(code: .unavailable, message: "Redis at \(client.endpoint.host):\(client.endpoint.port) is unavailable: \(error)")
-        }
-        if case .error(let message) = reply {
-            throw JobStoreError(code: .unavailable, message: "Redis refused a command: \(message)")
-        }
-        return reply
+        try await client.send(arguments) { JobStoreError(code: .unavailable, message: $0) }
     }
 
     private func run(_ script: String, keys: [String], arguments: [RedisArgument]) async throws -> RedisReply {

@@ -40,13 +40,6 @@ public struct RedisNotificationLedger: NotificationLedger {
     }
 
     private func send(_ arguments: [RedisArgument]) async throws -> RedisReply {
-        let reply: RedisReply
-        do {
-            reply = try await client.send(arguments)
-        } catch {
-            throw NotificationError(code: .unavailable, message: "Redis at \(client.endpoint.host):\(client.endpoint.port) is unavailable: \(error)")
-        }
-        if case .error(let message) = reply { throw NotificationError(code: .unavailable, message: "Redis refused a command: \(message)") }
-        return reply
+        try await client.send(arguments) { NotificationError(code: .unavailable, message: $0) }
     }
 }
