@@ -26,20 +26,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from test_servers import ensure_services, stop_services
+
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / ".build" / "release"
-
-
-def services_env():
-    if os.environ.get("VMP3_TEST_AMQP_URL"):
-        return dict(os.environ), False
-    subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "start"], check=True)
-    exports = subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "env"], check=True, capture_output=True, text=True).stdout
-    env = dict(os.environ)
-    for line in exports.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value
-    return env, True
 
 
 def start(name, env):
@@ -94,7 +84,7 @@ def main():
         if not (RELEASE / name).exists():
             sys.exit(f"{RELEASE / name} is missing: see the usage above")
 
-    env, started = services_env()
+    env, started = ensure_services()
     processes = []
     try:
         name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -170,7 +160,7 @@ def main():
         for process in processes:
             process.wait(timeout=60)
         if started:
-            subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "stop"], check=False)
+            stop_services()
 
     mb = args.upload_mb * (1 << 20) / 1e6
     print(f"upload {args.upload_mb} MiB through the gateway: {mb / gateway_seconds:8.1f} MB/s")

@@ -29,6 +29,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from test_servers import ensure_services, stop_services
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -123,20 +125,6 @@ def redis_benchmark(url, requests, concurrency):
     sys.exit(f"redis-benchmark printed no SET line:\n{output}")
 
 
-def ensure_services():
-    """The VMP3_TEST_* variables, starting the servers if none are running. Returns (env, started)."""
-    if os.environ.get("VMP3_TEST_AMQP_URL"):
-        return dict(os.environ), False
-    services = ROOT / "scripts" / "services.sh"
-    subprocess.run(["bash", str(services), "start"], check=True)
-    exports = subprocess.run(["bash", str(services), "env"], check=True, capture_output=True, text=True).stdout
-    env = dict(os.environ)
-    for line in exports.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value
-    return env, True
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=5000)
@@ -186,7 +174,7 @@ def main():
                 path.unlink()
     finally:
         if started:
-            subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "stop"], check=False)
+            stop_services()
 
     print(f"{'measurement':52} {'VMP3':>10} {'baseline':>10} {'ratio':>6}  baseline")
     for name, ours, theirs, what in rows:
