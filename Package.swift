@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "vmp3", targets: ["vmp3"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
+        .executable(name: "GatewayClient", targets: ["GatewayClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -129,7 +130,9 @@ let package = Package(
                 "VMP3Kit",
                 "VMP3Auth",
                 "VMP3HTTP",
+                "VMP3Transport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -180,6 +183,19 @@ let package = Package(
             ],
             path: "Examples/EmbeddedPipeline"
         ),
+        .executableTarget(
+            name: "GatewayClient",
+            dependencies: [
+                "VMP3Kit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ],
+            path: "Examples/GatewayClient"
+        ),
 
         // The Swift half of Benchmarks/transport_benchmark.py.
         .executableTarget(
@@ -207,14 +223,17 @@ let package = Package(
             dependencies: [
                 "VMP3Transport",
                 // Built for the end-to-end test, which runs them as processes.
-                "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier",
+                "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier", "vmp3", "GatewayClient",
                 "VMP3Kit",
+                "VMP3Auth",
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
         ),

@@ -49,6 +49,17 @@ public struct TransportBackendFactory: BackendFactory {
         }
     }
 
+    /// Where a notifier records what it sent: beside the jobs in Redis for a `redis://` store (so
+    /// that notifiers in several processes send each outcome once), in memory otherwise.
+    public func makeNotificationLedger(_ store: URL) throws -> any NotificationLedger {
+        guard store.scheme == "redis" else { return InMemoryNotificationLedger() }
+        do {
+            return RedisNotificationLedger(endpoint: try RedisEndpoint(url: store), prefix: Self.prefix(of: store) ?? "vmp3:")
+        } catch {
+            throw ConfigurationError("VMP3_STORE: \(error)")
+        }
+    }
+
     /// The `prefix` query parameter of a backend URL, if any.
     public static func prefix(of url: URL) -> String? {
         URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == "prefix" }?.value.flatMap { $0.isEmpty ? nil : $0 }

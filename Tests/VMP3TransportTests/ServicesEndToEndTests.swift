@@ -8,57 +8,19 @@ import VMP3TestSupport
 /// The four services as separate processes, wired to the real RabbitMQ, Redis, S3 server and SMTP
 /// receiver of `scripts/services.sh`, driven over HTTP only.
 @Suite(.serialized) struct ServicesEndToEndTests {
-    /// A started service and the address it printed.
-    struct Started {
-        let process: ExternalTool.Running
-        let url: String
-    }
-
-    static func start(_ name: String, environment: [String: String]) async throws -> Started {
-        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable(name)])
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while clock.now < deadline {
-            if let match = process.outputSoFar().firstMatch(of: /listening on (http:\/\/[0-9.]+:[0-9]+)/) {
-                return Started(process: process, url: String(match.1))
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        process.kill(SIGKILL)
-        let output = try await process.finish()
-        throw ExternalTool.Failure(description: "\(name) did not start: \(output.stderr)")
-    }
-
     @Test("register, log in, upload a real clip, follow it to succeeded, download the MP3, get the signed webhook and the e-mail")
     func fullFlow() async throws {
-        let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
-        let secret = "e2e-webhook-secret-\(UUID().uuidString)"
-        let data = try makeScratchDirectory()
-        let storage = "s3://\(name)?endpoint=\(try TestServices.s3Endpoint.absoluteString)&region=us-east-1"
-        try await S3ObjectStore(configuration: try S3Configuration(url: URL(string: storage)!), credentials: S3ObjectStoreTests.credentials).createBucketIfNeeded()
-        let receiver = try await HTTPTestReceiver.start()
-        var environment = [
-            "VMP3_STORAGE": storage, "AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret",
-            "VMP3_QUEUE": "\(try TestServices.amqp.absoluteString)?prefix=\(name).",
-            "VMP3_STORE": "\(try TestServices.redis.absoluteString)?prefix=\(name):",
-            "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "info",
-            "VMP3_WEBHOOK_SECRET": secret, "VMP3_PUBLIC_URL": "https://vmp3.example.com",
-            "VMP3_SMTP": "\(try TestServices.value("VMP3_TEST_SMTP_URL"))?from=vmp3@example.com&tls=none",
-            "VMP3_CONCURRENCY": "1",
-        ]
-        let auth = try await Self.start("vmp3-auth", environment: environment)
-        environment["VMP3_AUTH_URL"] = auth.url
-        let gateway = try await Self.start("vmp3-gateway", environment: environment)
-        let converter = try await Self.start("vmp3-converter", environment: environment)
-        let notifier = try await Self.start("vmp3-notifier", environment: environment)
-        let services = [auth, gateway, converter, notifier]
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_PUBLIC_URL"] = "https://vmp3.example.com"
+        deployment.environment["VMP3_SMTP"] = "\(try TestServices.value("VMP3_TEST_SMTP_URL"))?from=vmp3@example.com&tls=none"
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
+        let services = Array(deployment.services.values)
+        let gateway = try #require(deployment.services["vmp3-gateway"])
+        let receiver = deployment.receiver
+        let data = deployment.data
+        let secret = try #require(deployment.environment["VMP3_WEBHOOK_SECRET"])
 
-        let video = data.appendingPathComponent("video.mp4")
-        try await ExternalTool.ffmpeg([
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", video.path,
-        ])
+        _ = try await deployment.makeClip("video.mp4", seconds: 3)
         let login = #"-H 'Content-Type: application/json' -d '{"email":"e2e@example.com","password":"a long passphrase"}'"#
         let base = gateway.url
         let script = """
@@ -98,10 +60,12 @@ import VMP3TestSupport
         #expect(mail.contains("To: e2e@example.com"))
         #expect(mail.contains("https://vmp3.example.com/v1/jobs/\(jobID)/download"))
 
-        // Every service answers /healthz and /metrics (Prometheus text).
+        // Every service answers /healthz, /readyz (its backends answer) and /metrics (Prometheus text).
         for service in services {
-            let health = try await ExternalTool.run("curl", ["-sf", "-o", "/dev/null", "-w", "%{http_code}", "\(service.url)/healthz"])
-            #expect(health.text == "200", "\(service.url)")
+            for path in ["healthz", "readyz"] {
+                let health = try await ExternalTool.run("curl", ["-s", "-w", "%{http_code}", "\(service.url)/\(path)"])
+                #expect(health.text == "200", "\(service.url)/\(path): \(health.text)")
+            }
             let metrics = try await ExternalTool.run("curl", ["-sf", "\(service.url)/metrics"])
             #expect(metrics.status == 0 && metrics.text.contains("# TYPE"), "\(service.url): \(metrics.text.prefix(300))")
         }
@@ -114,60 +78,10 @@ import VMP3TestSupport
         try await receiver.stop()
     }
 
-    /// The four services on a fresh prefix of the shared servers, with a webhook receiver.
-    struct Deployment {
-        var environment: [String: String]
-        var services: [String: Started] = [:]
-        let receiver: HTTPTestReceiver
-        let data: URL
-        let name: String
-
-        static func make() async throws -> Deployment {
-            let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
-            let data = try makeScratchDirectory()
-            let storage = "s3://\(name)?endpoint=\(try TestServices.s3Endpoint.absoluteString)&region=us-east-1"
-            try await S3ObjectStore(configuration: try S3Configuration(url: URL(string: storage)!), credentials: S3ObjectStoreTests.credentials).createBucketIfNeeded()
-            let environment = [
-                "VMP3_STORAGE": storage, "AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret",
-                "VMP3_QUEUE": "\(try TestServices.amqp.absoluteString)?prefix=\(name).",
-                "VMP3_STORE": "\(try TestServices.redis.absoluteString)?prefix=\(name):",
-                "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "info",
-                "VMP3_WEBHOOK_SECRET": "e2e-webhook-secret-\(name)", "VMP3_CONCURRENCY": "1", "VMP3_LEASE_SECONDS": "4",
-            ]
-            return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
-        }
-
-        mutating func start(_ service: String) async throws {
-            services[service] = try await ServicesEndToEndTests.start(service, environment: environment)
-        }
-
-        /// Runs `script` with `$BASE` (the gateway) and `$TOKEN` (a fresh user's) set.
-        func run(_ script: String) async throws -> ExternalTool.Output {
-            let login = #"-H 'Content-Type: application/json' -d '{"email":"fault@example.com","password":"a long passphrase"}'"#
-            let base = try #require(services["vmp3-gateway"]).url
-            return try await ExternalTool.run("/bin/bash", ["-c", """
-            set -e
-            cd '\(data.path)'
-            BASE=\(base)
-            curl -s $BASE/v1/auth/register \(login) > /dev/null
-            TOKEN=$(curl -sf $BASE/v1/auth/login \(login) | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
-            \(script)
-            """])
-        }
-
-        func stopAll() async throws {
-            for service in services.values { service.process.kill(SIGTERM) }
-            for service in services.values { _ = try await service.process.finish() }
-            try await receiver.stop()
-        }
-    }
-
     @Test("the converter killed with SIGKILL mid-job and started again: the job still succeeds, with one output and one notification")
     func converterKilled() async throws {
         var deployment = try await Deployment.make()
-        for service in ["vmp3-auth"] { try await deployment.start(service) }
-        deployment.environment["VMP3_AUTH_URL"] = try #require(deployment.services["vmp3-auth"]).url
-        for service in ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"] { try await deployment.start(service) }
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
         // Ten minutes of audio: a few seconds of conversion, time enough to kill the converter.
         try await ExternalTool.ffmpeg([
             "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=600", "-c:a", "aac", "-b:a", "96k",
@@ -206,9 +120,7 @@ import VMP3TestSupport
     @Test("the notifier down while a job finishes: the notification goes out when it comes back")
     func notifierDown() async throws {
         var deployment = try await Deployment.make()
-        try await deployment.start("vmp3-auth")
-        deployment.environment["VMP3_AUTH_URL"] = try #require(deployment.services["vmp3-auth"]).url
-        for service in ["vmp3-gateway", "vmp3-converter"] { try await deployment.start(service) }
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
         try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", deployment.data.appendingPathComponent("clip.m4a").path])
         let run = try await deployment.run("""
         JOB=$(curl -sf "$BASE/v1/jobs?webhook_url=\(deployment.receiver.url.absoluteString)" -H "Authorization: Bearer $TOKEN" --data-binary @clip.m4a | sed -E 's/.*"id":"([^"]+)".*/\\1/')

@@ -27,6 +27,6 @@ let worker = ConversionWorker(
     storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
     configuration: configuration, logger: logger
 )
-let health = HealthRoutes(checks: ["store": { _ = try await backends.store.get(JobID()) }])
+let health = HealthRoutes(backends: backends)
 let app = try environment.application(router: VMP3Router.make(health: health), defaultPort: 8083, logger: logger)
 try await ServiceGroup(services: [worker, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()

@@ -42,7 +42,7 @@ let limits = JobRoutes.Configuration(
 let router = VMP3Router.make(
     jobs: JobRoutes(service: backends.jobService, configuration: limits),
     verifier: await JWTTokenVerifier(publicKeys: keys),
-    health: HealthRoutes(checks: ["store": { _ = try await backends.store.get(JobID()) }])
+    health: HealthRoutes(backends: backends)
 )
 AuthProxyRoutes(upstream: authURL).add(to: router)
 let app = try environment.application(router: router, defaultPort: 8080, logger: logger)

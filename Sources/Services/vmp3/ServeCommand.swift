@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -6,10 +7,12 @@ import ServiceLifecycle
 import VMP3Auth
 import VMP3HTTP
 import VMP3Kit
+import VMP3Transport
 
-/// `vmp3 serve`: the auth routes, the gateway and a converter in one process on embedded
-/// backends (files under the data directory, an in-process queue, an in-memory job store, users
-/// in SQLite, a signing key made on first start). For trying VMP3 with nothing installed.
+/// `vmp3 serve`: the four services in one process — the auth routes, the gateway, a converter and
+/// the notifier — on embedded backends (files under the data directory, an in-process queue, an
+/// in-memory job store, users in SQLite, a token signing key and a webhook secret made on first
+/// start). For trying VMP3 with nothing installed.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -31,6 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Conversions run at once (default: the number of cores).")
     var concurrency = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Send e-mail through this SMTP server (smtp[s]://host:port?from=ADDRESS; default: $VMP3_SMTP, or no e-mail).")
+    var smtp: String?
+
+    @Option(name: .customLong("example-video"), help: "The video the printed curl commands upload.")
+    var exampleVideo = "video.mp4"
+
     @Flag(help: "Log every request and job step.")
     var verbose = false
 
@@ -41,39 +50,70 @@ struct ServeCommand: AsyncParsableCommand {
         let backends = try Backends.embedded(storageDirectory: data.appendingPathComponent("objects", isDirectory: true))
         let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path)
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
+        // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
+        var environment = ProcessInfo.processInfo.environment
+        if let smtp { environment["VMP3_SMTP"] = smtp }
+        var channels = try NotificationChannels(environment: environment)
+        let secretFile = data.appendingPathComponent("webhook-secret").path
+        if channels.webhook == nil { channels.webhook = try WebhookConfiguration(secretFile: secretFile) }
+        if channels.email != nil && channels.email?.publicBaseURL == nil && port != 0 {
+            channels.email?.publicBaseURL = URL(string: "http://\(host):\(port)")
+        }
+
         let router = VMP3Router.make(
             auth: AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey]),
             jobs: JobRoutes(service: backends.jobService, configuration: .init(maxUploadBytes: Int64(maxUploadMB) << 20)),
-            verifier: await JWTTokenVerifier(publicKeys: [key.publicKey])
+            verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
+            health: HealthRoutes(backends: backends)
         )
         let host = host
+        let video = exampleVideo
+        let signing = environment["VMP3_WEBHOOK_SECRET"] == nil ? "the secret in \(secretFile)" : "$VMP3_WEBHOOK_SECRET"
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "vmp3"),
             onServerRunning: { channel in
-                Self.printInstructions(base: "http://\(host):\(channel.localAddress?.port ?? 0)")
+                let base = "http://\(host):\(channel.localAddress?.port ?? 0)"
+                Self.printInstructions(base: base, video: video, webhookSigning: signing)
             },
             logger: logger
         )
         var workerConfiguration = ConversionWorker.Configuration()
         workerConfiguration.concurrency = max(1, concurrency)
         let worker = ConversionWorker(
-            storage: backends.storage, queue: backends.jobs, store: backends.store,
+            storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
             configuration: workerConfiguration, logger: logger
         )
-        let group = ServiceGroup(services: [app, worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        let ledger = InMemoryNotificationLedger()
+        let client = WebhookNotifier.makeHTTPClient()
+        let notifier = NotificationDispatcher(
+            outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger),
+            ledger: ledger, logger: logger
+        )
+        logger.info("notifying by \(channels.summary)")
+        let group = ServiceGroup(services: [app, worker, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 
-    static func printInstructions(base: String) {
+    static func printInstructions(base: String, video: String, webhookSigning: String) {
+        let upload = "'" + video.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
         let text = """
         VMP3 is serving on \(base) (stop with Ctrl-C). Try it:
 
           curl -s \(base)/v1/auth/register -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'
           TOKEN=$(curl -s \(base)/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
-          JOB=$(curl -s "\(base)/v1/jobs?bitrate=192" -H "Authorization: Bearer $TOKEN" --data-binary @video.mp4 | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+          JOB=$(curl -s "\(base)/v1/jobs?bitrate=192" -H "Authorization: Bearer $TOKEN" --data-binary @\(upload) | sed -E 's/.*"id":"([^"]+)".*/\\1/')
           curl -s -N \(base)/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
           curl -s \(base)/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
+
+        Add webhook_url=URL to the upload's query for a webhook when the job ends (signed with
+        \(webhookSigning)). The API: \(base)/openapi.json
 
         """
         // Written straight to the descriptor: a pipe (a test, a log collector) sees it at once.

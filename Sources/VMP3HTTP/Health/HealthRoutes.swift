@@ -11,6 +11,11 @@ public struct HealthRoutes: Sendable {
         self.checks = checks
     }
 
+    /// `/readyz` asks each of `backends` (``Backends/readinessChecks``).
+    public init(backends: Backends) {
+        self.init(checks: backends.readinessChecks)
+    }
+
     public func add(to router: Router<VMP3RequestContext>) {
         router.get("healthz") { _, _ in HTTPResponse.Status.ok }
         router.get("readyz") { _, context -> HTTPResponse.Status in

@@ -22,6 +22,14 @@ public protocol MessageQueue<Message>: Sendable {
 
     /// Removes and returns up to `limit` dead-lettered messages, oldest first.
     func takeDeadLetters(limit: Int) async throws -> [DeadLetter<Message>]
+
+    /// Returns if the queue can be reached now, throws ``QueueError`` if not: for readiness
+    /// checks. The default (for in-process queues) always returns.
+    func checkReachable() async throws
+}
+
+extension MessageQueue {
+    public func checkReachable() async throws {}
 }
 
 /// The message a converter takes from the job queue.

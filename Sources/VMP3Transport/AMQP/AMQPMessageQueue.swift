@@ -100,6 +100,16 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
         }
     }
 
+    /// Connects (or uses the publishing connection) and declares the queue: the broker answers.
+    public func checkReachable() async throws {
+        let name = name
+        do {
+            try await publisher.perform { connection, _ in try connection.declareQueues(name) }
+        } catch {
+            throw QueueError(code: .unavailable, message: "RabbitMQ does not answer for \(name): \(error)")
+        }
+    }
+
     // MARK: - Deliveries
 
     /// What a subscription shares with its deliveries.

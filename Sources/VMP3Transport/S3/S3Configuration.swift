@@ -20,9 +20,7 @@ public struct S3Configuration: Sendable, Hashable {
     public var uploadConcurrency: Int
     /// Tries of a request that fails with a 5xx or a connection error. Default 4.
     public var maxAttempts: Int
-    /// Deadline for a request's answer to begin. A server that refuses connections is retried
-    /// until then (async-http-client's behaviour), so this bounds how long an outage takes to
-    /// report. Default 60 s.
+    /// Deadline for a request's answer to begin (a part upload's included). Default 60 s.
     public var requestTimeout: Duration
 
     public init(

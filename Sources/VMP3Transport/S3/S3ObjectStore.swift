@@ -22,12 +22,25 @@ public struct S3ObjectStore: ObjectStore {
     private let client: HTTPClient
     private let logger: Logger
 
-    public init(configuration: S3Configuration, credentials: AWSCredentials, client: HTTPClient = .shared, logger: Logger = Logger(label: "vmp3.s3")) {
+    /// - Parameter client: default ``defaultHTTPClient``. Another client should not retry
+    ///   connection attempts itself (`retryConnectionEstablishment`): requests are retried here.
+    public init(configuration: S3Configuration, credentials: AWSCredentials, client: HTTPClient = S3ObjectStore.defaultHTTPClient, logger: Logger = Logger(label: "vmp3.s3")) {
         self.configuration = configuration
         signer = SigV4Signer(credentials: credentials, region: configuration.region)
         self.client = client
         self.logger = logger
     }
+
+    /// The client S3 stores share unless given one. A connection attempt that fails fails its
+    /// request at once, and ``send`` retries it with its own backoff: async-http-client's default
+    /// is to retry connecting until the request's deadline, which made a refused connection take
+    /// ``S3Configuration/requestTimeout`` × ``S3Configuration/maxAttempts`` (4 minutes) to report.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     // MARK: - ObjectStore
 
@@ -245,7 +258,7 @@ public struct S3ObjectStore: ObjectStore {
             }
             let response: HTTPClientResponse
             do {
-                response = try await client.execute(request, timeout: .seconds(Int64(configuration.requestTimeout.components.seconds)))
+                response = try await client.execute(request, timeout: TimeAmount(configuration.requestTimeout))
             } catch {
                 lastError = StorageError(code: .unavailable, message: "\(method) \(url.path) failed: \(error)")
                 continue

@@ -41,6 +41,34 @@ public struct WebhookConfiguration: Sendable {
         self.init(secret: SymmetricKey(data: Array(secret.utf8)))
     }
 
+    /// The secret kept in the file at `path`, made there (32 random bytes, hex, mode 0600) if
+    /// there is none yet: `vmp3 serve` signs with it, and the receiver reads it from the file.
+    ///
+    /// - Throws: ``ConfigurationError`` if the file cannot be read or written, or holds fewer
+    ///   than 16 bytes.
+    public init(secretFile path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        if !FileManager.default.fileExists(atPath: path) {
+            let secret = SymmetricKey(size: .bits256).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            } catch {
+                throw ConfigurationError("cannot make the directory of \(path): \(error)")
+            }
+            guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("cannot write the webhook secret to \(path)")
+            }
+        }
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw ConfigurationError("cannot read the webhook secret at \(path): \(error)")
+        }
+        guard text.utf8.count >= 16 else { throw ConfigurationError("the webhook secret at \(path) is shorter than 16 bytes") }
+        self.init(secret: SymmetricKey(data: Array(text.utf8)))
+    }
+
     /// The wait before attempt `attempt` (2 or later).
     func backoff(before attempt: Int) -> Duration {
         let doubled = initialBackoff * (1 << min(max(attempt - 2, 0), 20))

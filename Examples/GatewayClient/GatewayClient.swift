@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOFileSystem
+import NIOHTTP1
+import VMP3Kit
+
+/// A client of the VMP3 gateway's HTTP API (Docs/openapi.json), on AsyncHTTPClient. Uploads and
+/// downloads stream between the file and the socket: memory stays flat whatever the file's size.
+struct GatewayClient: Sendable {
+    let baseURL: String
+    let http: HTTPClient
+    /// The bearer token, once logged in.
+    var token: String?
+
+    init(baseURL: String, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    /// Registers `email`; an address that is registered already is not an error here.
+    func register(email: String, password: String) async throws {
+        let response = try await send(json("/v1/auth/register", ["email": email, "password": password]), expect: [201, 409])
+        _ = try await response.body.collect(upTo: 1 << 16)
+    }
+
+    /// Logs in and keeps the token for the calls that follow.
+    mutating func logIn(email: String, password: String) async throws {
+        struct Token: Decodable { var access_token: String }
+        let response = try await send(json("/v1/auth/login", ["email": email, "password": password]), expect: [200])
+        token = try JSONDecoder().decode(Token.self, from: try await response.body.collect(upTo: 1 << 16)).access_token
+    }
+
+    /// Uploads `file` (streamed from disk) as a new job, with `options` as query parameters
+    /// (`bitrate`, `title`, `webhook_url`, …).
+    func upload(_ file: String, options: [String: String] = [:]) async throws -> JobDocument {
+        var components = URLComponents()
+        components.queryItems = options.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        let query = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        return try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(file)) { handle in
+            let size = try await handle.info().size
+            var request = authorized("/v1/jobs" + query, method: .POST)
+            request.headers.add(name: "Content-Type", value: "application/octet-stream")
+            request.body = .stream(handle.readChunks(in: 0..<size, chunkLength: .kibibytes(256)), length: .known(size))
+            let response = try await send(request, expect: [202])
+            return try JobDocument.makeDecoder().decode(JobDocument.self, from: try await response.body.collect(upTo: 1 << 20))
+        }
+    }
+
+    /// The job's server-sent events, from now until the job ends (the stream then closes).
+    func events(of job: JobID) async throws -> AsyncThrowingStream<ServerSentEvent, any Error> {
+        let response = try await send(authorized("/v1/jobs/\(job.rawValue)/events", method: .GET), expect: [200], timeout: .hours(24))
+        return AsyncThrowingStream { continuation in
+            let reading = Task {
+                do {
+                    var parser = ServerSentEventParser()
+                    for try await chunk in response.body {
+                        for event in parser.feed(chunk) { continuation.yield(event) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in reading.cancel() }
+        }
+    }
+
+    /// Downloads the job's MP3 to `file` (replacing it), streamed; returns its size in bytes.
+    func download(_ job: JobID, to file: String) async throws -> Int64 {
+        let response = try await send(authorized("/v1/jobs/\(job.rawValue)/download", method: .GET), expect: [200], timeout: .hours(1))
+        return try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(file), options: .newFile(replaceExisting: true)) { handle in
+            var writer = handle.bufferedWriter()
+            let written = try await writer.write(contentsOf: response.body)
+            try await writer.flush()
+            return written
+        }
+    }
+
+    // MARK: - Requests
+
+    private func json(_ path: String, _ body: [String: String]) throws -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        return request
+    }
+
+    private func authorized(_ path: String, method: HTTPMethod) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    /// Sends `request`; a status outside `expect` is thrown as the problem the gateway described.
+    private func send(_ request: HTTPClientRequest, expect: Set<UInt>, timeout: TimeAmount = .minutes(10)) async throws -> HTTPClientResponse {
+        let response = try await http.execute(request, timeout: timeout)
+        guard expect.contains(response.status.code) else {
+            let body = try await response.body.collect(upTo: 1 << 16)
+            throw (try? JSONDecoder().decode(GatewayError.self, from: body))
+                ?? GatewayError(status: Int(response.status.code), code: "unexpected_status", detail: String(buffer: body))
+        }
+        return response
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import VMP3TestSupport
+@testable import VMP3Transport
+
+/// A service executable started as a process, and the address it printed.
+struct ServiceProcess {
+    let process: ExternalTool.Running
+    let url: String
+
+    /// Starts the built executable `name` with `environment` and waits (up to a minute) for its
+    /// `listening on http://…` line.
+    static func start(_ name: String, environment: [String: String]) async throws -> ServiceProcess {
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable(name)])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while clock.now < deadline {
+            if let match = process.outputSoFar().firstMatch(of: /listening on (http:\/\/[0-9.]+:[0-9]+)/) {
+                return ServiceProcess(process: process, url: String(match.1))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.kill(SIGKILL)
+        let output = try await process.finish()
+        throw ExternalTool.Failure(description: "\(name) did not start: \(output.stderr)")
+    }
+}
+
+/// The four services on a fresh prefix of the shared servers (bucket, queues and keys of their
+/// own), with a webhook receiver.
+struct Deployment {
+    var environment: [String: String]
+    var services: [String: ServiceProcess] = [:]
+    let receiver: HTTPTestReceiver
+    let data: URL
+    let name: String
+
+    static func make() async throws -> Deployment {
+        let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        let data = try makeScratchDirectory()
+        let storage = "s3://\(name)?endpoint=\(try TestServices.s3Endpoint.absoluteString)&region=us-east-1"
+        try await S3ObjectStore(configuration: try S3Configuration(url: URL(string: storage)!), credentials: S3ObjectStoreTests.credentials).createBucketIfNeeded()
+        let environment = [
+            "VMP3_STORAGE": storage, "AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret",
+            "VMP3_QUEUE": "\(try TestServices.amqp.absoluteString)?prefix=\(name).",
+            "VMP3_STORE": "\(try TestServices.redis.absoluteString)?prefix=\(name):",
+            "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "info",
+            "VMP3_WEBHOOK_SECRET": "e2e-webhook-secret-\(name)", "VMP3_CONCURRENCY": "1", "VMP3_LEASE_SECONDS": "4",
+        ]
+        return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
+    }
+
+    /// The bucket's name.
+    var bucket: String { name }
+
+    mutating func start(_ service: String) async throws {
+        services[service] = try await ServiceProcess.start(service, environment: environment)
+    }
+
+    /// Starts `vmp3-auth`, then the other `services` pointed at it.
+    mutating func start(withAuth services: [String]) async throws {
+        try await start("vmp3-auth")
+        environment["VMP3_AUTH_URL"] = try #require(self.services["vmp3-auth"]).url
+        for service in services { try await start(service) }
+    }
+
+    /// Runs `script` with `$BASE` (the gateway) and `$TOKEN` (a fresh user's) set.
+    func run(_ script: String, user: String = "fault@example.com") async throws -> ExternalTool.Output {
+        let login = #"-H 'Content-Type: application/json' -d '{"email":"\#(user)","password":"a long passphrase"}'"#
+        let base = try #require(services["vmp3-gateway"]).url
+        return try await ExternalTool.run("/bin/bash", ["-c", """
+        set -e
+        cd '\(data.path)'
+        BASE=\(base)
+        curl -s $BASE/v1/auth/register \(login) > /dev/null
+        TOKEN=$(curl -sf $BASE/v1/auth/login \(login) | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+        \(script)
+        """])
+    }
+
+    /// A short video (H.264 and AAC in MP4) made with the ffmpeg CLI in the data directory.
+    func makeClip(_ name: String = "clip.mp4", seconds: Int = 2) async throws -> URL {
+        let video = data.appendingPathComponent(name)
+        try await ExternalTool.ffmpeg([
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=\(seconds)", "-f", "lavfi", "-i", "sine=frequency=440:duration=\(seconds)",
+            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", video.path,
+        ])
+        return video
+    }
+
+    /// The keys of every object in the deployment's bucket (listed with boto3, which the S3
+    /// server's Python package brings).
+    func storedObjects() async throws -> [String] {
+        let output = try await ExternalTool.run("python3", ["-c", """
+        import boto3, sys
+        s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                          aws_access_key_id="vmp3-test", aws_secret_access_key="vmp3-test-secret")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+            for item in page.get("Contents", []): print(item["Key"])
+        """, try TestServices.s3Endpoint.absoluteString, bucket])
+        guard output.status == 0 else { throw ExternalTool.Failure(description: "listing the bucket failed: \(output.stderr)") }
+        return output.text.split(separator: "\n").map(String.init)
+    }
+
+    func stopAll() async throws {
+        for service in services.values { service.process.kill(SIGTERM) }
+        for service in services.values { _ = try await service.process.finish() }
+        try await receiver.stop()
+    }
+}

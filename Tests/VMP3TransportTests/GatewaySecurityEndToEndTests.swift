@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Testing
+import VMP3Auth
+import VMP3Kit
+import VMP3TestSupport
+
+/// The gateway's security and bad-input answers, against the `vmp3-gateway` process (with
+/// `vmp3-auth` and `vmp3-converter`) on the real RabbitMQ, Redis and S3 server: over HTTP only.
+@Suite(.serialized) struct GatewaySecurityEndToEndTests {
+    /// An HTTP answer, read whole (every body here is small).
+    struct Answer {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+
+        var problemType: String? {
+            struct Problem: Decodable { var type: String }
+            return try? JSONDecoder().decode(Problem.self, from: Data(body.utf8)).type
+        }
+
+        func job() throws -> JobDocument { try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(body.utf8)) }
+    }
+
+    static func send(_ method: HTTPMethod, _ url: String, token: String? = nil, body: ByteBuffer? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: token.hasPrefix("-") ? String(token.dropFirst()) : "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: method == .POST && url.contains("/auth/") ? "application/json" : "application/octet-stream")
+            request.body = .bytes(body)
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(90))
+        return Answer(status: Int(response.status.code), headers: response.headers, body: String(buffer: try await response.body.collect(upTo: 1 << 24)))
+    }
+
+    static func token(_ base: String, _ email: String) async throws -> String {
+        let credentials = ByteBuffer(string: #"{"email":"\#(email)","password":"a long passphrase"}"#)
+        #expect(try await send(.POST, base + "/v1/auth/register", body: credentials).status == 201)
+        let login = try await send(.POST, base + "/v1/auth/login", body: credentials)
+        struct Token: Decodable { var access_token: String }
+        return try JSONDecoder().decode(Token.self, from: Data(login.body.utf8)).access_token
+    }
+
+    /// Follows the job's events to the end; returns the last event's job.
+    static func follow(_ base: String, _ id: JobID, token: String) async throws -> JobDocument {
+        let events = try await send(.GET, base + "/v1/jobs/\(id.rawValue)/events", token: token)
+        #expect(events.status == 200)
+        let last = try #require(events.body.split(separator: "\n").last { $0.hasPrefix("data: ") }?.dropFirst(6), "\(events.body)")
+        return try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(last.utf8))
+    }
+
+    @Test("401 for no, malformed, tampered, expired, foreign and alg:none tokens; 404 for another user's job, events and download")
+    func tokensAndOwnership() async throws {
+        var deployment = try await Deployment.make()
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        let ann = try await Self.token(base, "ann@example.com")
+        let bob = try await Self.token(base, "bob@example.com")
+
+        // Tokens the gateway must refuse: made from a real one, or signed with the auth
+        // service's own key but expired, or with another key.
+        let key = try SigningKey.loadOrCreate(at: deployment.data.appendingPathComponent("signing-key.pem").path)
+        let expired = try await JWTTokenIssuer(signingKey: key, settings: TokenSettings(lifetime: .seconds(-300))).issueToken(for: "ann", email: nil).token
+        let foreign = try await JWTTokenIssuer(signingKey: try SigningKey.generate()).issueToken(for: "ann", email: nil).token
+        let parts = ann.split(separator: ".").map(String.init)
+        let tampered = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+        let header = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        let unsigned = header + "." + parts[1] + "."
+        #expect(try await Self.send(.GET, base + "/v1/jobs", token: ann).status == 200)
+        for token in [nil, "-Basic abc", "-Bearer", "not.a.token", tampered, expired, foreign, unsigned] {
+            let answer = try await Self.send(.GET, base + "/v1/jobs", token: token)
+            #expect(answer.status == 401, "\(token ?? "no token")")
+            #expect(answer.headers.first(name: "Content-Type") == "application/problem+json")
+            #expect(answer.headers.first(name: "WWW-Authenticate") == "Bearer")
+        }
+
+        let clip = ByteBuffer(bytes: try Data(contentsOf: try await deployment.makeClip()))
+        let job = try await Self.send(.POST, base + "/v1/jobs", token: ann, body: clip).job()
+        for path in ["", "/events", "/download"] {
+            let answer = try await Self.send(.GET, base + "/v1/jobs/\(job.id.rawValue)\(path)", token: bob)
+            #expect(answer.status == 404, "\(path): \(answer.body)")
+        }
+        #expect(try await Self.send(.DELETE, base + "/v1/jobs/\(job.id.rawValue)", token: bob).status == 404)
+        #expect(try await Self.follow(base, job.id, token: ann).status == .succeeded)
+        #expect(try await Self.send(.GET, base + "/v1/jobs/\(job.id.rawValue)/download", token: bob).status == 404)
+        #expect(try await Self.send(.GET, base + "/v1/jobs/\(job.id.rawValue)/download", token: ann).status == 200)
+        try await deployment.stopAll()
+    }
+
+    @Test("an upload over the limit is 413 with nothing stored; a file that is not a video fails with a typed reason, and the services keep serving")
+    func refusedAndFailedUploads() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_MAX_UPLOAD_MB"] = "1"
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        let token = try await Self.token(base, "ann@example.com")
+
+        // Over the limit, with a Content-Length and chunked: refused, and nothing in the bucket.
+        let big = ByteBuffer(repeating: 7, count: 3 << 20)
+        let refused = try await Self.send(.POST, base + "/v1/jobs", token: token, body: big)
+        #expect(refused.status == 413)
+        #expect(refused.problemType?.hasSuffix("/upload_too_large") == true, "\(refused.body)")
+        let file = deployment.data.appendingPathComponent("big.bin")
+        try Data(repeating: 9, count: 3 << 20).write(to: file)
+        let chunked = try await ExternalTool.run("curl", [
+            "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)",
+            "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(file.path)", base + "/v1/jobs",
+        ])
+        #expect(chunked.text == "413", "\(chunked.text) \(chunked.stderr)")
+        #expect(try await deployment.storedObjects() == [])
+        #expect(try await Self.send(.GET, base + "/v1/jobs", token: token).body.contains(#""jobs":[]"#))
+
+        // Not a video: accepted, then failed with a reason; the gateway and converter go on.
+        let text = ByteBuffer(string: String(repeating: "not a video ", count: 1000))
+        let bad = try await Self.send(.POST, base + "/v1/jobs", token: token, body: text).job()
+        let failed = try await Self.follow(base, bad.id, token: token)
+        #expect(failed.status == .failed && failed.failure?.code == "not_media_file", "\(failed)")
+        #expect(try await Self.send(.GET, base + "/v1/jobs/\(bad.id.rawValue)/download", token: token).status == 404)
+        for service in ["vmp3-gateway", "vmp3-converter"] {
+            #expect(try await Self.send(.GET, try #require(deployment.services[service]).url + "/healthz").status == 200)
+        }
+        let clip = ByteBuffer(bytes: try Data(contentsOf: try await deployment.makeClip()))
+        let good = try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip).job()
+        #expect(try await Self.follow(base, good.id, token: token).status == .succeeded)
+        try await deployment.stopAll()
+    }
+}
