@@ -66,14 +66,7 @@ actor Clip {
 
     func mp4() async throws -> URL {
         if let made { return made }
-        let url = testRoot.appendingPathComponent("clip.mp4")
-        let output = try await ExternalTool.run("ffmpeg", [
-            "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", url.path,
-        ])
-        guard output.status == 0 else { throw ExternalTool.Failure(description: "ffmpeg failed: \(output.stderr)") }
+        let url = try await TestClip.make(at: testRoot.appendingPathComponent("clip.mp4"))
         made = url
         return url
     }

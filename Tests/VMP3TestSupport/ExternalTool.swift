@@ -66,6 +66,32 @@ public struct ExternalTool {
             _ = Glibc.kill(pid, signal)
         }
 
+        /// Sends `signal` `delay` after `condition` first holds, checking every 10 ms for up to
+        /// `timeout`. The checks and the signal run on a thread of their own: on a loaded test run
+        /// the cooperative pool can be starved for seconds, long enough to miss a short window.
+        ///
+        /// - Returns: whether the condition held (and the signal was sent).
+        public func kill(_ signal: Int32, after delay: Duration = .zero, once condition: @escaping @Sendable () -> Bool, timeout: Duration) async -> Bool {
+            let pid = pid
+            return await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    let clock = ContinuousClock()
+                    let deadline = clock.now + timeout
+                    var held = condition()
+                    while !held && clock.now < deadline {
+                        usleep(10_000)
+                        held = condition()
+                    }
+                    if held {
+                        Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                        _ = Glibc.kill(pid, signal)
+                    }
+                    continuation.resume(returning: held)
+                }
+                thread.start()
+            }
+        }
+
         /// Waits for the process to end and collects its output.
         public func finish() async throws -> Output {
             let status = await exit.value

@@ -79,14 +79,9 @@ struct Deployment {
         """])
     }
 
-    /// A short video (H.264 and AAC in MP4) made with the ffmpeg CLI in the data directory.
+    /// A short video made in the data directory (``TestClip``).
     func makeClip(_ name: String = "clip.mp4", seconds: Int = 2) async throws -> URL {
-        let video = data.appendingPathComponent(name)
-        try await ExternalTool.ffmpeg([
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=\(seconds)", "-f", "lavfi", "-i", "sine=frequency=440:duration=\(seconds)",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", video.path,
-        ])
-        return video
+        try await TestClip.make(at: data.appendingPathComponent(name), seconds: seconds)
     }
 
     /// The keys of every object in the deployment's bucket (listed with boto3, which the S3

@@ -65,6 +65,8 @@ import VMP3Kit
         let store = RedisJobStore(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(1)))
         let start = ContinuousClock.now
         await #expect { _ = try await store.get(JobID()) } throws: { ($0 as? JobStoreError)?.code == .unavailable }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // A refused connection is reported at once; the bound leaves room for a loaded machine
+        // (the sanitized run, with other tests in parallel, took 6.7 s once), not for a hang.
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 }

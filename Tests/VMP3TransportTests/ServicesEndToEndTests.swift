@@ -137,4 +137,14 @@ import VMP3TestSupport
         #expect(deployment.receiver.requests.first?.header("VMP3-Delivery") == "\(jobID).succeeded")
         try await deployment.stopAll()
     }
+
+    @Test("schemathesis, run against /openapi.json of the vmp3-gateway process (auth forwarded to vmp3-auth), finds no server error and no response outside the schema")
+    func schemathesis() async throws {
+        var deployment = try await Deployment.make()
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
+        let run = try await Schemathesis.run(against: try #require(deployment.services["vmp3-gateway"]).url, examples: 30)
+        #expect(run.status == 0, "\(run.text.suffix(4000)) \(run.stderr.suffix(2000))")
+        #expect(run.text.contains("passed"))
+        try await deployment.stopAll()
+    }
 }

@@ -90,14 +90,11 @@ import Testing
         let directory = try makeScratchDirectory()
         let output = directory.appendingPathComponent("long.mp3")
         let process = try ExternalTool.start(Self.vmp3, ["convert", try await TestMedia.longAudio.url.path, "-o", output.path])
-        // Wait for the partial file, so that the signal arrives mid-conversion.
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
-        while !directoryContents(directory).contains(where: { $0.hasSuffix(".partial") }) && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        try await Task.sleep(for: .milliseconds(200))
-        process.kill(SIGINT)
+        // Interrupt once the partial file is there, so that the signal arrives mid-conversion.
+        let interrupted = await process.kill(SIGINT, after: .milliseconds(200), once: {
+            directoryContents(directory).contains { $0.hasSuffix(".partial") }
+        }, timeout: .seconds(60))
+        #expect(interrupted, "the conversion never wrote its partial file")
         let result = try await process.finish()
         #expect(result.status == 130, "\(result.stderr)")
         #expect(result.stderr.contains("cancelled"))

@@ -1,0 +1,35 @@
+import Foundation
+
+/// A `vmp3 serve` started for a test: on a free port, its data in `directory/data`, one
+/// conversion at a time.
+public struct RunningServe: Sendable {
+    public let process: ExternalTool.Running
+    /// `http://127.0.0.1:PORT`.
+    public let url: String
+    /// A scratch directory of the test's; the server keeps its data in `data` below it.
+    public let directory: URL
+
+    /// Starts it with `arguments` added and waits (up to a minute) for its `serving on` line.
+    public static func start(_ arguments: [String] = []) async throws -> RunningServe {
+        let directory = try makeScratchDirectory()
+        let process = try ExternalTool.start(builtExecutable("vmp3"), [
+            "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",
+        ] + arguments)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while clock.now < deadline {
+            if let match = process.outputSoFar().firstMatch(of: /serving on (http:\/\/[0-9.]+:[0-9]+)/) {
+                return RunningServe(process: process, url: String(match.1), directory: directory)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.kill(SIGKILL)
+        throw ExternalTool.Failure(description: "vmp3 serve did not start: \(try await process.finish().stderr)")
+    }
+
+    /// Stops it with SIGTERM, as a person would with Ctrl-C, and returns what it wrote.
+    public func stop() async throws -> ExternalTool.Output {
+        process.kill(SIGTERM)
+        return try await process.finish()
+    }
+}
