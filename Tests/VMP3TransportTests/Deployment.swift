@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VMP3Kit
 import VMP3TestSupport
 @testable import VMP3Transport
 
@@ -82,6 +83,41 @@ struct Deployment {
     /// A short video made in the data directory (``TestClip``).
     func makeClip(_ name: String = "clip.mp4", seconds: Int = 2) async throws -> URL {
         try await TestClip.make(at: data.appendingPathComponent(name), seconds: seconds)
+    }
+
+    /// Uploads ten minutes of audio (a few seconds of conversion: time enough to stop a
+    /// converter mid-job), with the receiver as its webhook, and returns its id once it runs.
+    func uploadLongJobAndWaitUntilRunning() async throws -> String {
+        let audio = data.appendingPathComponent("long.m4a")
+        if !FileManager.default.fileExists(atPath: audio.path) {
+            try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=600", "-c:a", "aac", "-b:a", "96k", audio.path])
+        }
+        let upload = try await run("""
+        JOB=$(curl -sf "$BASE/v1/jobs?webhook_url=\(receiver.url.absoluteString)" -H "Authorization: Bearer $TOKEN" --data-binary @long.m4a | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+        echo "JOB=$JOB"
+        for i in $(seq 1 400); do
+          curl -sf $BASE/v1/jobs/$JOB -H "Authorization: Bearer $TOKEN" | grep -q '"status":"running"' && break
+          sleep 0.05
+        done
+        """)
+        let id = try #require(upload.text.firstMatch(of: /JOB=([0-9a-f-]{36})/).map { String($0.1) }, "\(upload.text) \(upload.stderr)")
+        try await Task.sleep(for: .milliseconds(300))
+        return id
+    }
+
+    /// The job as the gateway shows it now (`follow: true`: its events until it ends, the last
+    /// 2000 bytes of them).
+    func job(_ id: String, follow: Bool = false) async throws -> String {
+        let output = try await run(follow
+            ? "curl -sf -N --max-time 120 $BASE/v1/jobs/\(id)/events -H \"Authorization: Bearer $TOKEN\" | tail -c 2000"
+            : "curl -sf $BASE/v1/jobs/\(id) -H \"Authorization: Bearer $TOKEN\"")
+        return output.text + output.stderr
+    }
+
+    /// The size of the job's MP3 in the bucket.
+    func outputSize(of id: String) async throws -> Int64 {
+        let store = S3ObjectStore(configuration: try S3Configuration(url: URL(string: try #require(environment["VMP3_STORAGE"]))!), credentials: S3ObjectStoreTests.credentials)
+        return try await store.head(try ObjectKey("outputs/\(id).mp3")).size
     }
 
     /// The keys of every object in the deployment's bucket (listed with boto3, which the S3

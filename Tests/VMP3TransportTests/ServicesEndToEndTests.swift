@@ -82,38 +82,56 @@ import VMP3TestSupport
     func converterKilled() async throws {
         var deployment = try await Deployment.make()
         try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
-        // Ten minutes of audio: a few seconds of conversion, time enough to kill the converter.
-        try await ExternalTool.ffmpeg([
-            "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=600", "-c:a", "aac", "-b:a", "96k",
-            deployment.data.appendingPathComponent("long.m4a").path,
-        ])
-        let upload = try await deployment.run("""
-        JOB=$(curl -sf "$BASE/v1/jobs?webhook_url=\(deployment.receiver.url.absoluteString)" -H "Authorization: Bearer $TOKEN" --data-binary @long.m4a | sed -E 's/.*"id":"([^"]+)".*/\\1/')
-        echo "JOB=$JOB"
-        for i in $(seq 1 200); do
-          curl -sf $BASE/v1/jobs/$JOB -H "Authorization: Bearer $TOKEN" | grep -q '"status":"running"' && break
-          sleep 0.05
-        done
-        """)
-        let jobID = try #require(upload.text.firstMatch(of: /JOB=([0-9a-f-]{36})/).map { String($0.1) }, "\(upload.text) \(upload.stderr)")
-        try await Task.sleep(for: .milliseconds(300))
+        let jobID = try await deployment.uploadLongJobAndWaitUntilRunning()
         let killed = try #require(deployment.services["vmp3-converter"])
         killed.process.kill(SIGKILL)
         #expect(try await killed.process.finish().status == 128 + SIGKILL)
         try await deployment.start("vmp3-converter")
 
-        let followed = try await deployment.run("""
-        curl -sf -N --max-time 90 $BASE/v1/jobs/\(jobID)/events -H "Authorization: Bearer $TOKEN" | tail -c 2000
-        """)
-        #expect(followed.text.contains(#""status":"succeeded""#), "\(followed.text) \(followed.stderr)")
-        #expect(followed.text.contains(#""attempts":2"#), "the job ran twice: \(followed.text)")
+        let followed = try await deployment.job(jobID, follow: true)
+        #expect(followed.contains(#""status":"succeeded""#), "\(followed)")
+        #expect(followed.contains(#""attempts":2"#), "the job ran twice: \(followed)")
 
         // One output object for the job in storage, and one webhook.
-        let store = S3ObjectStore(configuration: try S3Configuration(url: URL(string: deployment.environment["VMP3_STORAGE"]!)!), credentials: S3ObjectStoreTests.credentials)
-        #expect(try await store.head(try ObjectKey("outputs/\(jobID).mp3")).size > 1_000_000)
+        #expect(try await deployment.outputSize(of: jobID) > 1_000_000)
         await deployment.receiver.waitForRequests(1)
         try await Task.sleep(for: .seconds(1))
         #expect(deployment.receiver.requests.count == 1)
+        try await deployment.stopAll()
+    }
+
+    @Test("the converter stopped with SIGTERM mid-job: it finishes the job within its grace period, or, with none, returns it to the queue for the next converter; it exits 0 either way")
+    func converterStopped() async throws {
+        var deployment = try await Deployment.make()
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
+
+        // The default grace period (30 s): the job is done before the converter exits.
+        let finished = try await deployment.uploadLongJobAndWaitUntilRunning()
+        let first = try #require(deployment.services["vmp3-converter"])
+        first.process.kill(SIGTERM)
+        #expect(try await first.process.finish().status == 0)
+        let done = try await deployment.job(finished)
+        #expect(done.contains(#""status":"succeeded""#) && done.contains(#""attempts":1"#), "\(done)")
+
+        // No grace period: the job goes back to the queue at once, and the next converter runs it.
+        deployment.environment["VMP3_SHUTDOWN_GRACE_SECONDS"] = "0"
+        try await deployment.start("vmp3-converter")
+        let returned = try await deployment.uploadLongJobAndWaitUntilRunning()
+        let second = try #require(deployment.services["vmp3-converter"])
+        second.process.kill(SIGTERM)
+        #expect(try await second.process.finish().status == 0)
+        let requeued = try await deployment.job(returned)
+        #expect(requeued.contains(#""status":"queued""#), "\(requeued)")
+        deployment.environment["VMP3_SHUTDOWN_GRACE_SECONDS"] = nil
+        try await deployment.start("vmp3-converter")
+        let followed = try await deployment.job(returned, follow: true)
+        #expect(followed.contains(#""status":"succeeded""#) && followed.contains(#""attempts":2"#), "\(followed)")
+
+        #expect(try await deployment.outputSize(of: finished) > 1_000_000)
+        #expect(try await deployment.outputSize(of: returned) > 1_000_000)
+        await deployment.receiver.waitForRequests(2)
+        try await Task.sleep(for: .seconds(1))
+        #expect(deployment.receiver.requests.count == 2)
         try await deployment.stopAll()
     }
 

@@ -5,7 +5,8 @@
 // Environment: VMP3_STORAGE, VMP3_QUEUE, VMP3_STORE (backend URLs, see Docs/operations.md),
 // VMP3_CONCURRENCY (default: the number of cores), VMP3_LEASE_SECONDS (how long a job stays
 // with a converter that stopped answering before another takes it over; default 60),
-// VMP3_HTTP_ADDRESS for /healthz and /readyz
+// VMP3_SHUTDOWN_GRACE_SECONDS (how long running jobs may finish after SIGTERM before they go back
+// to the queue; default 30), VMP3_HTTP_ADDRESS for /healthz, /readyz and /metrics
 // (default 127.0.0.1:8083), VMP3_LOG_LEVEL.
 import Foundation
 import ServiceLifecycle
@@ -22,6 +23,9 @@ configuration.concurrency = environment["VMP3_CONCURRENCY"].flatMap(Int.init) ??
 if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
     configuration.leaseDuration = .seconds(lease)
     configuration.leaseRenewalInterval = .seconds(max(1, lease / 4))
+}
+if let grace = environment["VMP3_SHUTDOWN_GRACE_SECONDS"].flatMap(Int.init), grace >= 0 {
+    configuration.shutdownGracePeriod = .seconds(grace)
 }
 let worker = ConversionWorker(
     storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
