@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Runs a program (ffmpeg, ffprobe, the vmp3 CLI) and collects what it printed.
 ///
@@ -32,22 +33,33 @@ public struct ExternalTool {
         try await start(executable, arguments).finish()
     }
 
-    /// A started process whose output is collected when it ends.
+    /// A started process whose output is collected when it ends. Released while the process
+    /// still runs (a test that threw before stopping it), it kills the process: a failed test
+    /// leaves no server behind holding a port or a CPU.
     public final class Running: Sendable {
         public let pid: pid_t
         public let stdoutURL: URL
         let stderrURL: URL
         private let exit: Task<Int32, Never>
+        /// Set once the process is reaped (its pid may then be reused: never signal it again).
+        private let reaped: ReapedFlag
+
+        private final class ReapedFlag: Sendable {
+            let value = Atomic<Bool>(false)
+        }
 
         init(pid: pid_t, stdoutURL: URL, stderrURL: URL) {
             self.pid = pid
             self.stdoutURL = stdoutURL
             self.stderrURL = stderrURL
+            let reaped = ReapedFlag()
+            self.reaped = reaped
             exit = Task {
                 await withCheckedContinuation { continuation in
                     DispatchQueue.global().async {
                         var status: Int32 = 0
                         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                        reaped.value.store(true, ordering: .releasing)
                         // Exited: the code; killed by a signal: 128 + the signal, as shells report it.
                         let signal = status & 0x7F
                         continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
@@ -56,14 +68,18 @@ public struct ExternalTool {
             }
         }
 
+        deinit {
+            if !reaped.value.load(ordering: .acquiring) { _ = Glibc.kill(pid, SIGKILL) }
+        }
+
         /// What the process has written to its standard output so far.
         public func outputSoFar() -> String {
             String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
         }
 
-        /// Sends `signal` to the process.
+        /// Sends `signal` to the process, unless it has ended.
         public func kill(_ signal: Int32) {
-            _ = Glibc.kill(pid, signal)
+            if !reaped.value.load(ordering: .acquiring) { _ = Glibc.kill(pid, signal) }
         }
 
         /// Sends `signal` `delay` after `condition` first holds, checking every 10 ms for up to
