@@ -121,7 +121,7 @@ public struct JobRoutes: Sendable {
         let creation: JobCreation
         do {
             creation = try await service.submit(submission, body: body)
-        } catch where body.exceeded.withLock({ $0 }) {
+        } catch where body.exceeded.isSet {
             // The store reports the body's failure as its own; the cause is the size.
             throw UploadTooLarge(limit: configuration.maxUploadBytes)
         }
@@ -171,9 +171,9 @@ struct LimitedBody: AsyncSequence, Sendable {
     let exceeded = SharedFlag()
 
     final class SharedFlag: Sendable {
-        private let value = Mutex(false)
-        func set() { value.withLock { $0 = true } }
-        func withLock<T>(_ body: (Bool) -> T) -> T { value.withLock { body($0) } }
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
