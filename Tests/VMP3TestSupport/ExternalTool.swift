@@ -77,6 +77,18 @@ public struct ExternalTool {
             String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
         }
 
+        /// Waits until the process's standard output matches `pattern` (checking every 50 ms, for
+        /// up to `timeout`) and returns the match's first capture; `nil` if it did not come.
+        public func waitForOutput(_ pattern: Regex<(Substring, Substring)>, timeout: Duration) async throws -> String? {
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            while clock.now < deadline {
+                if let match = outputSoFar().firstMatch(of: pattern) { return String(match.1) }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return nil
+        }
+
         /// Sends `signal` to the process, unless it has ended.
         public func kill(_ signal: Int32) {
             if !reaped.value.load(ordering: .acquiring) { _ = Glibc.kill(pid, signal) }

@@ -15,13 +15,8 @@ public struct RunningServe: Sendable {
         let process = try ExternalTool.start(builtExecutable("vmp3"), [
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",
         ] + arguments)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while clock.now < deadline {
-            if let match = process.outputSoFar().firstMatch(of: /serving on (http:\/\/[0-9.]+:[0-9]+)/) {
-                return RunningServe(process: process, url: String(match.1), directory: directory)
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        if let url = try await process.waitForOutput(/serving on (http:\/\/[0-9.]+:[0-9]+)/, timeout: .seconds(60)) {
+            return RunningServe(process: process, url: url, directory: directory)
         }
         process.kill(SIGKILL)
         throw ExternalTool.Failure(description: "vmp3 serve did not start: \(try await process.finish().stderr)")

@@ -14,13 +14,8 @@ struct ServiceProcess {
     static func start(_ name: String, environment: [String: String]) async throws -> ServiceProcess {
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable(name)])
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while clock.now < deadline {
-            if let match = process.outputSoFar().firstMatch(of: /listening on (http:\/\/[0-9.]+:[0-9]+)/) {
-                return ServiceProcess(process: process, url: String(match.1))
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        if let url = try await process.waitForOutput(/listening on (http:\/\/[0-9.]+:[0-9]+)/, timeout: .seconds(60)) {
+            return ServiceProcess(process: process, url: url)
         }
         process.kill(SIGKILL)
         let output = try await process.finish()

@@ -7,12 +7,6 @@ import VMP3TestSupport
 /// The e-mail sender against real SMTP receivers on loopback (aiosmtpd writing maildirs): one
 /// plain, one that refuses mail until STARTTLS.
 @Suite struct EmailNotifierTests {
-    /// A message in a maildir, split into headers and a decoded body.
-    struct ReceivedMail {
-        var headers: [String: String]
-        var body: String
-    }
-
     static func smtp(_ variable: String, _ query: String) throws -> SMTPConfiguration {
         try SMTPConfiguration(url: URL(string: "\(try TestServices.value(variable))?from=vmp3@example.com&\(query)")!)
     }
@@ -33,34 +27,13 @@ import VMP3TestSupport
         return JobEvent(kind: .status, job: job)
     }
 
-    /// The message whose Message-ID is `<messageID>` in `maildir`, if it arrived.
-    static func mail(withID messageID: String, in maildir: String) throws -> ReceivedMail? {
-        let folder = URL(fileURLWithPath: maildir).appendingPathComponent("new")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
-            let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).replacingOccurrences(of: "\r\n", with: "\n")
-            guard let split = text.range(of: "\n\n") else { continue }
-            var headers: [String: String] = [:]
-            for line in text[..<split.lowerBound].split(separator: "\n") {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-            guard headers["message-id"] == "<\(messageID)>" else { continue }
-            var body = String(text[split.upperBound...])
-            if headers["content-transfer-encoding"] == "base64" {
-                body = String(decoding: Data(base64Encoded: body.replacingOccurrences(of: "\n", with: "")) ?? Data(), as: UTF8.self)
-            }
-            return ReceivedMail(headers: headers, body: body)
-        }
-        return nil
-    }
-
     @Test("a finished job's e-mail arrives over plain SMTP with its download link")
     func plainSucceeded() async throws {
         let ledger = InMemoryNotificationLedger()
         let event = Self.event(.succeeded, title: "Café à la plage")
         try await Self.notifier(try Self.smtp("VMP3_TEST_SMTP_URL", "tls=none"), ledger: ledger).deliver(event, to: .email("listener@example.org"))
 
-        let mail = try #require(try Self.mail(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")))
+        let mail = try #require(try ReceivedMail.find(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")))
         #expect(mail.headers["to"] == "listener@example.org" && mail.headers["from"] == "vmp3@example.com")
         #expect(mail.headers["x-mailfrom"] == "vmp3@example.com" && mail.headers["x-rcptto"] == "listener@example.org")
         let subject = try #require(mail.headers["subject"])
@@ -79,7 +52,7 @@ import VMP3TestSupport
         let smtp = try Self.smtp("VMP3_TEST_SMTP_TLS_URL", "tls=required&ca_file=\(try TestServices.value("VMP3_TEST_SMTP_TLS_CA"))")
         try await Self.notifier(smtp, ledger: ledger).deliver(event, to: .email("listener@example.org"))
 
-        let mail = try #require(try Self.mail(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_TLS_MAILDIR")))
+        let mail = try #require(try ReceivedMail.find(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_TLS_MAILDIR")))
         #expect(mail.headers["subject"] == "Your conversion failed: holiday.mp4")
         #expect(mail.body.contains("Reason: the file has no audio stream (no_audio_stream)"))
         #expect(!mail.body.contains("/download"))
@@ -102,7 +75,7 @@ import VMP3TestSupport
                 try await Self.notifier(smtp, ledger: ledger).deliver(event, to: .email("listener@example.org"))
             } throws: { ($0 as? NotificationError)?.code == .rejected }
             for variable in ["VMP3_TEST_MAILDIR", "VMP3_TEST_TLS_MAILDIR"] {
-                #expect(try Self.mail(withID: "\(event.deliveryID)@example.com", in: try TestServices.value(variable)) == nil)
+                #expect(try ReceivedMail.find(withID: "\(event.deliveryID)@example.com", in: try TestServices.value(variable)) == nil)
             }
             #expect(await ledger.records(for: event.job.id).first?.outcome == .gaveUp)
         }

@@ -84,10 +84,7 @@ import VMP3TestSupport
         let port = Int.random(in: 30_000...34_999)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_proxy.py").path
         let process = try ExternalTool.start("python3", ["-u", script, String(port), try TestServices.s3Endpoint.absoluteString, String(failures), matching])
-        for _ in 0..<100 {
-            if (try? String(contentsOf: process.stdoutURL, encoding: .utf8))?.contains("ready") == true { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        _ = try await process.waitForOutput(/(ready)/, timeout: .seconds(5))
         return (URL(string: "http://127.0.0.1:\(port)")!, process)
     }
 

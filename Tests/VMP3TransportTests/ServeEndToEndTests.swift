@@ -40,17 +40,8 @@ import VMP3Transport
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
 
         // The e-mail, to the account's address.
-        let maildir = URL(fileURLWithPath: try TestServices.value("VMP3_TEST_MAILDIR")).appendingPathComponent("new")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
-        var mail: String?
-        while mail == nil && clock.now < deadline {
-            mail = try FileManager.default.contentsOfDirectory(atPath: maildir.path)
-                .map { try String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8) }
-                .first { $0.contains("Message-ID: <\(jobID).succeeded@example.com>") }
-            if mail == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(try #require(mail).contains("To: \(email)"))
+        let mail = try await ReceivedMail.waitFor(withID: "\(jobID).succeeded@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR"), timeout: .seconds(30))
+        #expect(try #require(mail).headers["to"] == email)
 
         let readiness = try await ExternalTool.run("curl", ["-s", "-w", "%{http_code}", "\(served.url)/readyz"])
         #expect(readiness.text == "200")

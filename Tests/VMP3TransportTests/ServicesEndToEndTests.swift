@@ -15,26 +15,18 @@ import VMP3TestSupport
         deployment.environment["VMP3_SMTP"] = "\(try TestServices.value("VMP3_TEST_SMTP_URL"))?from=vmp3@example.com&tls=none"
         try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
         let services = Array(deployment.services.values)
-        let gateway = try #require(deployment.services["vmp3-gateway"])
         let receiver = deployment.receiver
         let data = deployment.data
         let secret = try #require(deployment.environment["VMP3_WEBHOOK_SECRET"])
 
         _ = try await deployment.makeClip("video.mp4", seconds: 3)
-        let login = #"-H 'Content-Type: application/json' -d '{"email":"e2e@example.com","password":"a long passphrase"}'"#
-        let base = gateway.url
-        let script = """
-        set -e
-        cd '\(data.path)'
-        curl -sf \(base)/v1/auth/register \(login) > /dev/null
-        TOKEN=$(curl -sf \(base)/v1/auth/login \(login) | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
-        JOB=$(curl -sf "\(base)/v1/jobs?bitrate=128&title=E2E&notify_email=true&webhook_url=\(receiver.url.absoluteString)" \\
+        let run = try await deployment.run("""
+        JOB=$(curl -sf "$BASE/v1/jobs?bitrate=128&title=E2E&notify_email=true&webhook_url=\(receiver.url.absoluteString)" \\
           -H "Authorization: Bearer $TOKEN" --data-binary @video.mp4 | sed -E 's/.*"id":"([^"]+)".*/\\1/')
         echo "JOB=$JOB"
-        curl -sf -N --max-time 60 \(base)/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
-        curl -sf \(base)/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
-        """
-        let run = try await ExternalTool.run("/bin/bash", ["-c", script])
+        curl -sf -N --max-time 60 $BASE/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
+        curl -sf $BASE/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
+        """, user: "e2e@example.com")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.text.contains(#""status":"succeeded""#), "\(run.text)")
         let jobID = try #require(run.text.firstMatch(of: /JOB=([0-9a-f-]{36})/).map { String($0.1) })
@@ -52,13 +44,9 @@ import VMP3TestSupport
         #expect(WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(secret.utf8))))
 
         // The e-mail, with its download link.
-        let maildir = URL(fileURLWithPath: try TestServices.value("VMP3_TEST_MAILDIR")).appendingPathComponent("new")
-        let mails = try FileManager.default.contentsOfDirectory(atPath: maildir.path).map {
-            try String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)
-        }
-        let mail = try #require(mails.first { $0.contains("Message-ID: <\(jobID).succeeded@example.com>") })
-        #expect(mail.contains("To: e2e@example.com"))
-        #expect(mail.contains("https://vmp3.example.com/v1/jobs/\(jobID)/download"))
+        let mail = try #require(try ReceivedMail.find(withID: "\(jobID).succeeded@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")))
+        #expect(mail.headers["to"] == "e2e@example.com")
+        #expect(mail.body.contains("https://vmp3.example.com/v1/jobs/\(jobID)/download"))
 
         // Every service answers /healthz, /readyz (its backends answer) and /metrics (Prometheus text).
         for service in services {
