@@ -56,7 +56,7 @@ public struct EmailNotifier: Notifier {
             do {
                 try await mailer.send(message)
                 logger.info("e-mail sent", metadata: ["attempt": "\(attempt)"])
-                await ledger?.recordOutcome(of: event, channel: "email", attempts: attempt, error: nil, logger: logger)
+                await ledger?.recordOutcome(of: event, channel: destination.channel, attempts: attempt, error: nil, logger: logger)
                 return
             } catch var error as NotificationError {
                 error.attempts = attempt
@@ -67,7 +67,7 @@ public struct EmailNotifier: Notifier {
                     continue
                 }
                 logger.error("e-mail given up", metadata: ["attempts": "\(attempt)", "error": "\(error)"])
-                await ledger?.recordOutcome(of: event, channel: "email", attempts: attempt, error: error, logger: logger)
+                await ledger?.recordOutcome(of: event, channel: destination.channel, attempts: attempt, error: error, logger: logger)
                 throw error
             }
         }

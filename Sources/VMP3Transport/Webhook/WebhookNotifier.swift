@@ -52,10 +52,10 @@ public struct WebhookNotifier: Notifier {
         }
         do {
             let attempts = try await post(event, to: url, logger: logger)
-            await ledger?.recordOutcome(of: event, channel: "webhook", attempts: attempts, error: nil, logger: logger)
+            await ledger?.recordOutcome(of: event, channel: destination.channel, attempts: attempts, error: nil, logger: logger)
         } catch let error as NotificationError {
             logger.error("webhook given up", metadata: ["code": "\(error.code)", "attempts": "\(error.attempts)", "error": "\(error.message)"])
-            await ledger?.recordOutcome(of: event, channel: "webhook", attempts: error.attempts, error: error, logger: logger)
+            await ledger?.recordOutcome(of: event, channel: destination.channel, attempts: error.attempts, error: error, logger: logger)
             throw error
         }
     }
