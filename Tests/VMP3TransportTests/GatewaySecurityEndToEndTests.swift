@@ -25,10 +25,11 @@ import VMP3TestSupport
         func job() throws -> JobDocument { try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(body.utf8)) }
     }
 
-    static func send(_ method: HTTPMethod, _ url: String, token: String? = nil, body: ByteBuffer? = nil) async throws -> Answer {
+    /// Sends with `Authorization: Bearer TOKEN`, or with the raw `authorization` header value.
+    static func send(_ method: HTTPMethod, _ url: String, token: String? = nil, authorization: String? = nil, body: ByteBuffer? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let token { request.headers.add(name: "Authorization", value: token.hasPrefix("-") ? String(token.dropFirst()) : "Bearer \(token)") }
+        if let value = authorization ?? token.map({ "Bearer \($0)" }) { request.headers.add(name: "Authorization", value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: method == .POST && url.contains("/auth/") ? "application/json" : "application/octet-stream")
             request.body = .bytes(body)
@@ -71,9 +72,10 @@ import VMP3TestSupport
         let header = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
         let unsigned = header + "." + parts[1] + "."
         #expect(try await Self.send(.GET, base + "/v1/jobs", token: ann).status == 200)
-        for token in [nil, "-Basic abc", "-Bearer", "not.a.token", tampered, expired, foreign, unsigned] {
-            let answer = try await Self.send(.GET, base + "/v1/jobs", token: token)
-            #expect(answer.status == 401, "\(token ?? "no token")")
+        let refused: [String?] = [nil, "Basic abc", "Bearer"] + ["not.a.token", tampered, expired, foreign, unsigned].map { "Bearer \($0)" }
+        for authorization in refused {
+            let answer = try await Self.send(.GET, base + "/v1/jobs", authorization: authorization)
+            #expect(answer.status == 401, "\(authorization ?? "no token")")
             #expect(answer.headers.first(name: "Content-Type") == "application/problem+json")
             #expect(answer.headers.first(name: "WWW-Authenticate") == "Bearer")
         }
