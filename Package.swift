@@ -197,6 +197,14 @@ let package = Package(
             path: "Examples/GatewayClient"
         ),
 
+        // The conversion fuzzer (scripts/fuzz.sh builds it with libFuzzer); in an ordinary build,
+        // a replayer of the inputs it is given.
+        .executableTarget(
+            name: "vmp3-fuzz-conversion",
+            dependencies: ["VMP3Kit"],
+            path: "Tests/Fuzz/ConversionFuzzer"
+        ),
+
         // The Swift half of Benchmarks/transport_benchmark.py.
         .executableTarget(
             name: "vmp3-transport-bench",
@@ -216,7 +224,9 @@ let package = Package(
                 "ConvertFile",
                 "EmbeddedPipeline",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Inputs the fuzzer found bugs with, replayed by MutationCorpusTests.
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "VMP3TransportTests",

@@ -10,6 +10,8 @@
 #include <libavutil/dict.h>
 #include <libavutil/error.h>
 #include <libavutil/opt.h>
+#include <libavutil/mem.h>
+#include <libavutil/samplefmt.h>
 
 // Swift cannot import function-like macros (AVERROR, FFERRTAG) or macros with casts
 // (AV_NOPTS_VALUE): these wrappers give them a callable form.
@@ -21,6 +23,7 @@ static inline int vmp3_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 static inline int vmp3_averror_stream_not_found(void) { return AVERROR_STREAM_NOT_FOUND; }
 static inline int vmp3_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
 static inline int vmp3_averror_patchwelcome(void) { return AVERROR_PATCHWELCOME; }
+static inline int vmp3_averror_exit(void) { return AVERROR_EXIT; }
 static inline int vmp3_averror_from_errno(int e) { return AVERROR(e); }
 static inline int vmp3_errno_from_averror(int e) { return AVUNERROR(e); }
 static inline int64_t vmp3_av_nopts_value(void) { return AV_NOPTS_VALUE; }

@@ -9,10 +9,12 @@ public struct RunningServe: Sendable {
     /// A scratch directory of the test's; the server keeps its data in `data` below it.
     public let directory: URL
 
-    /// Starts it with `arguments` added and waits (up to a minute) for its `serving on` line.
-    public static func start(_ arguments: [String] = []) async throws -> RunningServe {
+    /// Starts it with `arguments` added and `environment` set, and waits (up to a minute) for its
+    /// `serving on` line.
+    public static func start(_ arguments: [String] = [], environment: [String: String] = [:]) async throws -> RunningServe {
         let directory = try makeScratchDirectory()
-        let process = try ExternalTool.start(builtExecutable("vmp3"), [
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",
         ] + arguments)
         if let url = try await process.waitForOutput(/serving on (http:\/\/[0-9.]+:[0-9]+)/, timeout: .seconds(60)) {

@@ -6,7 +6,9 @@
 // VMP3_CONCURRENCY (default: the number of cores), VMP3_LEASE_SECONDS (how long a job stays
 // with a converter that stopped answering before another takes it over; default 60),
 // VMP3_SHUTDOWN_GRACE_SECONDS (how long running jobs may finish after SIGTERM before they go back
-// to the queue; default 30), VMP3_HTTP_ADDRESS for /healthz, /readyz and /metrics
+// to the queue; default 30), VMP3_MAX_AUDIO_SECONDS, VMP3_MAX_OUTPUT_MB and
+// VMP3_MAX_CONVERSION_SECONDS (a job's limits; defaults 21600, 1024 and 3600; 0 for none),
+// VMP3_HTTP_ADDRESS for /healthz, /readyz and /metrics
 // (default 127.0.0.1:8083), VMP3_LOG_LEVEL.
 import Foundation
 import ServiceLifecycle
@@ -27,7 +29,9 @@ if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
 if let grace = environment["VMP3_SHUTDOWN_GRACE_SECONDS"].flatMap(Int.init), grace >= 0 {
     configuration.shutdownGracePeriod = .seconds(grace)
 }
+let limits = try ConversionLimits(environment: environment.values)
 let worker = ConversionWorker(
+    converter: MediaConverter(configuration: .init(limits: limits)),
     storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
     configuration: configuration, logger: logger
 )

@@ -15,7 +15,9 @@ struct CLIFailure: CustomStringConvertible {
     init(_ error: ConversionError) {
         let status: Int32 = switch error.code {
         case .invalidOption: 64  // EX_USAGE
-        case .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec: 65  // EX_DATAERR
+        case .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .unsupportedContainer,
+             .unsupportedAudioFormat, .inputTooLong, .outputTooLarge: 65  // EX_DATAERR
+        case .timeLimit: 75  // EX_TEMPFAIL
         case .inputNotFound, .inputUnreadable: 66  // EX_NOINPUT
         case .outputNotWritable: 73  // EX_CANTCREAT
         case .cancelled: 130  // as for SIGINT

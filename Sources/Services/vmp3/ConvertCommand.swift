@@ -10,8 +10,9 @@ struct ConvertCommand: AsyncParsableCommand {
         abstract: "Convert the audio of a video (or any media file FFmpeg reads) to MP3.",
         discussion: """
         Without --bitrate or --quality, encodes VBR quality 2 (LAME's "standard" preset). \
-        Exit status: 0 done, 64 bad option, 65 input is not usable media, 66 input missing or \
-        unreadable, 73 output not writable, 130 interrupted, 1 anything else.
+        Exit status: 0 done, 64 bad option, 65 input is not usable media (or over --max-length / \
+        --max-size), 66 input missing or unreadable, 73 output not writable, 75 over --time-limit, \
+        130 interrupted, 1 anything else.
         """
     )
 
@@ -48,6 +49,15 @@ struct ConvertCommand: AsyncParsableCommand {
     @Option(help: "Date tag (default: the source's).") var date: String?
     @Option(help: "Comment tag (default: the source's).") var comment: String?
 
+    @Option(name: .customLong("max-length"), help: "Refuse to convert more than this many seconds of audio; 0 for no limit (default: 21600, 6 hours).")
+    var maxLength: Int64?
+
+    @Option(name: .customLong("max-size"), help: "Refuse to write an MP3 larger than this many MiB; 0 for no limit (default: 1024).")
+    var maxSize: Int64?
+
+    @Option(name: .customLong("time-limit"), help: "Stop a conversion that runs longer than this many seconds; 0 for no limit (default: 3600).")
+    var timeLimit: Int64?
+
     @Flag(name: .customLong("no-source-tags"), help: "Do not copy tags from the source.")
     var noSourceTags = false
 
@@ -67,6 +77,11 @@ struct ConvertCommand: AsyncParsableCommand {
         if let channels, channels != 1 && channels != 2 {
             throw ValidationError("--channels must be 1 (mono) or 2 (stereo), not \(channels).")
         }
+        for (name, value) in [("--max-length", maxLength), ("--max-size", maxSize), ("--time-limit", timeLimit)] {
+            if let value, !(0...Int64(Int32.max)).contains(value) {
+                throw ValidationError("\(name) must be 0 (no limit) or more, up to \(Int32.max), not \(value).")
+            }
+        }
     }
 
     func run() async throws {
@@ -81,7 +96,7 @@ struct ConvertCommand: AsyncParsableCommand {
         }
 
         let bar = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
-        let converter = MediaConverter()
+        let converter = MediaConverter(configuration: .init(limits: limits))
         let options = conversionOptions
         var progress: (@Sendable (ConversionProgress) -> Void)? = nil
         if let bar {
@@ -106,6 +121,15 @@ struct ConvertCommand: AsyncParsableCommand {
         case .failure(let error):
             CLIFailure.exit(CLIFailure(error))
         }
+    }
+
+    /// The library's default limits with the ones given on the command line in their place.
+    private var limits: ConversionLimits {
+        var limits = ConversionLimits()
+        if let maxLength { limits.maxAudioDuration = maxLength == 0 ? nil : .seconds(maxLength) }
+        if let maxSize { limits.maxOutputBytes = maxSize == 0 ? nil : maxSize << 20 }
+        if let timeLimit { limits.maxConversionTime = timeLimit == 0 ? nil : .seconds(timeLimit) }
+        return limits
     }
 
     private var conversionOptions: ConversionOptions {

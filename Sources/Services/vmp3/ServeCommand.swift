@@ -80,7 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
         )
         var workerConfiguration = ConversionWorker.Configuration()
         workerConfiguration.concurrency = max(1, concurrency)
+        let limits = try ConversionLimits(environment: environment)
         let worker = ConversionWorker(
+            converter: MediaConverter(configuration: .init(limits: limits)),
             storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
             configuration: workerConfiguration, logger: logger
         )

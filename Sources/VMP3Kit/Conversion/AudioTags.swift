@@ -12,12 +12,21 @@ public struct AudioTags: Sendable, Hashable, Codable {
     public var date: String?
     public var comment: String?
 
+    /// The longest value of a field, in bytes of UTF-8. Longer options are refused; longer source
+    /// tags are cut (at a character boundary) so that a file's metadata cannot bloat the MP3.
+    public static let maximumLength = 1024
+
     public init(title: String? = nil, artist: String? = nil, album: String? = nil, date: String? = nil, comment: String? = nil) {
         self.title = title
         self.artist = artist
         self.album = album
         self.date = date
         self.comment = comment
+    }
+
+    /// Each field with its option name, as the CLI spells it.
+    var fields: [(name: String, value: String?)] {
+        [("title", title), ("artist", artist), ("album", album), ("date", date), ("comment", comment)]
     }
 
     /// Whether no field holds text.
@@ -50,7 +59,7 @@ public struct AudioTags: Sendable, Hashable, Codable {
             for source in [container, stream] {
                 for key in keys {
                     if let value = source[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty {
-                        return value
+                        return Self.truncated(value)
                     }
                 }
             }
@@ -63,5 +72,18 @@ public struct AudioTags: Sendable, Hashable, Codable {
             date: first("date", "year"),
             comment: first("comment", "description")
         )
+    }
+
+    /// `value` cut to at most ``maximumLength`` bytes of UTF-8, at a character boundary.
+    static func truncated(_ value: String) -> String {
+        guard value.utf8.count > maximumLength else { return value }
+        var result = ""
+        var bytes = 0
+        for character in value {
+            bytes += character.utf8.count
+            if bytes > maximumLength { break }
+            result.append(character)
+        }
+        return result
     }
 }

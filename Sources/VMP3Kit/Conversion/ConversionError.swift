@@ -14,6 +14,14 @@ public struct ConversionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let inputUnreadable = Code(rawValue: "input_unreadable")
         /// The input is empty or not in a format FFmpeg can demux.
         public static let notMediaFile = Code(rawValue: "not_media_file")
+        /// The input is in a format VMP3 does not open: a playlist or reference format (HLS, DASH,
+        /// concat, …) that would make the demuxer read other files, an image, subtitles or another
+        /// format that is not an audio or video container.
+        public static let unsupportedContainer = Code(rawValue: "unsupported_container")
+        /// The audio's sample rate, channel count or frame size is outside what an audio codec
+        /// produces (``ConversionLimits/sampleRates``, ``ConversionLimits/channelCounts``,
+        /// ``ConversionLimits/maxFrameSamples``).
+        public static let unsupportedAudioFormat = Code(rawValue: "unsupported_audio_format")
         /// The input is a media file but its data is cut short or damaged.
         public static let damagedInput = Code(rawValue: "damaged_input")
         /// The input has no audio stream.
@@ -26,6 +34,12 @@ public struct ConversionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let outputNotWritable = Code(rawValue: "output_not_writable")
         /// LAME refused the settings or failed while encoding.
         public static let encodingFailed = Code(rawValue: "encoding_failed")
+        /// The audio to convert is longer than ``ConversionLimits/maxAudioDuration``.
+        public static let inputTooLong = Code(rawValue: "input_too_long")
+        /// The MP3 would be larger than ``ConversionLimits/maxOutputBytes``.
+        public static let outputTooLarge = Code(rawValue: "output_too_large")
+        /// The conversion ran longer than ``ConversionLimits/maxConversionTime``.
+        public static let timeLimit = Code(rawValue: "time_limit")
         /// The conversion's task was cancelled.
         public static let cancelled = Code(rawValue: "cancelled")
     }

@@ -17,6 +17,11 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
 
     public static let bitRateRange = 32...320
     public static let qualityRange = 0...9
+    /// The longest `start` or `duration`: one day. Beyond it a value is a mistake or an attack,
+    /// not a wish (and sample positions stay far from overflowing).
+    public static let maximumSeconds: Double = 86_400
+    /// The shortest `duration`: 1 ms, which is at least 8 samples at every MP3 sample rate.
+    public static let minimumDuration: Double = 0.001
 
     /// Default: VBR quality 2.
     public var encoding: Encoding
@@ -75,14 +80,17 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
                 allowed: MP3SampleRate.all.map(String.init).joined(separator: ", ") + " Hz"
             )
         }
-        if let start, !(start.isFinite && start >= 0) {
-            throw .invalidOption("start", value: "\(start)", allowed: "0 or more seconds")
+        if let start, !(start.isFinite && start >= 0 && start <= Self.maximumSeconds) {
+            throw .invalidOption("start", value: "\(start)", allowed: "0 to 86400 seconds")
         }
-        if let duration, !(duration.isFinite && duration > 0) {
-            throw .invalidOption("duration", value: "\(duration)", allowed: "more than 0 seconds")
+        if let duration, !(duration.isFinite && duration >= Self.minimumDuration && duration <= Self.maximumSeconds) {
+            throw .invalidOption("duration", value: "\(duration)", allowed: "0.001 to 86400 seconds")
         }
         if let audioStreamIndex, audioStreamIndex < 0 {
             throw .invalidOption("audio-stream", value: "\(audioStreamIndex)", allowed: "a stream index, 0 or more")
+        }
+        for (name, value) in tags.fields where (value?.utf8.count ?? 0) > AudioTags.maximumLength {
+            throw .invalidOption(name, value: "of \(value!.utf8.count) bytes", allowed: "at most \(AudioTags.maximumLength) bytes of UTF-8")
         }
     }
 }

@@ -1,17 +1,20 @@
+import CFFmpeg
 import Foundation
 import Logging
 
 /// One conversion, run synchronously on the thread that calls ``run()``.
 ///
 /// Demux → decode the one chosen stream → resample/downmix to planar float → trim → LAME →
-/// a temporary file renamed into place on success. Every buffer is sized by a frame, never by the
-/// input, so memory stays flat however long the input is.
+/// a temporary file renamed into place on success. Every buffer has a fixed size, never the
+/// input's or a frame's, so memory stays flat however long the input is and whatever it declares.
+/// Every number read from the file or the options is checked before it is converted, and the
+/// ``ConversionLimits`` bound the audio's length, the MP3's size and the wall time.
 struct ConversionPipeline {
     var input: URL
     var output: URL
     var options: ConversionOptions
     var configuration: MediaConverter.Configuration
-    var cancellation: CancellationFlag
+    var stop: StopCondition
     var progress: (@Sendable (ConversionProgress) -> Void)?
     var logger: Logger
 
@@ -21,7 +24,8 @@ struct ConversionPipeline {
         try options.validate()
         try checkCancellation()
 
-        let container = try MediaInput.open(input)
+        let limits = configuration.limits
+        let container = try MediaInput.open(input, limits: limits, stop: stop)
         let streamIndex = try selectStream(in: container)
         let source = container.streamInfo(streamIndex)
         let decoder = try makeDecoder(container: container, streamIndex: streamIndex)
@@ -38,6 +42,16 @@ struct ConversionPipeline {
             guard let duration = options.duration else { return remaining }
             return remaining.map { min($0, duration) } ?? duration
         }()
+        if let limit = limits.maxAudioDuration?.seconds, let expectedSeconds, expectedSeconds > limit,
+           !container.durationIsEstimatedFromBitRate {
+            throw Self.tooLong(limit, declared: expectedSeconds)
+        }
+        guard let window = SampleWindow(
+            start: CheckedConversion.int64((start * Double(outputRate)).rounded()) ?? -1,
+            end: options.duration.map { CheckedConversion.int64(((start + $0) * Double(outputRate)).rounded()) ?? -1 }
+        ) else {
+            throw .invalidOption("duration", value: "\(options.duration ?? 0)", allowed: "at least one sample at \(outputRate) Hz")
+        }
         let sourceTags = options.copiesSourceTags ? AudioTags(metadata: container.tags, stream: source.tags) : AudioTags()
         let tags = sourceTags.applying(options.tags)
 
@@ -47,7 +61,7 @@ struct ConversionPipeline {
             "sample_rate": "\(outputRate)", "channels": "\(channels.rawValue)", "encoding": "\(encoder.settings.encoding)",
         ])
 
-        let file = try AtomicOutputFile(destination: output.path)
+        let file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
         let id3 = ID3v2Tag(tags: tags).encoded()
         try file.append(id3)
 
@@ -58,11 +72,9 @@ struct ConversionPipeline {
         }
 
         var state = StreamState(
-            window: SampleWindow(
-                start: Int64((start * Double(outputRate)).rounded()),
-                end: options.duration.map { Int64(((start + $0) * Double(outputRate)).rounded()) }
-            ),
-            pcm: PCMBuffer(channelCount: channels.rawValue, capacity: 4096),
+            window: window,
+            pcm: PCMBuffer(channelCount: channels.rawValue, capacity: Self.bufferSamples),
+            maxSamples: limits.maxAudioDuration.flatMap { CheckedConversion.int64($0.seconds * Double(outputRate)) },
             outputRate: outputRate,
             timeBase: container.timeBase(ofStream: streamIndex),
             streamStart: container.startTime(ofStream: streamIndex),
@@ -85,7 +97,7 @@ struct ConversionPipeline {
             do {
                 more = try container.read(into: packet)
             } catch {
-                throw readFailure(error, at: state)
+                throw readFailure(error, container: container, at: state)
             }
             guard more else { break }
             defer { packet.unref() }
@@ -102,6 +114,7 @@ struct ConversionPipeline {
             while try receive(decoder, frame) {
                 try process(frame, &state, encoder: encoder, file: file)
                 if state.window.isComplete { break reading }
+                try stop.check()
             }
         }
 
@@ -109,6 +122,7 @@ struct ConversionPipeline {
             decoder.finish()
             while try receive(decoder, frame) {
                 try process(frame, &state, encoder: encoder, file: file)
+                try stop.check()
             }
         }
         if let resampler = state.resampler {
@@ -147,6 +161,8 @@ struct ConversionPipeline {
     private struct StreamState {
         var window: SampleWindow
         var pcm: PCMBuffer
+        /// ``ConversionLimits/maxAudioDuration`` in output samples, or `nil` for no limit.
+        let maxSamples: Int64?
         var resampler: Resampler?
         let outputRate: Int
         let timeBase: Double
@@ -207,6 +223,7 @@ struct ConversionPipeline {
     private func process(_ frame: Frame, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
         defer { frame.unref() }
         guard frame.sampleCount > 0 else { return }
+        try checkFormat(of: frame)
         if let resampler = state.resampler, !resampler.accepts(frame) {
             // The stream changed format mid-way (a new sample rate or channel count): finish the old
             // conversion and start a matching one.
@@ -225,18 +242,47 @@ struct ConversionPipeline {
         }
         if state.placesFirstSampleByTimestamp, let timestamp = frame.timestamp {
             let seconds = Double(timestamp) * state.timeBase - state.streamStart
-            state.window.begin(at: Int64((seconds * Double(state.outputRate)).rounded()))
+            // A timestamp beyond any real position (a crafted file) places the samples far outside
+            // the window instead of trapping; the "no audio" check then reports the file.
+            state.window.begin(at: CheckedConversion.clampedInt64((seconds * Double(state.outputRate)).rounded()) ?? 0)
         } else {
             state.window.begin(at: 0)
         }
-        let count: Int
-        do {
-            count = try state.resampler!.convert(frame, into: state.pcm)
-        } catch {
-            throw ConversionError(code: .damagedInput, message: "resampling failed: \(error.message)")
+        let resampler = state.resampler!
+        try resampler.convert(frame, into: state.pcm) { (count: Int) throws(ConversionError) in
+            try encode(count, &state, encoder: encoder, file: file)
         }
-        try encoder.encode(state.pcm, range: state.window.take(count), to: file)
         report(&state, force: false)
+    }
+
+    /// Encodes the part of the first `count` samples of the buffer that lies in the trim window.
+    private func encode(_ count: Int, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
+        try encoder.encode(state.pcm, range: state.window.take(count), to: file)
+        if let maxSamples = state.maxSamples, state.window.kept > maxSamples {
+            throw Self.tooLong(Double(maxSamples) / Double(state.outputRate), declared: nil)
+        }
+    }
+
+    /// Refuses a frame whose sample rate, channel count or size no audio codec produces.
+    private func checkFormat(of frame: Frame) throws(ConversionError) {
+        let problem: String? =
+            if !ConversionLimits.sampleRates.contains(frame.sampleRate) {
+                "a sample rate of \(frame.sampleRate) Hz (allowed: \(ConversionLimits.sampleRates.lowerBound)–\(ConversionLimits.sampleRates.upperBound) Hz)"
+            } else if !ConversionLimits.channelCounts.contains(frame.channelCount) {
+                "\(frame.channelCount) channels (allowed: \(ConversionLimits.channelCounts.lowerBound)–\(ConversionLimits.channelCounts.upperBound))"
+            } else if frame.sampleCount > ConversionLimits.maxFrameSamples {
+                "a frame of \(frame.sampleCount) samples (allowed: at most \(ConversionLimits.maxFrameSamples))"
+            } else {
+                nil
+            }
+        if let problem {
+            throw ConversionError(code: .unsupportedAudioFormat, message: "the audio of \(input.path) has \(problem)")
+        }
+    }
+
+    private static func tooLong(_ limit: Double, declared: Double?) -> ConversionError {
+        let length = declared.map { "is \(seconds($0)) s long" } ?? "goes on"
+        return ConversionError(code: .inputTooLong, message: "the audio \(length), longer than the limit of \(seconds(limit)) s")
     }
 
     private func drain(_ resampler: Resampler, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
@@ -248,7 +294,7 @@ struct ConversionPipeline {
                 throw ConversionError(code: .damagedInput, message: "resampling failed: \(error.message)")
             }
             guard count > 0 else { return }
-            try encoder.encode(state.pcm, range: state.window.take(count), to: file)
+            try encode(count, &state, encoder: encoder, file: file)
         }
     }
 
@@ -291,16 +337,19 @@ struct ConversionPipeline {
         ConversionError(code: .damagedInput, message: "\(input.path) is truncated: \(reason)")
     }
 
-    private func readFailure(_ error: AVError, at state: StreamState) -> ConversionError {
+    private func readFailure(_ error: AVError, container: InputContainer, at state: StreamState) -> ConversionError {
         let at = Self.seconds(state.processedSeconds)
-        if error.posixErrno != nil && error != .invalidData {
-            return ConversionError(code: .inputUnreadable, message: "reading \(input.path) failed at \(at) s: \(error.message)")
+        if error == .exit, let reason = stop.reason {
+            return stop.error(reason)
+        }
+        if let code = container.input.ioError {
+            return ConversionError(code: .inputUnreadable, message: "reading \(input.path) failed at \(at) s: \(AVError(vmp3_averror_from_errno(code)).message)")
         }
         return ConversionError(code: .damagedInput, message: "\(input.path) is damaged at \(at) s: \(error.message)")
     }
 
     private func checkCancellation() throws(ConversionError) {
-        if cancellation.isCancelled { throw .cancelled() }
+        try stop.check()
     }
 
     /// Calls the progress handler at most every ``MediaConverter/Configuration/progressInterval``.
@@ -311,6 +360,9 @@ struct ConversionPipeline {
         state.lastReportTime = now
         progress(ConversionProgress(processedSeconds: state.processedSeconds, totalSeconds: state.expectedSeconds))
     }
+
+    /// Samples per channel of the pipeline's one sample buffer.
+    static let bufferSamples = 8192
 
     static func seconds(_ value: Double) -> String {
         String(format: "%.2f", value)

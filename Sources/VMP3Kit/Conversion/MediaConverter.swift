@@ -15,10 +15,14 @@ public struct MediaConverter: AudioConverter {
         public var lfeMixLevel: Double
         /// Shortest interval between two progress reports. Default: 100 ms.
         public var progressInterval: Duration
+        /// The most a conversion may cost. Default: ``ConversionLimits/init(maxAudioDuration:maxOutputBytes:maxConversionTime:probeBytes:analyzeDuration:maxStreams:)``'s
+        /// defaults (6 hours of audio, a 1 GiB MP3, an hour of wall time).
+        public var limits: ConversionLimits
 
-        public init(lfeMixLevel: Double = 0.5, progressInterval: Duration = .milliseconds(100)) {
+        public init(lfeMixLevel: Double = 0.5, progressInterval: Duration = .milliseconds(100), limits: ConversionLimits = ConversionLimits()) {
             self.lfeMixLevel = lfeMixLevel
             self.progressInterval = progressInterval
+            self.limits = limits
         }
     }
 
@@ -27,6 +31,7 @@ public struct MediaConverter: AudioConverter {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         FFmpegLogging.silence
+        FFmpegAllocationLimit.set
     }
 
     public func convert(
@@ -39,7 +44,8 @@ public struct MediaConverter: AudioConverter {
         let cancellation = CancellationFlag()
         let pipeline = ConversionPipeline(
             input: input, output: output, options: options, configuration: configuration,
-            cancellation: cancellation, progress: progress, logger: logger
+            stop: StopCondition(cancellation: cancellation, timeLimit: configuration.limits.maxConversionTime),
+            progress: progress, logger: logger
         )
         let result = await withTaskCancellationHandler {
             await Self.runOffPool { () throws(ConversionError) in try pipeline.run() }
@@ -50,8 +56,15 @@ public struct MediaConverter: AudioConverter {
     }
 
     public func probe(_ input: URL, logger: Logger) async throws(ConversionError) -> MediaInfo {
-        try await Self.runOffPool { () throws(ConversionError) in
-            try MediaInput.open(input).mediaInfo()
+        let limits = configuration.limits
+        let cancellation = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            await Self.runOffPool { () throws(ConversionError) in
+                let stop = StopCondition(cancellation: cancellation, timeLimit: limits.maxConversionTime)
+                return try MediaInput.open(input, limits: limits, stop: stop).mediaInfo()
+            }
+        } onCancel: {
+            cancellation.cancel()
         }.get()
     }
 
@@ -71,4 +84,14 @@ public struct MediaConverter: AudioConverter {
 /// caller as ``ConversionError`` messages instead.
 enum FFmpegLogging {
     static let silence: Void = av_log_set_level(AV_LOG_QUIET)
+}
+
+/// The largest block libavutil allocates at once (`av_max_alloc`; FFmpeg's default is 2 GiB).
+/// A crafted header that asks a demuxer or decoder for a huge table or frame gets an allocation
+/// failure (a typed error) instead of taking the process's memory. Audio needs nothing near this:
+/// the largest legitimate blocks are index tables of long files, tens of megabytes. It is set for
+/// the whole process, once, when the first ``MediaConverter`` is made.
+enum FFmpegAllocationLimit {
+    static let bytes = 256 << 20
+    static let set: Void = av_max_alloc(bytes)
 }

@@ -7,56 +7,78 @@ import Foundation
 
 /// Opens an input for conversion or probing and turns every way that can fail into a
 /// ``ConversionError`` that names the cause.
+///
+/// The file is opened by VMP3 and read through ``FileInput``; the demuxer is chosen by FFmpeg's
+/// probe from the bytes alone and must be one the policy allows (``InputFormatPolicy/mediaContainers``).
 enum MediaInput {
     /// Below this probe score FFmpeg itself warns "misdetection possible" (`AVPROBE_SCORE_RETRY`):
     /// such a guess is more likely noise than media.
     static let minimumProbeScore = 26
 
-    /// Demuxers that accept plain text as "video": FFmpeg's `tty` renders any `.txt` file as ANSI
-    /// art. Such a file is not media to anyone converting it to MP3.
-    static let textDemuxers: Set<String> = ["tty"]
-
-    static func open(_ url: URL) throws(ConversionError) -> InputContainer {
+    /// - Parameter policy: which demuxers may open the file (tests widen it to check that the
+    ///   next line of defence, the refusal of every nested open, holds on its own).
+    static func open(
+        _ url: URL,
+        limits: ConversionLimits,
+        stop: StopCondition,
+        policy: InputFormatPolicy = .mediaContainers
+    ) throws(ConversionError) -> InputContainer {
         let path = url.path
-        var status = stat()
-        if stat(path, &status) != 0 {
-            let reason = String(cString: strerror(errno))
-            if errno == ENOENT || errno == ENOTDIR {
+        let input: FileInput
+        do {
+            input = try FileInput(path: path, stop: stop)
+        } catch {
+            switch error {
+            case .system(let code) where code == ENOENT || code == ENOTDIR:
                 throw ConversionError(code: .inputNotFound, message: "\(path): no such file")
+            case .system(let code):
+                throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): \(String(cString: strerror(code)))")
+            case .directory:
+                throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): it is a directory")
+            case .empty:
+                throw ConversionError(code: .notMediaFile, message: "\(path) is empty")
+            case .outOfMemory:
+                throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): out of memory")
             }
-            throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): \(reason)")
-        }
-        if status.st_mode & S_IFMT == S_IFDIR {
-            throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): it is a directory")
-        }
-        if access(path, R_OK) != 0 {
-            throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        if status.st_mode & S_IFMT == S_IFREG && status.st_size == 0 {
-            throw ConversionError(code: .notMediaFile, message: "\(path) is empty")
         }
 
-        let container: InputContainer
+        let format: ProbedFormat
         do {
-            container = try InputContainer(path: path)
+            format = try input.probeFormat(maxBytes: limits.probeBytes)
         } catch {
-            if let code = error.posixErrno, code != EINVAL {
-                throw ConversionError(code: .inputUnreadable, message: "cannot read \(path): \(error.message)")
-            }
+            throw failure(error, input: input, stop: stop, path: path)
+        }
+        if format.score < minimumProbeScore {
             throw ConversionError(
                 code: .notMediaFile,
-                message: "\(path) is not a media file FFmpeg can read, or it is damaged (\(error.message))"
+                message: "\(path) is not a media file FFmpeg can read (format guessed with confidence \(format.score)/100)"
             )
         }
-        if container.probeScore > 0 && container.probeScore < minimumProbeScore {
+        guard policy.allows(format.name) else {
             throw ConversionError(
-                code: .notMediaFile,
-                message: "\(path) is not a media file FFmpeg can read (format guessed with confidence \(container.probeScore)/100)"
+                code: .unsupportedContainer,
+                message: "\(path) is in a format VMP3 does not convert (\(format.name)): only audio and video containers are opened, not playlists, images, text or references to other files"
             )
         }
-        if textDemuxers.contains(container.formatName) {
-            throw ConversionError(code: .notMediaFile, message: "\(path) is a text file, not a media file")
+        do {
+            return try InputContainer(input: input, format: format, policy: policy, limits: limits, stop: stop)
+        } catch {
+            throw failure(error, input: input, stop: stop, path: path)
         }
-        return container
+    }
+
+    /// The error for an FFmpeg failure while opening: the stop reason if the conversion was
+    /// stopped, `input_unreadable` if reading the file failed, else the file is not usable media.
+    private static func failure(_ error: AVError, input: FileInput, stop: StopCondition, path: String) -> ConversionError {
+        if let reason = stop.reason, error == .exit {
+            return stop.error(reason)
+        }
+        if let code = input.ioError {
+            return ConversionError(code: .inputUnreadable, message: "cannot read \(path): \(String(cString: strerror(code)))")
+        }
+        return ConversionError(
+            code: .notMediaFile,
+            message: "\(path) is not a media file FFmpeg can read, or it is damaged (\(error.message))"
+        )
     }
 }

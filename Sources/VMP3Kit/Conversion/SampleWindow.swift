@@ -12,8 +12,10 @@ struct SampleWindow: Equatable {
     /// Samples kept so far.
     private(set) var kept: Int64 = 0
 
-    init(start: Int64, end: Int64?) {
-        precondition(start >= 0 && (end ?? .max) > start, "empty trim window")
+    /// A window from `start` to `end`; `nil` if it would hold no sample (the caller turns that into
+    /// an error naming the option).
+    init?(start: Int64, end: Int64?) {
+        guard start >= 0, (end ?? .max) > start else { return nil }
         self.start = start
         self.end = end
     }

@@ -12,6 +12,7 @@ enum WorkerFailure: Equatable {
     /// Conversion errors that say the input or the request is bad: retrying cannot help.
     static let permanentConversionCodes: Set<ConversionError.Code> = [
         .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .invalidOption, .encodingFailed,
+        .unsupportedContainer, .unsupportedAudioFormat, .inputTooLong, .outputTooLarge, .timeLimit,
     ]
 
     /// `message` with the worker's temporary copy of the source (`…/vmp3-job-ID-XXXX/source`)

@@ -6,7 +6,7 @@ import Testing
 @Suite struct ConversionLogicTests {
     @Test("a trim window keeps exactly [start, end) across chunk boundaries")
     func sampleWindow() {
-        var window = SampleWindow(start: 150, end: 400)
+        var window = SampleWindow(start: 150, end: 400)!
         window.begin(at: 100)
         #expect(window.take(100) == 50..<100)  // samples 100..<200
         #expect(window.take(100) == 0..<100)  // 200..<300
@@ -19,14 +19,14 @@ import Testing
 
     @Test("a window whose first chunk starts after `start` keeps it whole; an open end keeps all")
     func sampleWindowOpenEnded() {
-        var window = SampleWindow(start: 0, end: nil)
+        var window = SampleWindow(start: 0, end: nil)!
         window.begin(at: 0)
         window.begin(at: 999)  // only the first placement counts
         #expect(window.take(1152) == 0..<1152)
         #expect(window.position == 1152)
         #expect(!window.isComplete)
 
-        var late = SampleWindow(start: 10, end: 20)
+        var late = SampleWindow(start: 10, end: 20)!
         late.begin(at: 50)
         #expect(late.take(5).isEmpty)
         #expect(late.isComplete)

@@ -33,6 +33,8 @@ struct AVError: Error, Equatable {
     static let streamNotFound = AVError(vmp3_averror_stream_not_found())
     static let decoderNotFound = AVError(vmp3_averror_decoder_not_found())
     static let patchWelcome = AVError(vmp3_averror_patchwelcome())
+    /// Returned when an interrupt or read callback asked to stop (`AVERROR_EXIT`).
+    static let exit = AVError(vmp3_averror_exit())
 }
 
 /// FFmpeg's "no timestamp" marker (`AV_NOPTS_VALUE`).

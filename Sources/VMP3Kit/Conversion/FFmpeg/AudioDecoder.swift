@@ -32,6 +32,8 @@ final class AudioDecoder {
         var status = avcodec_parameters_to_context(context, parameters)
         if status < 0 { throw AVError(status) }
         context.pointee.pkt_timebase = stream.pointee.time_base
+        // The decoder refuses a frame larger than this instead of allocating what the bitstream declares.
+        _ = av_opt_set_int(UnsafeMutableRawPointer(context), "max_samples", Int64(ConversionLimits.maxFrameSamples), 0)
         status = avcodec_open2(context, codec, nil)
         if status < 0 { throw AVError(status) }
     }

@@ -1,16 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CFFmpeg
 
-/// Owns an `AVFormatContext` opened for reading a file; closes it in `deinit`.
+/// Owns an `AVFormatContext` that demuxes a ``FileInput``; closes it in `deinit`.
 ///
 /// Everything it returns is a Swift value; the stream and codec pointers it hands to
 /// ``AudioDecoder`` stay within this folder.
 final class InputContainer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
+    /// Kept alive for as long as the context reads through it.
+    let input: FileInput
+    private let stop: StopCondition
+    /// How sure the probe was that it recognised the format (0–100).
+    let probeScore: Int
 
-    /// Opens `path` and reads enough of it to describe its streams.
-    init(path: String) throws(AVError) {
-        var opened: UnsafeMutablePointer<AVFormatContext>? = nil
-        let status = avformat_open_input(&opened, path, nil, nil)
+    /// Opens `input` with the demuxer `format` (which the caller checked against `policy`, given to
+    /// libavformat too as `format_whitelist`) and reads enough of it to describe its streams.
+    ///
+    /// The demuxer is bounded by `limits` (`probesize`, `max_analyze_duration`, `max_streams`),
+    /// may not open anything but `input` (`io_open` refuses every other file or URL, so that a
+    /// playlist or reference inside an allowed container reads nothing), and stops when `stop`
+    /// says so (`interrupt_callback`).
+    init(input: FileInput, format: ProbedFormat, policy: InputFormatPolicy, limits: ConversionLimits, stop: StopCondition) throws(AVError) {
+        self.input = input
+        self.stop = stop
+        probeScore = format.score
+        guard let created = avformat_alloc_context() else { throw .outOfMemory }
+        created.pointee.pb = input.io
+        created.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
+        created.pointee.probesize = Int64(limits.probeBytes)
+        created.pointee.max_analyze_duration = min(max(0, limits.analyzeDuration.components.seconds), 3600) * Int64(AV_TIME_BASE)
+        created.pointee.max_streams = Int32(clamping: limits.maxStreams)
+        if let whitelist = policy.formatWhitelist {
+            created.pointee.format_whitelist = av_strdup(whitelist)
+        }
+        created.pointee.protocol_whitelist = av_strdup("none")
+        created.pointee.io_open = { _, _, _, _, _ in vmp3_averror_from_errno(EPERM) }
+        created.pointee.interrupt_callback = AVIOInterruptCB(
+            callback: { opaque in
+                guard let opaque else { return 0 }
+                return Unmanaged<StopCondition>.fromOpaque(opaque).takeUnretainedValue().reason == nil ? 0 : 1
+            },
+            opaque: Unmanaged.passUnretained(stop).toOpaque()
+        )
+        var opened: UnsafeMutablePointer<AVFormatContext>? = created
+        // On failure avformat_open_input frees the context and sets `opened` to nil; the custom
+        // AVIOContext stays ours.
+        let status = avformat_open_input(&opened, nil, format.format, nil)
         guard status >= 0, let opened else { throw AVError(status) }
         context = opened
         let infoStatus = avformat_find_stream_info(opened, nil)
@@ -27,9 +66,6 @@ final class InputContainer {
     var formatName: String {
         format.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
     }
-
-    /// How sure the demuxer's probe was that it recognised the format (0–100).
-    var probeScore: Int { Int(format.probe_score) }
 
     /// Whether the duration was guessed from the bit rate (and so may be wrong).
     var durationIsEstimatedFromBitRate: Bool {
@@ -98,7 +134,9 @@ final class InputContainer {
         let timeBase = timeBase(ofStream: streamIndex)
         guard timeBase > 0 else { return }
         let base = stream(streamIndex).pointee.start_time
-        let target = Int64((seconds / timeBase).rounded(.down)) + (base == avNoTimestamp ? 0 : base)
+        guard let ticks = CheckedConversion.int64((seconds / timeBase).rounded(.down)) else { return }
+        let (target, overflow) = ticks.addingReportingOverflow(base == avNoTimestamp ? 0 : base)
+        guard !overflow else { return }
         let status = av_seek_frame(context, Int32(streamIndex), target, AVSEEK_FLAG_BACKWARD)
         if status < 0 { throw AVError(status) }
     }

@@ -1,14 +1,14 @@
 /// Planar 32-bit float samples for one or two channels, in memory this type owns.
 ///
-/// The pipeline's only sample buffer: its size depends on the largest decoded frame, never on the
-/// length of the input.
+/// The pipeline's only sample buffer, of a fixed size: the resampler fills it a slice at a time,
+/// so its size depends neither on the input's length nor on the size of a decoded frame.
 final class PCMBuffer {
     let channelCount: Int
-    private(set) var capacity: Int
+    let capacity: Int
     /// One plane per channel.
-    private(set) var planes: [UnsafeMutablePointer<Float>]
+    let planes: [UnsafeMutablePointer<Float>]
     /// The planes as the `uint8_t **` that `swr_convert` writes into.
-    private(set) var planePointers: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>
+    let planePointers: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>
 
     init(channelCount: Int, capacity: Int) {
         precondition(channelCount == 1 || channelCount == 2, "MP3 has one or two channels")
@@ -22,15 +22,6 @@ final class PCMBuffer {
     deinit {
         planes.forEach { $0.deallocate() }
         planePointers.deallocate()
-    }
-
-    /// Makes room for at least `samples` samples per channel (contents are not kept).
-    func reserve(_ samples: Int) {
-        guard samples > capacity else { return }
-        planes.forEach { $0.deallocate() }
-        capacity = samples
-        planes = (0..<channelCount).map { _ in .allocate(capacity: samples) }
-        bindPlanePointers()
     }
 
     private func bindPlanePointers() {

@@ -2,11 +2,21 @@ import CFFmpeg
 
 /// Owns a `SwrContext` that turns decoded frames into planar float samples at the MP3's rate and
 /// channel count, downmixing as it goes; freed in `deinit`.
+///
+/// Works in chunks no larger than the output buffer it is given, whatever a frame holds: a
+/// frame is fed a slice at a time, each slice small enough that its output fits, so neither the
+/// buffer nor the resampler's own memory grows with the frame or with the ratio of the rates.
 final class Resampler {
     private var context: OpaquePointer?
     private let inputRate: Int32
     private let inputFormat: Int32
     private let inputChannels: Int32
+    /// Bytes of one sample of one channel in the input format.
+    private let bytesPerSample: Int
+    private let inputIsPlanar: Bool
+    /// The input pointers of the current slice: one per channel (planar) or one (packed).
+    private let slicePointers: UnsafeMutablePointer<UnsafePointer<UInt8>?>
+    private let slicePointerCount: Int
     let outputRate: Int32
     let outputChannels: Int32
 
@@ -18,8 +28,14 @@ final class Resampler {
         inputRate = frame.sampleRate
         inputFormat = frame.sampleFormat
         inputChannels = frame.channelCount
+        bytesPerSample = Int(av_get_bytes_per_sample(AVSampleFormat(frame.sampleFormat)))
+        inputIsPlanar = av_sample_fmt_is_planar(AVSampleFormat(frame.sampleFormat)) != 0
+        slicePointerCount = inputIsPlanar ? Int(max(1, frame.channelCount)) : 1
+        slicePointers = .allocate(capacity: slicePointerCount)
+        slicePointers.initialize(repeating: nil, count: slicePointerCount)
         self.outputRate = outputRate
         self.outputChannels = outputChannels
+        guard bytesPerSample > 0 else { throw .invalidData }
 
         var inputLayout = AVChannelLayout()
         var outputLayout = AVChannelLayout()
@@ -54,6 +70,7 @@ final class Resampler {
 
     deinit {
         swr_free(&context)
+        slicePointers.deallocate()
     }
 
     /// Whether `frame` has the format this resampler was configured for.
@@ -61,15 +78,40 @@ final class Resampler {
         frame.sampleRate == inputRate && frame.sampleFormat == inputFormat && frame.channelCount == inputChannels
     }
 
-    /// Converts `frame` into `buffer`, growing the buffer to fit one frame's output if needed.
+    /// Converts `frame` a slice at a time into `buffer`, calling `consume` with the number of
+    /// samples per channel written after each slice (the buffer is reused for the next one).
     ///
-    /// - Returns: the number of samples per channel written.
-    func convert(_ frame: Frame, into buffer: PCMBuffer) throws(AVError) -> Int {
-        buffer.reserve(Int(swr_get_out_samples(context, Int32(frame.sampleCount))))
-        let input = UnsafeMutablePointer<UnsafePointer<UInt8>?>(OpaquePointer(frame.pointer.pointee.extended_data))
-        let count = swr_convert(context, buffer.planePointers, Int32(buffer.capacity), input, Int32(frame.sampleCount))
-        if count < 0 { throw AVError(count) }
-        return Int(count)
+    /// - Throws: `damaged_input` if the resampler fails, or what `consume` throws.
+    func convert(_ frame: Frame, into buffer: PCMBuffer, consume: (Int) throws(ConversionError) -> Void) throws(ConversionError) {
+        let total = frame.sampleCount
+        guard let planes = frame.pointer.pointee.extended_data else { throw Self.failure(.invalidData) }
+        let capacity = Int32(buffer.capacity)
+        var offset = 0
+        while offset < total {
+            // The largest slice whose output surely fits the buffer.
+            var count = min(total - offset, Int(Int64(buffer.capacity) * Int64(inputRate) / Int64(max(1, outputRate))) + 1)
+            while count > 1 && swr_get_out_samples(context, Int32(count)) > capacity {
+                count /= 2
+            }
+            let stride = inputIsPlanar ? bytesPerSample : bytesPerSample * Int(inputChannels)
+            for index in 0..<slicePointerCount {
+                slicePointers[index] = planes[index].map { UnsafePointer($0 + offset * stride) }
+            }
+            var written = swr_convert(context, buffer.planePointers, capacity, slicePointers, Int32(count))
+            // If the output did not fit after all, the resampler kept the rest: take it out
+            // (an input count of 0 with non-null input does not flush).
+            while written >= 0 {
+                if written > 0 { try consume(Int(written)) }
+                guard written == capacity else { break }
+                written = swr_convert(context, buffer.planePointers, capacity, slicePointers, 0)
+            }
+            if written < 0 { throw Self.failure(AVError(written)) }
+            offset += count
+        }
+    }
+
+    private static func failure(_ error: AVError) -> ConversionError {
+        ConversionError(code: .damagedInput, message: "resampling failed: \(error.message)")
     }
 
     /// Drains the samples the resampler still holds (call repeatedly until it returns 0).

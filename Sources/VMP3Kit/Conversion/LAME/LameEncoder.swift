@@ -74,10 +74,29 @@ final class LameEncoder {
             bufferCapacity = needed
             buffer = .allocate(capacity: needed)
         }
+        for plane in pcm.planes {
+            Self.sanitize(plane + range.lowerBound, count: range.count)
+        }
         let left = pcm.planes[0] + range.lowerBound
         let right = pcm.channelCount == 2 ? pcm.planes[1] + range.lowerBound : left
         let count = lame_encode_buffer_ieee_float(flags, left, right, Int32(range.count), buffer, Int32(bufferCapacity))
         try append(count, to: file)
+    }
+
+    /// The largest magnitude passed to LAME: 18 dB above full scale, far beyond any real
+    /// overshoot, and small enough that LAME's single-precision energy sums stay finite.
+    static let sampleBound: Float = 8
+
+    /// Replaces NaN with silence and clamps every sample to ±``sampleBound``, in place.
+    ///
+    /// Float PCM in a file (WAV, W64, CAF, MOV) can hold NaN or infinity, and Debian's LAME is
+    /// built with assertions: such a sample reaches `assert(el >= 0)` in its psychoacoustic
+    /// model and aborts the process (found by the fuzzer).
+    static func sanitize(_ samples: UnsafeMutablePointer<Float>, count: Int) {
+        for index in 0..<count {
+            let value = samples[index]
+            samples[index] = value.isNaN ? 0 : min(max(value, -sampleBound), sampleBound)
+        }
     }
 
     /// Encodes what LAME still buffers and appends the final frames.

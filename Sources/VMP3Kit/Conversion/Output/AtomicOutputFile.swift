@@ -15,9 +15,14 @@ final class AtomicOutputFile {
     private var committed = false
     /// Bytes appended so far.
     private(set) var size: Int64 = 0
+    /// The most bytes the file may hold, or `nil` for no limit.
+    let maxSize: Int64?
 
-    init(destination: String) throws(ConversionError) {
+    /// - Parameter maxSize: the most bytes that may be appended; one more fails the append with
+    ///   ``ConversionError/Code/outputTooLarge``.
+    init(destination: String, maxSize: Int64? = nil) throws(ConversionError) {
         self.destination = destination
+        self.maxSize = maxSize
         let url = URL(fileURLWithPath: destination)
         let directory = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
@@ -38,6 +43,9 @@ final class AtomicOutputFile {
 
     /// Appends `bytes`.
     func append(_ bytes: UnsafeRawBufferPointer) throws(ConversionError) {
+        if let maxSize, size + Int64(bytes.count) > maxSize {
+            throw ConversionError(code: .outputTooLarge, message: "the MP3 would be larger than its limit of \(maxSize) bytes")
+        }
         try write(bytes, at: size)
         size += Int64(bytes.count)
     }
@@ -53,7 +61,9 @@ final class AtomicOutputFile {
     /// Writes `bytes` at `offset`, which must lie within what was appended (used to fill in the
     /// LAME/Xing frame once the length is known).
     func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
-        precondition(offset + Int64(bytes.count) <= size, "overwrite past the end")
+        guard offset >= 0, offset + Int64(bytes.count) <= size else {
+            throw ConversionError(code: .encodingFailed, message: "the LAME/Xing frame does not fit where the first frame was written")
+        }
         try write(bytes, at: offset)
     }
 

@@ -17,17 +17,19 @@ struct ID3v2Tag: Equatable {
             // Encoding UTF-8, language "und", empty description (NUL-terminated), then the text.
             frames += Self.frame(id: "COMM", body: [0x03] + Array("und".utf8) + [0x00] + Array(comment.utf8))
         }
-        guard !frames.isEmpty else { return [] }
+        // Fields are bounded (AudioTags.maximumLength), so the sizes fit ID3's 28 bits.
+        guard !frames.isEmpty, frames.count < 1 << 28 else { return [] }
         return Array("ID3".utf8) + [0x04, 0x00, 0x00] + Self.syncSafe(frames.count) + frames
     }
 
     private static func frame(id: String, body: [UInt8]) -> [UInt8] {
-        Array(id.utf8) + syncSafe(body.count) + [0x00, 0x00] + body
+        guard body.count < 1 << 28 else { return [] }
+        return Array(id.utf8) + syncSafe(body.count) + [0x00, 0x00] + body
     }
 
-    /// A 28-bit size as four bytes of seven bits each (ID3v2.4 sizes never contain a 0xFF byte).
+    /// A 28-bit size as four bytes of seven bits each (ID3v2.4 sizes never contain a 0xFF byte);
+    /// callers keep `value` below 2^28.
     static func syncSafe(_ value: Int) -> [UInt8] {
-        precondition(value >= 0 && value < 1 << 28, "ID3v2 sizes are 28 bits")
         return [UInt8((value >> 21) & 0x7F), UInt8((value >> 14) & 0x7F), UInt8((value >> 7) & 0x7F), UInt8(value & 0x7F)]
     }
 }

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+import VMP3Kit
+import VMP3TestSupport
+
+/// The uploads that once took a server down or read its files, sent over HTTP to `vmp3 serve`
+/// and to the four services: each is refused (422) or fails its job with a typed code, nothing
+/// of the server's files comes back, and the server goes on converting.
+@Suite(.serialized) struct HostileUploadEndToEndTests {
+    typealias API = GatewaySecurityEndToEndTests
+
+    /// What an attacker sends, made on this machine: the "server's file" (a TS with audio) that
+    /// a playlist points at, the playlist, and an hour of silence in a 14 KB FLAC.
+    struct Payloads {
+        let secret: URL
+        let playlist: ByteBuffer
+        let hourOfSilence: ByteBuffer
+
+        static func make(in directory: URL) async throws -> Payloads {
+            let secret = directory.appendingPathComponent("secret.ts")
+            try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=1000:duration=3", "-c:a", "aac", secret.path])
+            let flac = directory.appendingPathComponent("hour.flac")
+            try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3600", "-c:a", "flac", "-frame_size", "65535", flac.path])
+            let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3.0,\nfile://\(secret.path)\n#EXT-X-ENDLIST\n"
+            return Payloads(secret: secret, playlist: ByteBuffer(string: playlist), hourOfSilence: ByteBuffer(bytes: try Data(contentsOf: flac)))
+        }
+    }
+
+    /// The whole sequence against a gateway at `base` whose converter has a 10-minute limit.
+    static func attack(_ base: String, payloads: Payloads, clip: URL) async throws {
+        let token = try await API.token(base, "mallory-\(UUID().uuidString.prefix(6).lowercased())@example.com")
+
+        // Options that trapped the converter: refused before anything is stored.
+        for query in ["duration=0.00001", "duration=1e16", "start=1e300", "duration=nan", "start=-1"] {
+            let answer = try await API.send(.POST, base + "/v1/jobs?\(query)", token: token, body: ByteBuffer(string: "x"))
+            #expect(answer.status == 422, "\(query): \(answer.status) \(answer.body)")
+            #expect(answer.problemType?.hasSuffix("/invalid_option") == true, "\(query): \(answer.body)")
+        }
+
+        // A playlist naming a file of the server's: failed, typed, and no MP3 of the file.
+        let playlist = try await API.send(.POST, base + "/v1/jobs", token: token, body: payloads.playlist).job()
+        let refused = try await API.follow(base, playlist.id, token: token)
+        #expect(refused.status == .failed && refused.failure?.code == "unsupported_container", "\(refused)")
+        #expect(refused.failure?.message.contains(payloads.secret.path) == false)
+        #expect(try await API.send(.GET, base + "/v1/jobs/\(playlist.id.rawValue)/download", token: token).status == 404)
+
+        // An hour of silence in 14 KB, over the limit.
+        let hour = try await API.send(.POST, base + "/v1/jobs?sample_rate=48000&bitrate=320", token: token, body: payloads.hourOfSilence).job()
+        let tooLong = try await API.follow(base, hour.id, token: token)
+        #expect(tooLong.status == .failed && tooLong.failure?.code == "input_too_long", "\(tooLong)")
+
+        // The server is still up and converting.
+        let good = try await API.send(.POST, base + "/v1/jobs", token: token, body: ByteBuffer(bytes: try Data(contentsOf: clip))).job()
+        #expect(try await API.follow(base, good.id, token: token).status == .succeeded)
+    }
+
+    @Test("`vmp3 serve`: trapping options are 422, a playlist fails unsupported_container without reading the file it names, an hour of silence fails input_too_long, and the server keeps converting")
+    func serve() async throws {
+        let served = try await RunningServe.start(environment: ["VMP3_MAX_AUDIO_SECONDS": "600"])
+        let payloads = try await Payloads.make(in: served.directory)
+        let clip = try await TestClip.make(at: served.directory.appendingPathComponent("clip.mp4"), seconds: 1)
+        try await Self.attack(served.url, payloads: payloads, clip: clip)
+        #expect(try await served.stop().status == 0)
+    }
+
+    @Test("the four services: the same uploads fail the same way, and the converter process survives them all")
+    func services() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_MAX_AUDIO_SECONDS"] = "600"
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        let payloads = try await Payloads.make(in: deployment.data)
+        try await Self.attack(base, payloads: payloads, clip: try await deployment.makeClip())
+        #expect(try await API.send(.GET, try #require(deployment.services["vmp3-converter"]).url + "/healthz").status == 200)
+        try await deployment.stopAll()
+    }
+}
