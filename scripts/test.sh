@@ -8,6 +8,9 @@
 #   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
 #      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
 #      reads or writes out of bounds. Any report fails the run.
+# Between the two, the conversion fuzzer runs for VMP3_CI_FUZZ_SECONDS (default 180;
+# scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails the run (skipped when the
+# arguments filter the tests).
 #
 # Usage: scripts/test.sh [swift test options, e.g. --filter ConversionTests]
 set -euo pipefail
@@ -24,6 +27,11 @@ eval "$(scripts/services.sh env)"
 echo "== Tests (debug build)" >&2
 swift build --build-tests
 swift test --skip-build --disable-xctest "$@"
+
+# A filtered run (arguments given) is a developer's quick check: no fuzzing then.
+if [ $# -eq 0 ]; then
+  scripts/fuzz.sh "${VMP3_CI_FUZZ_SECONDS:-180}"
+fi
 
 echo "== Tests under AddressSanitizer and LeakSanitizer" >&2
 swift build --build-tests --sanitize=address --scratch-path .build-asan

@@ -17,7 +17,8 @@ struct Summary {
 
     /// `m:ss.cc`, or `h:mm:ss.cc` from an hour on.
     static func clock(_ seconds: Double) -> String {
-        let hundredths = Int((max(0, seconds) * 100).rounded())
+        // A length a file declares can be anything: show at most 999 hours rather than trap.
+        let hundredths = Int((min(max(0, seconds.isNaN ? 0 : seconds), 3_600_000) * 100).rounded())
         let (h, m, s, cs) = (hundredths / 360_000, hundredths / 6000 % 60, hundredths / 100 % 60, hundredths % 100)
         return h > 0
             ? String(format: "%d:%02d:%02d.%02d", h, m, s, cs)

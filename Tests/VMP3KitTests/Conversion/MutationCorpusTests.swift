@@ -47,20 +47,19 @@ import VMP3Kit
                 let output = directory.appendingPathComponent("out")
                 try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
 
-                let clock = ContinuousClock()
-                let started = clock.now
-                let (code, growth) = try await MemoryMeasurementLock.shared.exclusively {
+                let (code, growth, elapsed) = try await MemoryMeasurementLock.shared.exclusively {
                     MemoryHighWaterMark.reset()
                     let before = MemoryHighWaterMark.current
+                    let clock = ContinuousClock()
+                    let started = clock.now
                     var code = "ok"
                     do throws(ConversionError) {
                         _ = try await converter.convert(input, to: output.appendingPathComponent("out.mp3"))
                     } catch {
                         code = error.code.rawValue
                     }
-                    return (code, MemoryHighWaterMark.peak - before)
+                    return (code, MemoryHighWaterMark.peak - before, clock.now - started)
                 }
-                let elapsed = clock.now - started
                 outcomes[code, default: 0] += 1
                 largestGrowth = max(largestGrowth, growth)
 

@@ -78,7 +78,13 @@ final class InputContainer {
     var duration: Double? {
         let value = format.duration
         guard value != avNoTimestamp, value > 0 else { return nil }
-        return Double(value) / Double(AV_TIME_BASE)
+        return Self.plausible(Double(value) / Double(AV_TIME_BASE))
+    }
+
+    /// `seconds`, or `nil` if no real file could last that long (a crafted header multiplies
+    /// huge counts by huge time bases): lengths above a thousand years are not lengths.
+    private static func plausible(_ seconds: Double) -> Double? {
+        seconds.isFinite && seconds > 0 && seconds < 3.2e10 ? seconds : nil
     }
 
     var tags: [String: String] { metadataDictionary(format.metadata) }
@@ -103,7 +109,7 @@ final class InputContainer {
     func duration(ofStream index: Int) -> Double? {
         let value = stream(index).pointee.duration
         guard value != avNoTimestamp, value > 0 else { return nil }
-        return Double(value) * timeBase(ofStream: index)
+        return Self.plausible(Double(value) * timeBase(ofStream: index))
     }
 
     /// How many packets of the stream the demuxer's index lists. For containers that index every
