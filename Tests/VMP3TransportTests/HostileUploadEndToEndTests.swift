@@ -77,3 +77,22 @@ import VMP3TestSupport
         try await deployment.stopAll()
     }
 }
+
+/// A converter limit set to nonsense stops the process at start with one line naming it.
+@Suite struct ConverterLimitSettingsTests {
+    @Test("vmp3-converter and `vmp3 serve` with VMP3_MAX_OUTPUT_MB=ten: exit 1 and one line naming the variable, no crash report")
+    func badLimit() async throws {
+        let data = try makeScratchDirectory()
+        let runs = [
+            try await ExternalTool.run("/usr/bin/env", ["VMP3_MAX_OUTPUT_MB=ten", "VMP3_HTTP_ADDRESS=127.0.0.1:0", builtExecutable("vmp3-converter")]),
+            try await ExternalTool.run("/usr/bin/env", ["VMP3_MAX_OUTPUT_MB=ten", builtExecutable("vmp3"), "serve", "--port", "0", "--data-dir", data.path]),
+        ]
+        for run in runs {
+            #expect(run.status != 0)
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(run.stderr)")
+            #expect(run.stderr.contains("VMP3_MAX_OUTPUT_MB must be a whole number"), "\(run.stderr)")
+            #expect(!run.stderr.contains("Fatal error"))
+        }
+    }
+}

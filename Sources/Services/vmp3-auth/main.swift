@@ -7,11 +7,13 @@ import ServiceLifecycle
 import VMP3Auth
 import VMP3HTTP
 
-let environment = ServiceEnvironment()
-VMP3Metrics.bootstrap()
-let logger = environment.logger("vmp3-auth")
-let users = try UserDirectory(path: environment["VMP3_USERS_DB"] ?? environment.dataPath("users.sqlite"))
-let key = try SigningKey.loadOrCreate(at: environment["VMP3_SIGNING_KEY"] ?? environment.dataPath("signing-key.pem"))
-let routes = AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey])
-let app = try environment.application(router: VMP3Router.make(auth: routes), defaultPort: 8081, logger: logger)
-try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+await ServiceMain.run("vmp3-auth") {
+    let environment = ServiceEnvironment()
+    VMP3Metrics.bootstrap()
+    let logger = environment.logger("vmp3-auth")
+    let users = try UserDirectory(path: environment["VMP3_USERS_DB"] ?? environment.dataPath("users.sqlite"))
+    let key = try SigningKey.loadOrCreate(at: environment["VMP3_SIGNING_KEY"] ?? environment.dataPath("signing-key.pem"))
+    let routes = AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey])
+    let app = try environment.application(router: VMP3Router.make(auth: routes), defaultPort: 8081, logger: logger)
+    try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+}

@@ -16,25 +16,27 @@ import VMP3HTTP
 import VMP3Kit
 import VMP3Transport
 
-let environment = ServiceEnvironment()
-VMP3Metrics.bootstrap()
-let logger = environment.logger("vmp3-converter")
-let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
-var configuration = ConversionWorker.Configuration()
-configuration.concurrency = environment["VMP3_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
-if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
-    configuration.leaseDuration = .seconds(lease)
-    configuration.leaseRenewalInterval = .seconds(max(1, lease / 4))
+await ServiceMain.run("vmp3-converter") {
+    let environment = ServiceEnvironment()
+    VMP3Metrics.bootstrap()
+    let logger = environment.logger("vmp3-converter")
+    let limits = try ConversionLimits(environment: environment.values)
+    let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
+    var configuration = ConversionWorker.Configuration()
+    configuration.concurrency = environment["VMP3_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+    if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
+        configuration.leaseDuration = .seconds(lease)
+        configuration.leaseRenewalInterval = .seconds(max(1, lease / 4))
+    }
+    if let grace = environment["VMP3_SHUTDOWN_GRACE_SECONDS"].flatMap(Int.init), grace >= 0 {
+        configuration.shutdownGracePeriod = .seconds(grace)
+    }
+    let worker = ConversionWorker(
+        converter: MediaConverter(configuration: .init(limits: limits)),
+        storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
+        configuration: configuration, logger: logger
+    )
+    let health = HealthRoutes(backends: backends)
+    let app = try environment.application(router: VMP3Router.make(health: health), defaultPort: 8083, logger: logger)
+    try await ServiceGroup(services: [worker, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 }
-if let grace = environment["VMP3_SHUTDOWN_GRACE_SECONDS"].flatMap(Int.init), grace >= 0 {
-    configuration.shutdownGracePeriod = .seconds(grace)
-}
-let limits = try ConversionLimits(environment: environment.values)
-let worker = ConversionWorker(
-    converter: MediaConverter(configuration: .init(limits: limits)),
-    storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
-    configuration: configuration, logger: logger
-)
-let health = HealthRoutes(backends: backends)
-let app = try environment.application(router: VMP3Router.make(health: health), defaultPort: 8083, logger: logger)
-try await ServiceGroup(services: [worker, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()

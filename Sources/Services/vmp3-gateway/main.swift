@@ -14,36 +14,38 @@ import VMP3HTTP
 import VMP3Kit
 import VMP3Transport
 
-let environment = ServiceEnvironment()
-VMP3Metrics.bootstrap()
-let logger = environment.logger("vmp3-gateway")
-guard let authURL = URL(string: environment["VMP3_AUTH_URL"] ?? "http://127.0.0.1:8081") else { fatalError("VMP3_AUTH_URL is not a URL") }
-let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
+await ServiceMain.run("vmp3-gateway") {
+    let environment = ServiceEnvironment()
+    VMP3Metrics.bootstrap()
+    let logger = environment.logger("vmp3-gateway")
+    guard let authURL = URL(string: environment["VMP3_AUTH_URL"] ?? "http://127.0.0.1:8081") else { throw ConfigurationError("VMP3_AUTH_URL is not a URL") }
+    let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 
-// The auth service may start after the gateway: ask for its keys for up to a minute.
-var keys: [PublicSigningKey] = []
-for attempt in 1...60 {
-    do {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: authURL.appendingPathComponent("v1/auth/jwks").absoluteString), timeout: .seconds(5))
-        keys = try PublicSigningKey.keys(fromJWKS: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
-        if !keys.isEmpty { break }
-    } catch {
-        logger.notice("waiting for the auth service's keys", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+    // The auth service may start after the gateway: ask for its keys for up to a minute.
+    var keys: [PublicSigningKey] = []
+    for attempt in 1...60 {
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: authURL.appendingPathComponent("v1/auth/jwks").absoluteString), timeout: .seconds(5))
+            keys = try PublicSigningKey.keys(fromJWKS: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
+            if !keys.isEmpty { break }
+        } catch {
+            logger.notice("waiting for the auth service's keys", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+        }
+        try await Task.sleep(for: .seconds(1))
     }
-    try await Task.sleep(for: .seconds(1))
-}
-guard !keys.isEmpty else { fatalError("no signing keys from \(authURL)/v1/auth/jwks") }
+    guard !keys.isEmpty else { throw ConfigurationError("no signing keys from \(authURL)/v1/auth/jwks") }
 
-let limits = JobRoutes.Configuration(
-    maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
-    uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
-    maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20
-)
-let router = VMP3Router.make(
-    jobs: JobRoutes(service: backends.jobService, configuration: limits),
-    verifier: await JWTTokenVerifier(publicKeys: keys),
-    health: HealthRoutes(backends: backends)
-)
-AuthProxyRoutes(upstream: authURL).add(to: router)
-let app = try environment.application(router: router, defaultPort: 8080, logger: logger)
-try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    let limits = JobRoutes.Configuration(
+        maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
+        uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
+        maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20
+    )
+    let router = VMP3Router.make(
+        jobs: JobRoutes(service: backends.jobService, configuration: limits),
+        verifier: await JWTTokenVerifier(publicKeys: keys),
+        health: HealthRoutes(backends: backends)
+    )
+    AuthProxyRoutes(upstream: authURL).add(to: router)
+    let app = try environment.application(router: router, defaultPort: 8080, logger: logger)
+    try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+}

@@ -11,20 +11,22 @@ import VMP3HTTP
 import VMP3Kit
 import VMP3Transport
 
-let environment = ServiceEnvironment()
-VMP3Metrics.bootstrap()
-let logger = environment.logger("vmp3-notifier")
-let configuration = try BackendConfiguration(environment: environment.values)
-let factory = TransportBackendFactory(environment: environment.values)
-let backends = try await Backends.make(configuration, factories: [factory, EmbeddedBackendFactory()])
-let ledger = try factory.makeNotificationLedger(configuration.store)
-let channels = try NotificationChannels(environment: environment.values)
-logger.info("notifying by \(channels.summary)")
+await ServiceMain.run("vmp3-notifier") {
+    let environment = ServiceEnvironment()
+    VMP3Metrics.bootstrap()
+    let logger = environment.logger("vmp3-notifier")
+    let configuration = try BackendConfiguration(environment: environment.values)
+    let factory = TransportBackendFactory(environment: environment.values)
+    let backends = try await Backends.make(configuration, factories: [factory, EmbeddedBackendFactory()])
+    let ledger = try factory.makeNotificationLedger(configuration.store)
+    let channels = try NotificationChannels(environment: environment.values)
+    logger.info("notifying by \(channels.summary)")
 
-let client = WebhookNotifier.makeHTTPClient()
-let dispatcher = NotificationDispatcher(
-    outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger), ledger: ledger, logger: logger
-)
-let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), defaultPort: 8084, logger: logger)
-try await ServiceGroup(services: [dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
-try await client.shutdown()
+    let client = WebhookNotifier.makeHTTPClient()
+    let dispatcher = NotificationDispatcher(
+        outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger), ledger: ledger, logger: logger
+    )
+    let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), defaultPort: 8084, logger: logger)
+    try await ServiceGroup(services: [dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    try await client.shutdown()
+}

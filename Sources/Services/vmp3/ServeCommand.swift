@@ -52,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
         // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
         var environment = ProcessInfo.processInfo.environment
+        let limits = try ConversionLimits(environment: environment)
         if let smtp { environment["VMP3_SMTP"] = smtp }
         var channels = try NotificationChannels(environment: environment)
         let secretFile = data.appendingPathComponent("webhook-secret").path
@@ -80,7 +81,6 @@ struct ServeCommand: AsyncParsableCommand {
         )
         var workerConfiguration = ConversionWorker.Configuration()
         workerConfiguration.concurrency = max(1, concurrency)
-        let limits = try ConversionLimits(environment: environment)
         let worker = ConversionWorker(
             converter: MediaConverter(configuration: .init(limits: limits)),
             storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,

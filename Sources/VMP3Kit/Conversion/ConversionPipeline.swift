@@ -73,7 +73,7 @@ struct ConversionPipeline {
 
         var state = StreamState(
             window: window,
-            pcm: PCMBuffer(channelCount: channels.rawValue, capacity: Self.bufferSamples),
+            pcm: PCMBuffer(channels: channels, capacity: Self.bufferSamples),
             maxSamples: limits.maxAudioDuration.flatMap { CheckedConversion.int64($0.seconds * Double(outputRate)) },
             outputRate: outputRate,
             timeBase: container.timeBase(ofStream: streamIndex),

@@ -10,9 +10,8 @@ final class PCMBuffer {
     /// The planes as the `uint8_t **` that `swr_convert` writes into.
     let planePointers: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>
 
-    init(channelCount: Int, capacity: Int) {
-        precondition(channelCount == 1 || channelCount == 2, "MP3 has one or two channels")
-        self.channelCount = channelCount
+    init(channels: ConversionOptions.Channels, capacity: Int) {
+        channelCount = channels.rawValue
         self.capacity = capacity
         planes = (0..<channelCount).map { _ in .allocate(capacity: capacity) }
         planePointers = .allocate(capacity: channelCount)

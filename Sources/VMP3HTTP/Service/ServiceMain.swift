@@ -1,0 +1,18 @@
+import Foundation
+
+/// The top level of a service executable.
+public enum ServiceMain {
+    /// Runs `body`, the whole life of the service named `name`. If it throws — a bad setting, a
+    /// server that cannot be reached at start, a failure that ends the service — the error is one
+    /// line on standard error (`NAME: MESSAGE`) and the exit status 1, instead of the Swift
+    /// runtime's "Error raised at top level" crash report with a backtrace.
+    public static func run(_ name: String, _ body: () async throws -> Void) async -> Never {
+        do {
+            try await body()
+            exit(0)
+        } catch {
+            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
