@@ -116,10 +116,23 @@ install_tools() {
   command -v schemathesis >/dev/null 2>&1 || pip install --quiet schemathesis  # fuzzes the HTTP API against its OpenAPI document
 }
 
+stop_all() {
+  stop_rabbitmq
+  (use_fault_broker; stop_rabbitmq)
+  stop_redis
+  stop_pid "$root/s3/moto.pid"
+  stop_pid "$root/smtp/aiosmtpd.pid"
+  stop_pid "$root/smtp/aiosmtpd-tls.pid"
+}
+
 case "${1:-}" in
   start)
     install_tools
-    epmd_was_running=$(pgrep -x epmd >/dev/null && echo yes || echo no)
+    # A start after a start that was never stopped replaces it: servers left running would keep
+    # their ports with the old certificate and data, and their pid files would be lost.
+    # (whether epmd ran before the first of them is what the stop at the end goes by).
+    epmd_was_running=$(cat "$root/epmd-was-running" 2>/dev/null || { pgrep -x epmd >/dev/null && echo yes || echo no; })
+    [ -d "$root" ] && stop_all
     mkdir -p "$root"
     echo "$epmd_was_running" > "$root/epmd-was-running"
     start_redis
@@ -130,14 +143,10 @@ case "${1:-}" in
     start_rabbitmq
     ;;
   stop)
-    stop_rabbitmq
-    (use_fault_broker; stop_rabbitmq)
-    stop_redis
-    stop_pid "$root/s3/moto.pid"
-    stop_pid "$root/smtp/aiosmtpd.pid"
-    stop_pid "$root/smtp/aiosmtpd-tls.pid"
+    stop_all
     # epmd outlives the broker; stop it only if this script's start brought it up.
     if [ "$(cat "$root/epmd-was-running" 2>/dev/null || echo yes)" = no ]; then pkill -x epmd 2>/dev/null || true; fi
+    rm -f "$root/epmd-was-running"
     ;;
   restart-redis) stop_redis; start_redis ;;
   stop-fault-rabbitmq) use_fault_broker; stop_rabbitmq ;;

@@ -22,7 +22,7 @@ struct ConversionPipeline {
         let clock = ContinuousClock()
         let started = clock.now
         try options.validate()
-        try checkCancellation()
+        try stop.check()
 
         let limits = configuration.limits
         let container = try MediaInput.open(input, limits: limits, stop: stop)
@@ -92,7 +92,7 @@ struct ConversionPipeline {
 
         // Read until the end of the input or of the trim window.
         reading: while !state.window.isComplete {
-            try checkCancellation()
+            try stop.check()
             let more: Bool
             do {
                 more = try container.read(into: packet)
@@ -128,7 +128,7 @@ struct ConversionPipeline {
         if let resampler = state.resampler {
             try drain(resampler, &state, encoder: encoder, file: file)
         }
-        try checkCancellation()
+        try stop.check()
         try verifyCompleteness(state, container: container, streamIndex: streamIndex)
 
         try encoder.flush(to: file)
@@ -346,10 +346,6 @@ struct ConversionPipeline {
             return ConversionError(code: .inputUnreadable, message: "reading \(input.path) failed at \(at) s: \(AVError(vmp3_averror_from_errno(code)).message)")
         }
         return ConversionError(code: .damagedInput, message: "\(input.path) is damaged at \(at) s: \(error.message)")
-    }
-
-    private func checkCancellation() throws(ConversionError) {
-        try stop.check()
     }
 
     /// Calls the progress handler at most every ``MediaConverter/Configuration/progressInterval``.
