@@ -144,11 +144,12 @@ import VMP3TestSupport
         // the refusal of nested opens and the empty protocol list, DASH and SDP do.)
         let target = try await Self.secretSegment().path
         for (name, contents) in Self.referenceFormats(target: target).prefix(5) {
-            let stop = StopCondition(timeLimit: .seconds(30))
             let file = try scratchFile(name, contents)
             // The HLS demuxer allocates tens of megabytes before it fails: not alongside a peak-memory check.
             let opened = try await MemoryMeasurementLock.shared.exclusively { () -> Result<Int, ConversionError> in
-                Result { () throws(ConversionError) in
+                // The clock starts once the lock is held.
+                let stop = StopCondition(timeLimit: .seconds(30))
+                return Result { () throws(ConversionError) in
                     try MediaInput.open(file, limits: ConversionLimits(), stop: stop, policy: .anyDemuxer).streamCount
                 }
             }

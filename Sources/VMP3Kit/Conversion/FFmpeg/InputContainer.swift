@@ -13,9 +13,8 @@ final class InputContainer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
     /// Kept alive for as long as the context reads through it.
     let input: FileInput
+    /// Kept alive for as long as the context's interrupt callback may read it.
     private let stop: StopCondition
-    /// How sure the probe was that it recognised the format (0–100).
-    let probeScore: Int
 
     /// Opens `input` with the demuxer `format` (which the caller checked against `policy`, given to
     /// libavformat too as `format_whitelist`) and reads enough of it to describe its streams.
@@ -27,7 +26,6 @@ final class InputContainer {
     init(input: FileInput, format: ProbedFormat, policy: InputFormatPolicy, limits: ConversionLimits, stop: StopCondition) throws(AVError) {
         self.input = input
         self.stop = stop
-        probeScore = format.score
         guard let created = avformat_alloc_context() else { throw .outOfMemory }
         created.pointee.pb = input.io
         created.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
