@@ -52,15 +52,30 @@ import Testing
         (["convert", "VIDEO_ONLY"], Int32(65), "has no audio stream"),
         (["convert", "MEDIA", "-o", "/sys/out.mp3"], Int32(73), "cannot write"),
         (["probe", "/nonexistent/clip.mp4"], Int32(66), "no such file"),
+        (["convert", "MEDIA", "--duration", "0.00001"], Int32(64), "invalid duration 1e-05"),
+        (["convert", "MEDIA", "--duration", "1e16"], Int32(64), "invalid duration 1e+16"),
+        (["convert", "MEDIA", "--start", "nan"], Int32(64), "invalid start nan"),
+        (["convert", "MEDIA", "--max-size=-1"], Int32(64), "--max-size must be 0 (no limit) or more"),
+        (["convert", "MEDIA", "--max-length", "1"], Int32(65), "longer than the limit of 1.00 s"),
+        (["convert", "LONG", "--max-size", "1", "--bitrate", "320"], Int32(65), "larger than its limit"),
+        (["convert", "PLAYLIST"], Int32(65), "does not convert (hls)"),
+        (["probe", "PLAYLIST"], Int32(65), "does not convert (hls)"),
+        (["convert", "LONG", "--time-limit", "1"], Int32(75), "took longer than its limit of 1 s"),
     ])
     func errors(_ arguments: [String], _ status: Int32, _ message: String) async throws {
         let scratch = try makeScratchDirectory()
         let media = try await TestMedia.h264AACMP4.url
         let videoOnly = try await TestMedia.videoOnly.url
+        let long = try await TestMedia.longAudio.url
+        // An HLS playlist naming a real media file: refused, never followed.
+        let playlist = try makeScratchDirectory().appendingPathComponent("playlist.mp4")
+        try Data("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3.0,\nfile://\(media.path)\n#EXT-X-ENDLIST\n".utf8).write(to: playlist)
         let resolved = arguments.map { argument in
             switch argument {
             case "MEDIA": media.path
             case "VIDEO_ONLY": videoOnly.path
+            case "LONG": long.path
+            case "PLAYLIST": playlist.path
             default: argument
             }
         } + (arguments.contains("-o") || arguments[0] == "probe" ? [] : ["-o", scratch.appendingPathComponent("out.mp3").path])
