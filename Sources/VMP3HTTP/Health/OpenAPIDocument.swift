@@ -526,7 +526,18 @@ extension OpenAPIRoute {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "integer"
+              "type": "integer",
+              "enum": [
+                8000,
+                11025,
+                12000,
+                16000,
+                22050,
+                24000,
+                32000,
+                44100,
+                48000
+              ]
             }
           },
           {
@@ -535,7 +546,8 @@ extension OpenAPIRoute {
             "required": false,
             "schema": {
               "type": "number",
-              "minimum": 0
+              "minimum": 0,
+              "maximum": 86400
             }
           },
           {
@@ -544,7 +556,8 @@ extension OpenAPIRoute {
             "required": false,
             "schema": {
               "type": "number",
-              "exclusiveMinimum": 0
+              "minimum": 0.001,
+              "maximum": 86400
             }
           },
           {
@@ -552,21 +565,24 @@ extension OpenAPIRoute {
             "in": "query",
             "schema": {
               "type": "string"
-            }
+            },
+            "description": "At most 1,024 bytes of UTF-8."
           },
           {
             "name": "artist",
             "in": "query",
             "schema": {
               "type": "string"
-            }
+            },
+            "description": "At most 1,024 bytes of UTF-8."
           },
           {
             "name": "album",
             "in": "query",
             "schema": {
               "type": "string"
-            }
+            },
+            "description": "At most 1,024 bytes of UTF-8."
           },
           {
             "name": "webhook_url",
