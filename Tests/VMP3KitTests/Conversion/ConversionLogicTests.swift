@@ -88,4 +88,37 @@ import Testing
         let decoded = try JSONDecoder().decode(ConversionOptions.self, from: JSONEncoder().encode(options))
         #expect(decoded == options)
     }
+
+    @Test("a failure caused by the input fails the job at once; trouble with the worker's own files is retried", arguments: [
+        (ConversionError.Code.unsupportedContainer, true), (.unsupportedAudioFormat, true), (.inputTooLong, true),
+        (.outputTooLarge, true), (.timeLimit, true), (.notMediaFile, true), (.damagedInput, true),
+        (.inputUnreadable, false), (.outputNotWritable, false),
+    ])
+    func workerFailureClass(_ code: ConversionError.Code, _ permanent: Bool) {
+        let failure = WorkerFailure(ConversionError(code: code, message: "reading /tmp/vmp3-job-1-ab/source failed"))
+        if permanent {
+            #expect(failure == .permanent(JobFailure(code: code.rawValue, message: "reading the upload failed")))
+        } else {
+            #expect(failure == .transient("conversion: reading /tmp/vmp3-job-1-ab/source failed"))
+        }
+    }
+
+    @Test("a trim window that would hold no sample is nil, not a trap")
+    func emptyWindow() {
+        #expect(SampleWindow(start: 10, end: 10) == nil)
+        #expect(SampleWindow(start: 10, end: 3) == nil)
+        #expect(SampleWindow(start: -1, end: nil) == nil)
+        #expect(SampleWindow(start: 0, end: 1) != nil)
+    }
+
+    @Test("checked conversions: nil for NaN, infinity and out-of-range values instead of a trap")
+    func checkedConversions() {
+        #expect(CheckedConversion.int64(.nan) == nil)
+        #expect(CheckedConversion.int64(.infinity) == nil)
+        #expect(CheckedConversion.int64(1e19) == nil)
+        #expect(CheckedConversion.int64(-2.9) == -2)
+        #expect(CheckedConversion.clampedInt64(1e300) == CheckedConversion.bound)
+        #expect(CheckedConversion.clampedInt64(-.infinity) == -CheckedConversion.bound)
+        #expect(CheckedConversion.clampedInt64(.nan) == nil)
+    }
 }
