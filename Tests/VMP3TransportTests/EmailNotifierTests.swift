@@ -116,6 +116,10 @@ import VMP3TestSupport
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(url: URL(string: "smtp://mail.example.com?from=nobody")!) }
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(url: URL(string: "smtp://mail.example.com?from=a@b.c&tls=maybe")!) }
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(url: URL(string: "http://mail.example.com?from=a@b.c")!) }
+        // A timeout that once trapped the process (Int64 of 1e300 ms) is a configuration error.
+        for timeout in ["1e300", "inf", "nan", "0", "-1"] {
+            #expect(throws: ConfigurationError.self) { try SMTPConfiguration(url: URL(string: "smtp://mail.example.com?from=a@b.c&timeout=\(timeout)")!) }
+        }
     }
 
     @Test("a message renders with CRLF lines, no header injection through the subject, and base64 for non-ASCII bodies")

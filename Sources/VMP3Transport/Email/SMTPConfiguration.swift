@@ -77,7 +77,9 @@ public struct SMTPConfiguration: Sendable, Hashable {
         }
         var timeout = Duration.seconds(30)
         if let text = query["timeout"] {
-            guard let seconds = Double(text), seconds > 0 else { throw ConfigurationError("timeout must be a number of seconds, not \(text)") }
+            guard let seconds = Double(text), seconds > 0, seconds <= 3600 else {
+                throw ConfigurationError("timeout must be a number of seconds up to 3600, not \(text)")
+            }
             timeout = .milliseconds(Int64(seconds * 1000))
         }
         self.init(
