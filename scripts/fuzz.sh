@@ -44,5 +44,5 @@ ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0" \
   .build-fuzz/release/vmp3-fuzz-conversion \
     -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=131072 \
-    -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$@" \
+    -dict=Tests/Fuzz/media.dict -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$@" \
     "$work/corpus" "$work/seeds"
