@@ -12,6 +12,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/mem.h>
 #include <libavutil/samplefmt.h>
+#include <libavutil/pixdesc.h>
 
 // Swift cannot import function-like macros (AVERROR, FFERRTAG) or macros with casts
 // (AV_NOPTS_VALUE): these wrappers give them a callable form.

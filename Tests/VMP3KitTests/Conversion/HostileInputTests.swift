@@ -162,6 +162,21 @@ import VMP3TestSupport
         }
     }
 
+    @Test("no video decoder sees an upload's bytes: the streams are described without decoding video")
+    func videoNeverDecoded() async throws {
+        let clip = try await TestMedia.h264AACMP4.url
+        let (pixelFormat, width) = try await MemoryMeasurementLock.shared.exclusively { () -> (String?, Int?) in
+            let stop = StopCondition(timeLimit: .seconds(30))
+            let opened = Result { () throws(ConversionError) in try MediaInput.open(clip, limits: ConversionLimits(), stop: stop) }
+            let container = try opened.get()
+            let video = try #require(container.mediaInfo().streams.first { $0.kind == .video })
+            return (container.pixelFormatName(ofStream: video.index), video.width)
+        }
+        // The H.264 decoder would have found yuv420p; the header alone still gives the size.
+        #expect(pixelFormat == nil, "a video decoder ran: \(pixelFormat ?? "")")
+        #expect(width == 160)
+    }
+
     // MARK: - Memory
 
     @Test("a FLAC at 2 Hz with 65,535-sample blocks is refused before the resampler sizes anything, in bounded memory")

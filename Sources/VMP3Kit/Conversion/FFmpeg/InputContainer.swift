@@ -35,6 +35,7 @@ final class InputContainer {
         if let whitelist = policy.formatWhitelist {
             created.pointee.format_whitelist = av_strdup(whitelist)
         }
+        created.pointee.codec_whitelist = av_strdup(InputFormatPolicy.audioDecoderWhitelist)
         created.pointee.protocol_whitelist = av_strdup("none")
         created.pointee.io_open = { _, _, _, _, _ in vmp3_averror_from_errno(EPERM) }
         created.pointee.interrupt_callback = AVIOInterruptCB(
@@ -115,6 +116,14 @@ final class InputContainer {
     /// only seek points (Matroska cues) it is fewer than the packets; for the rest it is 0.
     func indexedPacketCount(ofStream index: Int) -> Int {
         Int(avformat_index_get_entries_count(stream(index)))
+    }
+
+    /// The pixel format of a video stream, which only its decoder can tell: `nil` while no video
+    /// decoder has seen the stream (``InputFormatPolicy/audioDecoderWhitelist`` keeps it so).
+    func pixelFormatName(ofStream index: Int) -> String? {
+        let format = stream(index).pointee.codecpar.pointee.format
+        guard format >= 0, let name = av_get_pix_fmt_name(AVPixelFormat(format)) else { return nil }
+        return String(cString: name)
     }
 
     /// FFmpeg's choice of audio stream (`av_find_best_stream`): the default or the richest one.

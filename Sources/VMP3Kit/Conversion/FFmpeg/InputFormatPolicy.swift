@@ -1,4 +1,6 @@
-/// Which of FFmpeg's demuxers may open an input.
+import CFFmpeg
+
+/// Which of FFmpeg's demuxers may open an input, and which decoders may see its bytes.
 ///
 /// FFmpeg recognises hundreds of formats, and some of them are not media but instructions to
 /// read other things: an HLS or DASH playlist names segment files or URLs, `concat` lists files,
@@ -36,4 +38,19 @@ struct InputFormatPolicy {
         guard let allowedDemuxers else { return true }
         return name.split(separator: ",").contains { allowedDemuxers.contains(String($0)) }
     }
+
+    /// Every audio decoder of this FFmpeg build, as libavformat's comma-separated
+    /// `codec_whitelist`: `avformat_find_stream_info` would otherwise open the video decoders
+    /// (H.264, HEVC, VP9, …) and feed them the upload's frames just to learn a pixel format VMP3
+    /// never uses. With it, no video, subtitle or image decoder ever sees an upload's bytes.
+    static let audioDecoderWhitelist: String = {
+        var iterator: UnsafeMutableRawPointer? = nil
+        var names: [String] = []
+        while let codec = av_codec_iterate(&iterator) {
+            if av_codec_is_decoder(codec) != 0 && codec.pointee.type == AVMEDIA_TYPE_AUDIO {
+                names.append(String(cString: codec.pointee.name))
+            }
+        }
+        return names.joined(separator: ",")
+    }()
 }
