@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
+        .library(name: "VMP3SQLite", targets: ["VMP3SQLite"]),
         .library(name: "VMP3Auth", targets: ["VMP3Auth"]),
         .library(name: "VMP3Transport", targets: ["VMP3Transport"]),
         .library(name: "VMP3HTTP", targets: ["VMP3HTTP"]),
@@ -62,6 +63,15 @@ let package = Package(
                 "CLame",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The durable embedded backends (SQLite through GRDB): job store, queues, notification
+        // ledger. Its own module, so that a program that keeps no state links no SQLite.
+        .target(
+            name: "VMP3SQLite",
+            dependencies: [
+                "VMP3Kit",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .target(
@@ -128,6 +138,7 @@ let package = Package(
             name: "vmp3",
             dependencies: [
                 "VMP3Kit",
+                "VMP3SQLite",
                 "VMP3Auth",
                 "VMP3HTTP",
                 "VMP3Transport",
@@ -246,6 +257,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "VMP3SQLiteTests",
+            dependencies: [
+                "VMP3SQLite",
+                "VMP3Kit",
+                "VMP3Conformance",
+                "VMP3TestSupport",
+                "vmp3",
+            ]
         ),
         .testTarget(
             name: "VMP3HTTPTests",

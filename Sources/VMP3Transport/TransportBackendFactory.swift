@@ -5,7 +5,8 @@ import VMP3Kit
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), `redis://` job stores and `amqp://` queues.
 /// `?prefix=NAME` on a `redis://` or `amqp://` URL puts the keys or queues of this deployment
 /// under their own names (`NAME` instead of `vmp3:` for keys; `NAMEvmp3.jobs` for queues), so
-/// that several deployments, or test runs, can share one server.
+/// that several deployments, or test runs, can share one server. `?delivery_limit=N` on an
+/// `amqp://` URL sets the queues' `x-delivery-limit` (default 20; 0 for none).
 ///
 /// Chain it before ``EmbeddedBackendFactory``:
 ///
@@ -42,8 +43,19 @@ public struct TransportBackendFactory: BackendFactory {
 
     public func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)? {
         guard url.scheme == "amqp" else { return nil }
+        let limit = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == "delivery_limit" }?.value
+        let deliveryLimit: Int?
+        switch limit {
+        case nil: deliveryLimit = 20
+        case "0", "none": deliveryLimit = nil
+        case let text?:
+            guard let number = Int(text), number > 0 else {
+                throw ConfigurationError("VMP3_QUEUE: delivery_limit must be a whole number of deliveries (0 for none), not \(text)")
+            }
+            deliveryLimit = number
+        }
         do {
-            return AMQPMessageQueue<Message>(endpoint: try AMQPEndpoint(url: url), name: (Self.prefix(of: url) ?? "") + name)
+            return AMQPMessageQueue<Message>(endpoint: try AMQPEndpoint(url: url), name: (Self.prefix(of: url) ?? "") + name, deliveryLimit: deliveryLimit)
         } catch {
             throw ConfigurationError("VMP3_QUEUE: \(error)")
         }

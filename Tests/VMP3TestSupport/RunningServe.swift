@@ -10,9 +10,9 @@ public struct RunningServe: Sendable {
     public let directory: URL
 
     /// Starts it with `arguments` added and `environment` set, and waits (up to a minute) for its
-    /// `serving on` line.
-    public static func start(_ arguments: [String] = [], environment: [String: String] = [:]) async throws -> RunningServe {
-        let directory = try makeScratchDirectory()
+    /// `serving on` line. Pass the `directory` of an earlier run to start again on its data.
+    public static func start(_ arguments: [String] = [], environment: [String: String] = [:], in directory: URL? = nil) async throws -> RunningServe {
+        let directory = try directory ?? makeScratchDirectory()
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",

@@ -112,14 +112,57 @@ import VMP3TestSupport
         #expect(requeued.contains(#""status":"queued""#), "\(requeued)")
         deployment.environment["VMP3_SHUTDOWN_GRACE_SECONDS"] = nil
         try await deployment.start("vmp3-converter")
+        // A run stopped by a shutdown is not counted against the job's attempts.
         let followed = try await deployment.job(returned, follow: true)
-        #expect(followed.contains(#""status":"succeeded""#) && followed.contains(#""attempts":2"#), "\(followed)")
+        #expect(followed.contains(#""status":"succeeded""#) && followed.contains(#""attempts":1"#), "\(followed)")
 
         #expect(try await deployment.outputSize(of: finished) > 1_000_000)
         #expect(try await deployment.outputSize(of: returned) > 1_000_000)
         await deployment.receiver.waitForRequests(2)
         try await Task.sleep(for: .seconds(1))
         #expect(deployment.receiver.requests.count == 2)
+        try await deployment.stopAll()
+    }
+
+    @Test("a job whose converter is SIGKILLed every time it runs it ends failed (gave_up) once its attempts reach the limit, its source deleted; the next job on that converter succeeds")
+    func poisonJobGivesUp() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_MAX_ATTEMPTS"] = "2"
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter", "vmp3-notifier"])
+        let jobID = try await deployment.uploadLongJobAndWaitUntilRunning()
+        for attempt in 1...2 {
+            if attempt > 1 {
+                // The next converter takes the job over once the dead one's lease (4 s) expires.
+                try await deployment.start("vmp3-converter")
+                let running = try await deployment.run("""
+                for i in $(seq 1 300); do
+                  curl -sf $BASE/v1/jobs/\(jobID) -H "Authorization: Bearer $TOKEN" | grep '"status":"running"' | grep -q '"attempts":\(attempt)' && { echo RUNNING; break; }
+                  sleep 0.1
+                done
+                """, user: "fault@example.com")
+                if !running.text.contains("RUNNING") {
+                    Issue.record("attempt \(attempt) never ran: \(try await deployment.job(jobID))")
+                }
+            }
+            let converter = try #require(deployment.services["vmp3-converter"])
+            converter.process.kill(SIGKILL)
+            #expect(try await converter.process.finish().status == 128 + SIGKILL)
+        }
+        // The third converter finds the job out of attempts before starting it again.
+        try await deployment.start("vmp3-converter")
+        let followed = try await deployment.job(jobID, follow: true)
+        #expect(followed.contains(#""status":"failed""#) && followed.contains(#""code":"gave_up""#), "\(followed)")
+        #expect(followed.contains(#""attempts":2"#), "\(followed)")
+        await deployment.receiver.waitForRequests(1)
+        #expect(deployment.receiver.requests.first?.header("VMP3-Delivery") == "\(jobID).failed")
+        #expect(try await deployment.storedObjects().filter { $0.hasPrefix("sources/") }.isEmpty, "the source of the failed job is kept")
+
+        _ = try await deployment.makeClip()
+        let next = try await deployment.run("""
+        JOB=$(curl -sf "$BASE/v1/jobs" -H "Authorization: Bearer $TOKEN" --data-binary @clip.mp4 | sed -E 's/.*"id":"([^"]+)".*/\\1/')
+        curl -sf -N --max-time 60 $BASE/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN" | tail -c 500
+        """)
+        #expect(next.text.contains(#""status":"succeeded""#), "\(next.text) \(next.stderr)")
         try await deployment.stopAll()
     }
 

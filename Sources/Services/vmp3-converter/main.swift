@@ -6,7 +6,8 @@
 // VMP3_CONCURRENCY (default: the number of cores), VMP3_LEASE_SECONDS (how long a job stays
 // with a converter that stopped answering before another takes it over; default 60),
 // VMP3_SHUTDOWN_GRACE_SECONDS (how long running jobs may finish after SIGTERM before they go back
-// to the queue; default 30), VMP3_MAX_AUDIO_SECONDS, VMP3_MAX_OUTPUT_MB and
+// to the queue; default 30), VMP3_MAX_ATTEMPTS (runs of a job, counted when a converter takes it,
+// before it fails as `gave_up`, whatever stopped the earlier runs; default 5), VMP3_MAX_AUDIO_SECONDS, VMP3_MAX_OUTPUT_MB and
 // VMP3_MAX_CONVERSION_SECONDS (a job's limits; defaults 21600, 1024 and 3600; 0 for none),
 // VMP3_HTTP_ADDRESS for /healthz, /readyz and /metrics
 // (default 127.0.0.1:8083), VMP3_LOG_LEVEL.
@@ -27,6 +28,10 @@ await ServiceMain.run("vmp3-converter") {
     if let lease = environment["VMP3_LEASE_SECONDS"].flatMap(Int.init), lease >= 2 {
         configuration.leaseDuration = .seconds(lease)
         configuration.leaseRenewalInterval = .seconds(max(1, lease / 4))
+    }
+    if let attempts = environment["VMP3_MAX_ATTEMPTS"] {
+        guard let number = Int(attempts), number >= 1 else { throw ConfigurationError("VMP3_MAX_ATTEMPTS must be a whole number from 1, not \(attempts)") }
+        configuration.maxAttempts = number
     }
     if let grace = environment["VMP3_SHUTDOWN_GRACE_SECONDS"].flatMap(Int.init), grace >= 0 {
         configuration.shutdownGracePeriod = .seconds(grace)

@@ -7,12 +7,15 @@ import ServiceLifecycle
 import VMP3Auth
 import VMP3HTTP
 import VMP3Kit
+import VMP3SQLite
 import VMP3Transport
 
 /// `vmp3 serve`: the four services in one process — the auth routes, the gateway, a converter and
-/// the notifier — on embedded backends (files under the data directory, an in-process queue, an
-/// in-memory job store, users in SQLite, a token signing key and a webhook secret made on first
-/// start). For trying VMP3 with nothing installed.
+/// the notifier — on durable embedded backends under the data directory (files for uploads and
+/// MP3s; jobs, both queues and the notification ledger in `vmp3.sqlite`; users in SQLite; a token
+/// signing key and a webhook secret made on first start). Jobs survive a restart or `kill -9`:
+/// those that were running start again. For trying VMP3 with nothing installed, and for one
+/// machine.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -25,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on.")
     var port = 8080
 
-    @Option(name: .customLong("data-dir"), help: "Where uploads, MP3s, users and the signing key are kept.")
+    @Option(name: .customLong("data-dir"), help: "Where uploads, MP3s, jobs, users and the signing key are kept.")
     var dataDirectory = "vmp3-data"
 
     @Option(name: .customLong("max-upload-mb"), help: "The largest upload accepted, in MB.")
@@ -33,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Conversions run at once (default: the number of cores).")
     var concurrency = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("shutdown-grace-seconds"), help: "On SIGTERM or Ctrl-C, how long running conversions may finish before they are stopped and kept for the next start.")
+    var shutdownGraceSeconds = 3
 
     @Option(help: "Send e-mail through this SMTP server (smtp[s]://host:port?from=ADDRESS; default: $VMP3_SMTP, or no e-mail).")
     var smtp: String?
@@ -47,7 +53,12 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = CLILogging.logger(verbose: verbose)
         VMP3Metrics.bootstrap()
         let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
-        let backends = try Backends.embedded(storageDirectory: data.appendingPathComponent("objects", isDirectory: true))
+        let backends: Backends
+        do {
+            backends = try Backends.durable(dataDirectory: data)
+        } catch let error as ConfigurationError {
+            CLIFailure.exit(CLIFailure("data directory \(dataDirectory): \(error.message)", exitCode: 78))  // EX_CONFIG
+        }
         let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path)
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
         // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
@@ -81,12 +92,14 @@ struct ServeCommand: AsyncParsableCommand {
         )
         var workerConfiguration = ConversionWorker.Configuration()
         workerConfiguration.concurrency = max(1, concurrency)
+        workerConfiguration.shutdownGracePeriod = .seconds(max(0, shutdownGraceSeconds))
+        workerConfiguration.temporaryDirectory = data.appendingPathComponent("work", isDirectory: true)
         let worker = ConversionWorker(
             converter: MediaConverter(configuration: .init(limits: limits)),
             storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
             configuration: workerConfiguration, logger: logger
         )
-        let ledger = InMemoryNotificationLedger()
+        let ledger = SQLiteNotificationLedger(database: try SQLiteDatabase.at(data.appendingPathComponent(Backends.databaseFileName).path))
         let client = WebhookNotifier.makeHTTPClient()
         let notifier = NotificationDispatcher(
             outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger),

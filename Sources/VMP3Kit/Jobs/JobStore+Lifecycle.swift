@@ -10,6 +10,9 @@ public enum JobClaim: Sendable, Hashable {
     case heldElsewhere(Job, until: Date)
     /// There is no such job.
     case notFound
+    /// Every attempt the job was allowed was started and none finished (its workers crashed,
+    /// ran out of memory or were killed): the claim marked it `failed` (`gave_up`) instead.
+    case gaveUp(Job)
 }
 
 /// A job's life, built on compare-and-set so that every backend shares the same rules.
@@ -35,7 +38,12 @@ extension JobStore {
     /// Takes a queued job (or a running one whose lease expired) for `holder`: status `running`,
     /// a lease until now + `leaseDuration`, one more attempt. Of two workers claiming at once,
     /// one gets `.claimed` and the other `.heldElsewhere`.
-    public func claim(_ id: JobID, holder: String, leaseDuration: Duration) async throws -> JobClaim {
+    ///
+    /// A job that has been started `maxAttempts` times already is not started again, whatever
+    /// ended the earlier attempts: it is marked `failed` with code `gave_up` and `.gaveUp` is
+    /// returned. This is what stops a poison job (one that kills every worker that runs it) from
+    /// being redelivered for ever; attempts that end by themselves are settled by the worker.
+    public func claim(_ id: JobID, holder: String, leaseDuration: Duration, maxAttempts: Int = .max) async throws -> JobClaim {
         for _ in 0..<50 {
             guard let current = try await get(id) else { return .notFound }
             let now = Date()
@@ -44,6 +52,20 @@ extension JobStore {
                 return .heldElsewhere(current, until: lease.expiresAt)
             }
             var new = current
+            if current.attempts >= maxAttempts {
+                new.status = .failed
+                new.lease = nil
+                new.progress = nil
+                new.failure = JobFailure(
+                    code: "gave_up",
+                    message: "gave up after \(current.attempts) attempts; the last one did not finish: the converter running it stopped (a crash, out of memory, or killed)"
+                )
+                do {
+                    return .gaveUp(try await replace(current, with: new))
+                } catch let error as JobStoreError where error.code == .conflict {
+                    continue
+                }
+            }
             new.status = .running
             new.lease = JobLease(holder: holder, expiresAt: now.addingTimeInterval(leaseDuration.seconds))
             new.attempts += 1
@@ -113,14 +135,17 @@ extension JobStore {
         }
     }
 
-    /// Gives the job back (status `queued`) so that another worker can run it.
+    /// Gives the job back (status `queued`) so that another worker can run it. With
+    /// `countingAttempt` false (the worker is stopping, through no fault of the job's), the
+    /// attempt it started is not counted against the job's limit.
     @discardableResult
-    public func release(_ id: JobID, holder: String) async throws -> Job {
+    public func release(_ id: JobID, holder: String, countingAttempt: Bool = true) async throws -> Job {
         try await update(id) { job in
             try job.requireHeld(by: holder)
             job.status = .queued
             job.lease = nil
             job.progress = nil
+            if !countingAttempt { job.attempts = max(0, job.attempts - 1) }
         }
     }
 

@@ -16,6 +16,11 @@ public struct NotificationDispatcher: Service {
     public let ledger: any NotificationLedger
     /// Outcomes handled at once (a slow webhook must not hold up the others).
     public let concurrency: Int
+    /// On graceful shutdown, how long notifications being sent may take to finish. Those still
+    /// under way then (a webhook waiting out its retries) are stopped and not acknowledged: the
+    /// queue delivers their outcome again after the restart, and the ledger keeps a channel that
+    /// was served from being sent twice. Default: 2 s.
+    public let shutdownGracePeriod: Duration
     public let logger: Logger
     /// Outcomes with the same delivery id are handled one after the other, so that a duplicate
     /// arriving while the first is being sent finds it in the ledger.
@@ -23,28 +28,39 @@ public struct NotificationDispatcher: Service {
 
     public init(
         outcomes: any MessageQueue<JobEvent>, notifiers: [any Notifier], ledger: any NotificationLedger,
-        concurrency: Int = 16, logger: Logger = Logger(label: "vmp3.notifier")
+        concurrency: Int = 16, shutdownGracePeriod: Duration = .seconds(2), logger: Logger = Logger(label: "vmp3.notifier")
     ) {
         self.outcomes = outcomes
         self.notifiers = notifiers
         self.ledger = ledger
         self.concurrency = max(1, concurrency)
+        self.shutdownGracePeriod = shutdownGracePeriod
         self.logger = logger
     }
 
     public func run() async throws {
         let subscription = try await outcomes.subscribe(prefetch: concurrency)
         logger.info("notifier started")
+        let inFlight = InFlightJobs()
         await withDiscardingTaskGroup { group in
             let (deliveries, continuation) = AsyncStream<QueueDelivery<JobEvent>>.makeStream()
             // Intake: ends on graceful shutdown or cancellation; the prefetch bounds the
             // deliveries in flight, and so the tasks.
             group.addTask {
                 await subscription.forwardUntilShutdown(to: continuation, logger: self.logger)
+                await inFlight.stopTaking()
                 continuation.finish()
             }
             for await delivery in deliveries {
-                group.addTask { await self.handle(delivery) }
+                guard await inFlight.enter() else { continue }
+                group.addTask {
+                    await self.handle(delivery)
+                    await inFlight.leave()
+                }
+            }
+            if await !inFlight.waitUntilIdle(timeout: shutdownGracePeriod) {
+                logger.notice("shutdown grace period over: unsent notifications go back to the queue")
+                group.cancelAll()
             }
         }
         await subscription.close()
@@ -59,6 +75,13 @@ public struct NotificationDispatcher: Service {
         await inFlight.begin(event.deliveryID)
         await send(event)
         await inFlight.end(event.deliveryID)
+        guard !Task.isCancelled else {
+            // Stopping before every channel was served: the queue delivers the outcome again
+            // (after a restart, to this notifier or another); what was sent is in the ledger.
+            logger.info("stopping: the outcome goes back to the queue", metadata: ["job_id": "\(event.job.id)"])
+            try? await delivery.requeue()
+            return
+        }
         do {
             try await delivery.acknowledge()
         } catch {
@@ -87,8 +110,11 @@ public struct NotificationDispatcher: Service {
                 logger.warning("no notifier for the job's destination", metadata: ["channel": "\(destination.channel)"])
                 continue
             }
+            guard !Task.isCancelled else { return }
             do {
                 try await notifier.deliver(event, to: destination)
+            } catch is CancellationError {
+                return
             } catch {
                 // The notifier has logged and recorded it; the outcome stays acknowledged.
                 logger.error("notification not delivered", metadata: ["channel": "\(destination.channel)", "error": "\(error)"])

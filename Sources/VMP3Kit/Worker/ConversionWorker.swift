@@ -45,6 +45,10 @@ public struct ConversionWorker: Service {
     }
 
     public func run() async throws {
+        let swept = JobWorkDirectory.sweep(configuration.temporaryDirectory)
+        if !swept.isEmpty {
+            logger.notice("removed the temporary folders of runs that did not finish", metadata: ["folders": "\(swept.count)"])
+        }
         let subscription = try await queue.subscribe(prefetch: configuration.concurrency)
         let inFlight = InFlightJobs()
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
@@ -82,16 +86,18 @@ public struct ConversionWorker: Service {
 
     func handle(_ delivery: QueueDelivery<JobMessage>) async {
         let message = delivery.message
-        // A message redelivered because a worker died counts as another attempt too.
-        let attempt = message.attempt + delivery.deliveryCount - 1
         var logger = logger
         logger[metadataKey: "job_id"] = "\(message.jobID)"
-        logger[metadataKey: "attempt"] = "\(attempt)"
 
         let claim: JobClaim
         do {
-            claim = try await store.claim(message.jobID, holder: configuration.workerID, leaseDuration: configuration.leaseDuration)
+            claim = try await store.claim(
+                message.jobID, holder: configuration.workerID, leaseDuration: configuration.leaseDuration, maxAttempts: configuration.maxAttempts
+            )
         } catch {
+            // The store cannot say how often the job ran: count this message's deliveries, so
+            // that a store that stays down does not have the message retried for ever.
+            let attempt = message.attempt + delivery.deliveryCount - 1
             await settle(WorkerFailure(error), job: nil, delivery, attempt: attempt, logger: logger)
             return
         }
@@ -114,19 +120,36 @@ public struct ConversionWorker: Service {
             logger.info("another worker holds the job: looking again in \(Int(wait.rounded(.up))) s")
             try? await Task.sleep(for: .seconds(wait))
             try? await delivery.requeue()
+        case .gaveUp(let job):
+            let reason = job.failure?.message ?? "gave up"
+            logger.error("giving up: every attempt the job was allowed was started and none finished", metadata: ["attempts": "\(job.attempts)"])
+            await removeSource(of: job, logger: logger)
+            if await !publishOutcome(job, logger: logger) {
+                try? await delivery.requeue()
+                return
+            }
+            do {
+                try await delivery.deadLetter(reason: reason)
+            } catch {
+                logger.error("could not dead-letter the message", metadata: ["error": "\(error)"])
+            }
         case .claimed(let job):
-            await run(job, delivery, attempt: attempt, logger: logger)
+            // Attempts are counted by the store when a job is claimed, so an attempt that killed
+            // its worker (crash, out of memory, SIGKILL) counts too.
+            logger[metadataKey: "attempt"] = "\(job.attempts)"
+            await run(job, delivery, attempt: job.attempts, logger: logger)
         }
     }
 
     private func run(_ job: Job, _ delivery: QueueDelivery<JobMessage>, attempt: Int, logger: Logger) async {
         logger.info("converting", metadata: ["source": "\(job.source)"])
-        let workDirectory = configuration.temporaryDirectory.appendingPathComponent("vmp3-job-\(job.id)-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: workDirectory) }
+        var work: JobWorkDirectory?
+        defer { work?.remove() }
         do {
-            try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+            let workDirectory = try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory)
+            work = workDirectory
             let output = try await runHoldingLease(job, logger: logger) { progress in
-                try await self.convert(job, in: workDirectory, progress: progress, logger: logger)
+                try await self.convert(job, in: workDirectory.url, progress: progress, logger: logger)
             }
             let done: Job
             do {
@@ -139,6 +162,7 @@ public struct ConversionWorker: Service {
                 return
             }
             logger.info("succeeded", metadata: ["output": "\(output.key)", "bytes": "\(output.byteCount)", "duration": "\(output.duration)"])
+            await removeSource(of: done, logger: logger)
             if await !publishOutcome(done, logger: logger) {
                 try? await delivery.requeue()
                 return
@@ -230,7 +254,7 @@ public struct ConversionWorker: Service {
         switch failure {
         case .stopped:
             logger.info("stopping: returning the job to the queue")
-            if job != nil { _ = try? await store.release(id, holder: holder) }
+            if job != nil { _ = try? await store.release(id, holder: holder, countingAttempt: false) }
             try? await delivery.requeue()
 
         case .lostJob:
@@ -267,6 +291,7 @@ public struct ConversionWorker: Service {
     ) async {
         do {
             let failed = try await store.fail(id, holder: configuration.workerID, failure: failure)
+            await removeSource(of: failed, logger: logger)
             if await !publishOutcome(failed, logger: logger) {
                 try? await delivery.requeue()
                 return
@@ -286,6 +311,18 @@ public struct ConversionWorker: Service {
             }
         } else {
             await acknowledge(delivery, logger: logger)
+        }
+    }
+
+    /// Deletes the uploaded source of a job that has ended: it is not needed again (a
+    /// redelivered message of an ended job converts nothing), and keeping uploads is keeping
+
+    private func removeSource(of job: Job, logger: Logger) async {
+        guard job.status.isFinal else { return }
+        do {
+            try await storage.delete(job.source)
+        } catch {
+            logger.warning("could not delete the job's source", metadata: ["source": "\(job.source)", "error": "\(error)"])
         }
     }
 

@@ -55,10 +55,13 @@ final class AMQPConnection {
         amqp_destroy_connection(state)
     }
 
-    /// Declares `name` (a durable quorum queue dead-lettering to `name.dead`) and `name.dead`.
-    func declareQueues(_ name: String) throws {
+    /// Declares `name` (a durable quorum queue dead-lettering to `name.dead`, with at most
+    /// `deliveryLimit` deliveries of a message, if set) and `name.dead`.
+    func declareQueues(_ name: String, deliveryLimit: Int? = nil) throws {
         let dead = name + ".dead"
-        try withTable(["x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead]) { arguments in
+        var arguments: [String: TableValue] = ["x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": .string(dead)]
+        if let deliveryLimit { arguments["x-delivery-limit"] = .integer(Int64(deliveryLimit)) }
+        try withTable(arguments) { arguments in
             try withBytes(name) { queue in
                 _ = amqp_queue_declare(state, 1, queue, 0, 1, 0, 0, arguments)
                 try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
@@ -270,9 +273,26 @@ final class AMQPConnection {
     }
 
     /// Calls `body` with a table of string fields, valid during the call.
+    /// A value of an AMQP field table: the kinds VMP3 sends.
+    enum TableValue: Hashable, ExpressibleByStringLiteral {
+        case string(String)
+        case integer(Int64)
+
+        init(stringLiteral value: String) {
+            self = .string(value)
+        }
+    }
+
     private func withTable<T>(_ fields: [String: String], _ body: (amqp_table_t) throws -> T) throws -> T {
+        try withTable(fields.mapValues { TableValue.string($0) }, body)
+    }
+
+    private func withTable<T>(_ fields: [String: TableValue], _ body: (amqp_table_t) throws -> T) throws -> T {
         let keys = fields.keys.sorted()
-        let storage: [[UInt8]] = keys.flatMap { [Array($0.utf8), Array((fields[$0] ?? "").utf8)] }
+        let storage: [[UInt8]] = keys.flatMap { key -> [[UInt8]] in
+            if case .string(let text) = fields[key] { return [Array(key.utf8), Array(text.utf8)] }
+            return [Array(key.utf8), []]
+        }
         do {
             let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: max(1, keys.count))
             defer { entries.deallocate() }
@@ -284,8 +304,14 @@ final class AMQPConnection {
             defer { buffers.forEach { $0.deallocate() } }
             for index in keys.indices {
                 var value = amqp_field_value_t()
-                value.kind = UInt8(ascii: "S")
-                value.value.bytes = amqp_bytes_t(len: storage[2 * index + 1].count, bytes: buffers[2 * index + 1])
+                switch fields[keys[index]] {
+                case .integer(let number):
+                    value.kind = UInt8(ascii: "l")
+                    value.value.i64 = number
+                case .string, nil:
+                    value.kind = UInt8(ascii: "S")
+                    value.value.bytes = amqp_bytes_t(len: storage[2 * index + 1].count, bytes: buffers[2 * index + 1])
+                }
                 entries[index] = amqp_table_entry_t(key: amqp_bytes_t(len: storage[2 * index].count, bytes: buffers[2 * index]), value: value)
             }
             return try body(amqp_table_t(num_entries: Int32(keys.count), entries: keys.isEmpty ? nil : entries))

@@ -6,7 +6,10 @@ import VMP3Kit
 /// A ``MessageQueue`` on RabbitMQ (`amqp://user:pass@host:5672/vhost`), through librabbitmq.
 ///
 /// - The queue is a durable quorum queue (so the broker counts deliveries: `x-delivery-count`)
-///   that dead-letters to `NAME.dead`; both are declared on every (re)connection.
+///   that dead-letters to `NAME.dead`; both are declared on every (re)connection. With a
+///   ``deliveryLimit`` (`x-delivery-limit`), the broker itself dead-letters a message delivered
+///   that many times: a second line behind the job store's attempt count, for a message whose
+///   consumers die before they can settle it.
 /// - Messages are persistent JSON; ``publish(_:)`` returns only once the broker has confirmed the
 ///   message (publisher confirms) and throws ``QueueError/Code/unavailable`` otherwise.
 /// - Each subscription consumes on a connection and thread of its own, with `basic.qos`
@@ -19,14 +22,17 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
     public let endpoint: AMQPEndpoint
     public let name: String
     public let confirmTimeout: Duration
+    /// Deliveries of one message before the broker dead-letters it; `nil` for no limit.
+    public let deliveryLimit: Int?
     private let publisher: AMQPConnectionThread
 
-    public init(endpoint: AMQPEndpoint, name: String, confirmTimeout: Duration = .seconds(10)) {
+    public init(endpoint: AMQPEndpoint, name: String, confirmTimeout: Duration = .seconds(10), deliveryLimit: Int? = 20) {
         self.endpoint = endpoint
         self.name = name
         self.confirmTimeout = confirmTimeout
+        self.deliveryLimit = deliveryLimit
         publisher = AMQPConnectionThread(endpoint: endpoint, name: "amqp-publish-\(name)") { connection in
-            try connection.declareQueues(name)
+            try connection.declareQueues(name, deliveryLimit: deliveryLimit)
             try connection.enableConfirms()
         }
     }
@@ -57,8 +63,9 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
         let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
         let consumer = Consumer()
         let name = name
+        let deliveryLimit = deliveryLimit
         let thread = AMQPConnectionThread(endpoint: endpoint, name: "amqp-consume-\(name)", setup: { connection in
-            try connection.declareQueues(name)
+            try connection.declareQueues(name, deliveryLimit: deliveryLimit)
             try connection.consume(name, prefetch: prefetch)
         }, onDelivery: { message, generation in
             // A strong reference, and no cycle: the queue does not hold its consumers' threads.
@@ -104,7 +111,7 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
     public func checkReachable() async throws {
         let name = name
         do {
-            try await publisher.perform { connection, _ in try connection.declareQueues(name) }
+            try await publisher.perform { [deliveryLimit] connection, _ in try connection.declareQueues(name, deliveryLimit: deliveryLimit) }
         } catch {
             throw QueueError(code: .unavailable, message: "RabbitMQ does not answer for \(name): \(error)")
         }

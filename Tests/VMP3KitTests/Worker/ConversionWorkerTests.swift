@@ -108,14 +108,15 @@ import VMP3Conformance
         }
         try await first.stop()
         let released = try #require(try await harness.store.get(job.id))
-        #expect(released.status == .queued && released.lease == nil)
+        // Stopped by the shutdown, not by the job: the attempt is not counted against it.
+        #expect(released.status == .queued && released.lease == nil && released.attempts == 0)
         #expect(harness.converter.cancelled == 1)
         #expect(await harness.jobs.readyCount == 1)
         #expect(harness.outputFiles.isEmpty)
 
         let second = RunningServices([harness.worker("second")])
         let done = try await harness.wait(for: job.id, .succeeded)
-        #expect(done.attempts == 2)
+        #expect(done.attempts == 1)
         #expect(harness.outputFiles == ["\(job.id).mp3.o"])
         try await second.stop()
         #expect(await harness.queueIsSettled)
@@ -141,6 +142,53 @@ import VMP3Conformance
         #expect(harness.converter.started == 1)
         #expect(harness.outputFiles.count == 1)
         try await services.stop()
+    }
+
+    @Test("a job whose every allowed attempt died unsettled ends failed (gave_up) without running again; it is dead-lettered, its source deleted, the next job converts")
+    func poisonJob() async throws {
+        let harness = try WorkerHarness()
+        let poison = try await harness.submit(.h264AACMP4)
+        // Three workers (the limit) that die holding the job: each claim counts an attempt.
+        for attempt in 1...3 {
+            let dying = try await harness.jobs.subscribe(prefetch: 1)
+            _ = try await Inbox(dying).takeOne()
+            guard case .claimed(let claimed) = try await harness.store.claim(poison.id, holder: "dead-\(attempt)", leaseDuration: .milliseconds(1)) else {
+                Issue.record("attempt \(attempt) could not claim the job")
+                return
+            }
+            #expect(claimed.attempts == attempt)
+            await dying.close()
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let services = RunningServices([harness.worker("survivor", maxAttempts: 3)])
+        let failed = try await harness.wait(for: poison.id, .failed)
+        #expect(failed.failure?.code == "gave_up" && failed.attempts == 3, "\(String(describing: failed.failure))")
+        #expect(harness.converter.started == 0)
+        try await eventually("the dead letter") { try await harness.jobs.takeDeadLetters(limit: 1).count == 1 }
+        #expect(try await harness.storage.exists(poison.source) == false)
+
+        let next = try await harness.submit(.h264AACMP4)
+        let done = try await harness.wait(for: next.id, .succeeded)
+        #expect(done.attempts == 1)
+        #expect(try await harness.storage.exists(next.source) == false, "a finished job's source is kept")
+        try await services.stop()
+    }
+
+    @Test("a worker starting up removes the work folders of runs that died, and leaves those still locked")
+    func sweepsDeadRuns() async throws {
+        let parent = try makeScratchDirectory()
+        let live = try JobWorkDirectory(for: JobID(), in: parent)
+        let dead = parent.appendingPathComponent("\(JobWorkDirectory.prefix)dead")
+        try FileManager.default.createDirectory(at: dead, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dead.appendingPathComponent(".lock").path, contents: nil)
+        FileManager.default.createFile(atPath: dead.appendingPathComponent("output.mp3").path, contents: Data(count: 1000))
+        let unrelated = parent.appendingPathComponent("something-else")
+        try FileManager.default.createDirectory(at: unrelated, withIntermediateDirectories: true)
+
+        #expect(JobWorkDirectory.sweep(parent) == ["\(JobWorkDirectory.prefix)dead"])
+        #expect(Set(directoryContents(parent)) == [live.url.lastPathComponent, "something-else"])
+        live.remove()
+        #expect(directoryContents(parent) == ["something-else"])
     }
 
     @Test("a job cancelled while running stops converting and leaves no output")

@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+import Synchronization
+import VMP3Kit
+
+/// A ``JobStore`` in SQLite: the durable embedded store (`sqlite:///PATH`) of `vmp3 serve` and
+/// of programs that embed VMP3Kit. Jobs and idempotency keys survive a restart and `kill -9`.
+///
+/// Each job is one row: its JSON beside the columns the queries need (owner, creation time,
+/// status, version). Compare-and-set is a transaction on SQLite's one writer. Events go to the
+/// watchers of this process, in commit order (they are sent from the transaction's commit
+/// hook, which runs on the writer's queue): the database belongs to one process at a time.
+public final class SQLiteJobStore: JobStore {
+    public let database: SQLiteDatabase
+    /// How long an idempotency key keeps pointing at its job.
+    public let idempotencyWindow: Duration
+    private let watchers = JobWatchers()
+
+    public init(database: SQLiteDatabase, idempotencyWindow: Duration = .seconds(24 * 3600)) {
+        self.database = database
+        self.idempotencyWindow = idempotencyWindow
+    }
+
+    @discardableResult
+    public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {
+        let stored = {
+            var stored = job
+            stored.version = 1
+            return stored
+        }()
+        let body = try Self.encode(stored)
+        let window = idempotencyWindow.seconds
+        let watchers = watchers
+        return try await perform { db in
+            let now = Date()
+            if let idempotencyKey, let existingID = try String.fetchOne(
+                db, sql: "SELECT jobID FROM job_idempotency WHERE owner = ? AND key = ? AND expiresMicros > ?",
+                arguments: [job.owner.rawValue, idempotencyKey, now.microseconds]
+            ), let existing = try Self.job(existingID, in: db) {
+                return JobCreation(job: existing, created: false)
+            }
+            guard try Self.job(job.id.rawValue, in: db) == nil else {
+                throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+            }
+            try db.execute(
+                sql: "INSERT INTO job (id, owner, createdMicros, updatedMicros, status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [job.id.rawValue, job.owner.rawValue, job.createdAt.microseconds, job.updatedAt.microseconds, stored.status.rawValue, 1, body]
+            )
+            if let idempotencyKey {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO job_idempotency (owner, key, jobID, expiresMicros) VALUES (?, ?, ?, ?)",
+                    arguments: [job.owner.rawValue, idempotencyKey, job.id.rawValue, now.addingTimeInterval(window).microseconds]
+                )
+            }
+            db.afterNextTransaction { _ in watchers.emit(JobEvent(kind: .created, job: stored)) }
+            return JobCreation(job: stored, created: true)
+        }
+    }
+
+    public func get(_ id: JobID) async throws -> Job? {
+        try await read { db in try Self.job(id.rawValue, in: db) }
+    }
+
+    public func job(forIdempotencyKey key: String, owner: UserID) async throws -> Job? {
+        try await read { db in
+            guard let id = try String.fetchOne(
+                db, sql: "SELECT jobID FROM job_idempotency WHERE owner = ? AND key = ? AND expiresMicros > ?",
+                arguments: [owner.rawValue, key, Date().microseconds]
+            ) else { return nil }
+            return try Self.job(id, in: db)
+        }
+    }
+
+    public func list(owner: UserID, limit: Int, cursor: String?) async throws -> JobPage {
+        let limit = max(0, limit)
+        let after = cursor.flatMap(JobListPosition.init(cursor:))
+        let jobs = try await read { db in
+            let rows: [Data]
+            if let after {
+                let micros = after.createdAt.microseconds
+                rows = try Data.fetchAll(db, sql: """
+                    SELECT body FROM job WHERE owner = ? AND (createdMicros < ? OR (createdMicros = ? AND id > ?))
+                    ORDER BY createdMicros DESC, id ASC LIMIT ?
+                    """, arguments: [owner.rawValue, micros, micros, after.id.rawValue, limit + 1])
+            } else {
+                rows = try Data.fetchAll(
+                    db, sql: "SELECT body FROM job WHERE owner = ? ORDER BY createdMicros DESC, id ASC LIMIT ?",
+                    arguments: [owner.rawValue, limit + 1]
+                )
+            }
+            return try rows.map(Self.decode)
+        }
+        let page = Array(jobs.prefix(limit))
+        let next = jobs.count > page.count ? page.last.map { JobListPosition($0).cursor } : nil
+        return JobPage(jobs: page, nextCursor: next)
+    }
+
+    @discardableResult
+    public func replace(_ expected: Job, with new: Job) async throws -> Job {
+        let watchers = watchers
+        return try await perform { db in
+            guard let current = try Self.job(expected.id.rawValue, in: db) else { throw JobStoreError(code: .notFound, message: "no job \(expected.id)") }
+            guard current.version == expected.version else {
+                throw JobStoreError(code: .conflict, message: "job \(expected.id) is at version \(current.version), not \(expected.version)")
+            }
+            try current.validateReplacement(by: new)
+            var stored = new
+            stored.version = current.version + 1
+            stored.updatedAt = Date()
+            try db.execute(
+                sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, body = ? WHERE id = ?",
+                arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, try Self.encode(stored), stored.id.rawValue]
+            )
+            if let event = JobEvent.change(from: current, to: stored) {
+                db.afterNextTransaction { _ in watchers.emit(event) }
+            }
+            return stored
+        }
+    }
+
+    public func delete(_ id: JobID) async throws {
+        try await perform { db in
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
+            try db.execute(sql: "DELETE FROM job_idempotency WHERE jobID = ?", arguments: [id.rawValue])
+        }
+        watchers.finish(id)
+    }
+
+    public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        watchers.add(for: id)
+    }
+
+    // MARK: - Rows
+
+    private static func job(_ id: String, in db: Database) throws -> Job? {
+        try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]).map(decode)
+    }
+
+    private static func encode(_ job: Job) throws -> Data {
+        do {
+            return try JSONEncoder().encode(job)
+        } catch {
+            throw JobStoreError(code: .corrupt, message: "cannot encode job \(job.id): \(error)")
+        }
+    }
+
+    private static func decode(_ body: Data) throws -> Job {
+        do {
+            return try JSONDecoder().decode(Job.self, from: body)
+        } catch {
+            throw JobStoreError(code: .corrupt, message: "cannot read a stored job: \(error)")
+        }
+    }
+
+    /// A write transaction; SQLite's own errors become ``JobStoreError/Code/unavailable``.
+    private func perform<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.writer.write(work)
+        } catch let error as JobStoreError {
+            throw error
+        } catch {
+            throw JobStoreError(code: .unavailable, message: "SQLite (\(database.path)): \(error)")
+        }
+    }
+
+    private func read<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.writer.read(work)
+        } catch let error as JobStoreError {
+            throw error
+        } catch {
+            throw JobStoreError(code: .unavailable, message: "SQLite (\(database.path)): \(error)")
+        }
+    }
+}
+
+/// The event streams open on jobs, by job. Sendable through its mutex: streams are added and
+/// removed by watchers' tasks while commit hooks emit on the database's writer queue.
+final class JobWatchers: Sendable {
+    private typealias Continuation = AsyncThrowingStream<JobEvent, any Error>.Continuation
+    private let streams = Mutex<[JobID: [UUID: Continuation]]>([:])
+
+    func add(for id: JobID) -> AsyncThrowingStream<JobEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<JobEvent, any Error>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let token = UUID()
+        streams.withLock { $0[id, default: [:]][token] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            self?.streams.withLock { streams in
+                streams[id]?[token] = nil
+                if streams[id]?.isEmpty == true { streams[id] = nil }
+            }
+        }
+        return stream
+    }
+
+    func emit(_ event: JobEvent) {
+        let continuations = streams.withLock { $0[event.job.id].map { Array($0.values) } ?? [] }
+        for continuation in continuations { continuation.yield(event) }
+    }
+
+    func finish(_ id: JobID) {
+        let continuations = streams.withLock { $0.removeValue(forKey: id).map { Array($0.values) } ?? [] }
+        for continuation in continuations { continuation.finish() }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import GRDB
+import VMP3Kit
+
+/// A ``MessageQueue`` in SQLite: the durable embedded queue (`sqlite:///PATH`). Published
+/// messages and deliveries that were never settled survive a restart and `kill -9`; when the
+/// database is opened again, messages whose consumer died are delivered again (their delivery
+/// count one higher), first in line.
+///
+/// Messages are rows (JSON, as a broker stores them) in publish order; a consumer's in-flight
+/// deliveries are marked so, and settling one deletes, readies or dead-letters its row. Who
+/// holds what is this process's state: the database belongs to one process at a time
+/// (``SQLiteDatabase``).
+///
+/// The queue's state changes run on the actor and write synchronously: a transaction on an
+/// embedded WAL database takes microseconds, and keeping each change whole on the actor is what
+/// keeps the delivery bookkeeping simple and in order.
+public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
+    private final class Consumer {
+        let prefetch: Int
+        let continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation
+        var unsettled: Set<Int64> = []
+        /// Set when nobody iterates the stream any more: no new deliveries go to it.
+        var stopped = false
+
+        init(prefetch: Int, continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation) {
+            self.prefetch = prefetch
+            self.continuation = continuation
+        }
+    }
+
+    public let database: SQLiteDatabase
+    /// The queue's name (for example `vmp3.jobs`): queues of one database are independent.
+    public let name: String
+
+    private var consumers: [UUID: Consumer] = [:]
+    /// Consumers in the order deliveries rotate through them.
+    private var rotation: [UUID] = []
+    /// In-flight deliveries (message row ids) and who holds them.
+    private var holders: [Int64: UUID] = [:]
+
+    public init(database: SQLiteDatabase, name: String) {
+        self.database = database
+        self.name = name
+    }
+
+    public func publish(_ message: Message) async throws {
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(message)
+        } catch {
+            throw QueueError(code: .malformedMessage, message: "cannot encode \(Message.self): \(error)")
+        }
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO message (queue, body, deliveryCount, state) VALUES (?, ?, 0, ?)",
+                arguments: [self.name, body, MessageState.ready.rawValue]
+            )
+        }
+        dispatch()
+    }
+
+    public func subscribe(prefetch: Int) async throws -> QueueSubscription<Message> {
+        guard prefetch >= 1 else {
+            throw QueueError(code: .invalidArgument, message: "prefetch must be at least 1, not \(prefetch)")
+        }
+        let id = UUID()
+        let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
+        consumers[id] = Consumer(prefetch: prefetch, continuation: continuation)
+        rotation.append(id)
+        continuation.onTermination = { _ in
+            Task { await self.stopDelivering(to: id) }
+        }
+        dispatch()
+        return QueueSubscription(deliveries: stream) { await self.removeConsumer(id) }
+    }
+
+    public func takeDeadLetters(limit: Int) async throws -> [DeadLetter<Message>] {
+        let rows = try write { db -> [(body: Data, reason: String)] in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, body, reason FROM message WHERE queue = ? AND state = ? ORDER BY id LIMIT ?",
+                arguments: [self.name, MessageState.dead.rawValue, max(0, limit)]
+            )
+            for row in rows { try db.execute(sql: "DELETE FROM message WHERE id = ?", arguments: [row["id"] as Int64]) }
+            return rows.map { ($0["body"], $0["reason"] ?? "") }
+        }
+        return try rows.map { DeadLetter(message: try decode($0.body), reason: $0.reason) }
+    }
+
+    public func checkReachable() async throws {
+        _ = try write { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    /// Messages waiting for a consumer.
+    public var readyCount: Int {
+        get throws { try count(.ready) }
+    }
+
+    /// Messages handed to a consumer and not yet settled.
+    public var unsettledCount: Int {
+        get throws { try count(.delivered) }
+    }
+
+    // MARK: - Delivery
+
+    private func dispatch() {
+        while let id = nextConsumerWithRoom() {
+            let next: Row?
+            do {
+                next = try write { db -> Row? in
+                    guard let row = try Row.fetchOne(
+                        db, sql: "SELECT id, body, deliveryCount FROM message WHERE queue = ? AND state = ? ORDER BY id LIMIT 1",
+                        arguments: [self.name, MessageState.ready.rawValue]
+                    ) else { return nil }
+                    try db.execute(
+                        sql: "UPDATE message SET state = ?, deliveryCount = deliveryCount + 1 WHERE id = ?",
+                        arguments: [MessageState.delivered.rawValue, row["id"] as Int64]
+                    )
+                    return row
+                }
+            } catch {
+                // The database failed: what stays ready is delivered at the next publish or settlement.
+                return
+            }
+            guard let next else { return }
+            let tag: Int64 = next["id"]
+            let count: Int = next["deliveryCount"]
+            let message: Message
+            do {
+                message = try decode(next["body"])
+            } catch {
+                try? setState(tag, .dead, reason: "cannot decode: \(error)")
+                continue
+            }
+            guard let consumer = consumers[id] else { return }
+            holders[tag] = id
+            consumer.unsettled.insert(tag)
+            consumer.continuation.yield(QueueDelivery(message: message, deliveryCount: count + 1) { settlement in
+                try await self.settle(tag, settlement)
+            })
+        }
+    }
+
+    /// The next consumer in rotation with room under its prefetch, moving it to the back.
+    private func nextConsumerWithRoom() -> UUID? {
+        guard let index = rotation.firstIndex(where: { consumers[$0].map { !$0.stopped && $0.unsettled.count < $0.prefetch } ?? false }) else {
+            return nil
+        }
+        let id = rotation.remove(at: index)
+        rotation.append(id)
+        return id
+    }
+
+    private func settle(_ tag: Int64, _ settlement: QueueDelivery<Message>.Settlement) throws {
+        guard let consumer = holders[tag] else {
+            throw QueueError(code: .unknownDelivery, message: "delivery \(tag) was settled already or returned to the queue")
+        }
+        switch settlement {
+        case .acknowledge:
+            try write { db in try db.execute(sql: "DELETE FROM message WHERE id = ?", arguments: [tag]) }
+        case .requeue:
+            try setState(tag, .ready)
+        case .deadLetter(let reason):
+            try setState(tag, .dead, reason: reason)
+        }
+        holders[tag] = nil
+        consumers[consumer]?.unsettled.remove(tag)
+        dispatch()
+    }
+
+    /// The consumer stopped iterating: deliver nothing more to it. What it holds stays with it
+    /// until it settles or closes (it may still be working on it).
+    private func stopDelivering(to id: UUID) {
+        consumers[id]?.stopped = true
+        dispatch()
+    }
+
+    private func removeConsumer(_ id: UUID) {
+        guard let consumer = consumers.removeValue(forKey: id) else { return }
+        rotation.removeAll { $0 == id }
+        for tag in consumer.unsettled.sorted() {
+            holders[tag] = nil
+            // If this fails the row stays delivered, and is made ready when the database is next opened.
+            try? setState(tag, .ready)
+        }
+        consumer.continuation.finish()
+        dispatch()
+    }
+
+    // MARK: - Rows
+
+    private func setState(_ tag: Int64, _ state: MessageState, reason: String? = nil) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE message SET state = ?, reason = ? WHERE id = ?", arguments: [state.rawValue, reason, tag])
+        }
+    }
+
+    private func count(_ state: MessageState) throws -> Int {
+        try write { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE queue = ? AND state = ?", arguments: [self.name, state.rawValue]) ?? 0
+        }
+    }
+
+    private func write<T>(_ work: (Database) throws -> T) throws -> T {
+        do {
+            return try database.writer.write(work)
+        } catch {
+            throw QueueError(code: .unavailable, message: "SQLite (\(database.path)): \(error)")
+        }
+    }
+
+    private func decode(_ body: Data) throws -> Message {
+        do {
+            return try JSONDecoder().decode(Message.self, from: body)
+        } catch {
+            throw QueueError(code: .malformedMessage, message: "cannot decode \(Message.self): \(error)")
+        }
+    }
+}

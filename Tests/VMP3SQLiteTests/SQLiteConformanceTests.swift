@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import VMP3Conformance
+import VMP3Kit
+import VMP3SQLite
+import VMP3TestSupport
+
+/// The conformance suites, unchanged, against the SQLite backends: each check on a new database.
+@Suite struct SQLiteConformanceTests {
+    static func newDatabase() throws -> SQLiteDatabase {
+        try SQLiteDatabase.at(try makeScratchDirectory().appendingPathComponent("vmp3.sqlite").path)
+    }
+
+    @Test("SQLiteJobStore", arguments: JobStoreConformance.checks)
+    func jobStore(_ check: JobStoreConformance.Check) async throws {
+        try await check.run(SQLiteJobStore(database: try Self.newDatabase()))
+    }
+
+    @Test("SQLiteMessageQueue", arguments: MessageQueueConformance.checks)
+    func messageQueue(_ check: MessageQueueConformance.Check) async throws {
+        try await check.run(SQLiteMessageQueue<ConformanceMessage>(database: try Self.newDatabase(), name: "conformance"))
+    }
+}
+
+/// What the SQLite backends keep across a reopening of their database, in one process.
+@Suite struct SQLiteDurabilityTests {
+    /// Runs `body` on the database at `path`, then waits until nothing holds it any more (so
+    /// that the next open reads the file again, as a restarted process would).
+    static func session(_ path: String, _ body: (SQLiteDatabase) async throws -> Void) async throws {
+        weak var opened: SQLiteDatabase?
+        try await {
+            let database = try SQLiteDatabase.at(path)
+            opened = database
+            try await body(database)
+        }()
+        for _ in 0..<100 where opened != nil { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(opened == nil, "the database was still held after the session")
+    }
+
+    @Test("jobs, their last state and idempotency keys are read back after the database is opened again")
+    func jobsSurvive() async throws {
+        let path = try makeScratchDirectory().appendingPathComponent("vmp3.sqlite").path
+        let owner = UserID(rawValue: "ann")
+        var running = Job(owner: owner, source: Job.sourceKey(for: JobID()))
+        let queued = Job(owner: owner, source: Job.sourceKey(for: JobID()))
+        try await Self.session(path) { database in
+            let store = SQLiteJobStore(database: database)
+            try await store.create(running, idempotencyKey: "upload-1")
+            try await store.create(queued, idempotencyKey: nil)
+            guard case .claimed(let claimed) = try await store.claim(running.id, holder: "w1", leaseDuration: .seconds(30)) else {
+                Issue.record("not claimed")
+                return
+            }
+            running = try await store.recordProgress(claimed.id, holder: "w1", fraction: 0.5)
+        }
+        try await Self.session(path) { database in
+            let store = SQLiteJobStore(database: database)
+            #expect(try await store.get(running.id) == running)
+            #expect(try await store.get(queued.id)?.status == .queued)
+            #expect(try await store.job(forIdempotencyKey: "upload-1", owner: owner)?.id == running.id)
+            let again = try await store.create(Job(owner: owner, source: Job.sourceKey(for: JobID())), idempotencyKey: "upload-1")
+            #expect(!again.created && again.job.id == running.id)
+            let listed = try await store.list(owner: owner, limit: 10, cursor: nil).jobs.map(\.id)
+            #expect(listed == [running, queued].sorted { JobListPosition($0) < JobListPosition($1) }.map(\.id))
+        }
+    }
+
+    @Test("published messages and dead letters are there after the database is opened again")
+    func messagesSurvive() async throws {
+        let path = try makeScratchDirectory().appendingPathComponent("vmp3.sqlite").path
+        try await Self.session(path) { database in
+            let queue = SQLiteMessageQueue<ConformanceMessage>(database: database, name: "jobs")
+            let other = SQLiteMessageQueue<ConformanceMessage>(database: database, name: "other")
+            for number in 1...3 { try await queue.publish(ConformanceMessage(number)) }
+            try await other.publish(ConformanceMessage(99))
+            let subscription = try await queue.subscribe(prefetch: 1)
+            let first = try await Inbox(subscription).takeOne()
+            try await first.deadLetter(reason: "poison")
+            await subscription.close()
+        }
+        try await Self.session(path) { database in
+            let queue = SQLiteMessageQueue<ConformanceMessage>(database: database, name: "jobs")
+            #expect(try await queue.takeDeadLetters(limit: 10) == [DeadLetter(message: ConformanceMessage(1), reason: "poison")])
+            let subscription = try await queue.subscribe(prefetch: 10)
+            let inbox = Inbox(subscription)
+            #expect(try await inbox.take(2).map(\.message.number) == [2, 3])
+            try await inbox.expectNothing(for: .milliseconds(300), "the other queue's message arrived here")
+            await subscription.close()
+        }
+    }
+
+    @Test("a second open of the same file in this process shares the database; a `sqlite:` URL names it")
+    func sharedAndNamed() async throws {
+        let directory = try makeScratchDirectory()
+        let path = directory.appendingPathComponent("vmp3.sqlite").path
+        let first = try SQLiteDatabase.at(path)
+        let second = try SQLiteDatabase.at(directory.appendingPathComponent("./vmp3.sqlite").path)
+        #expect(first === second)
+        let factory = SQLiteBackendFactory()
+        let store = try #require(try await factory.makeJobStore(URL(string: "sqlite://\(path)")!) as? SQLiteJobStore)
+        #expect(store.database === first)
+        #expect(try await factory.makeJobStore(URL(string: "memory:")!) == nil)
+        #expect(throws: ConfigurationError.self) { try SQLiteBackendFactory.database(URL(string: "sqlite:///")!) }
+    }
+}
