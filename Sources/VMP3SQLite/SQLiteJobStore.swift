@@ -95,6 +95,18 @@ public final class SQLiteJobStore: JobStore {
         return JobPage(jobs: page, nextCursor: next)
     }
 
+    public func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        guard !statuses.isEmpty, limit > 0 else { return [] }
+        let names = statuses.map(\.rawValue).sorted()
+        let marks = Array(repeating: "?", count: names.count).joined(separator: ", ")
+        return try await read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT body FROM job WHERE status IN (\(marks)) AND updatedMicros < ? ORDER BY updatedMicros LIMIT ?",
+                arguments: StatementArguments(names) + [before.microseconds, limit]
+            ).map(Self.decode)
+        }
+    }
+
     @discardableResult
     public func replace(_ expected: Job, with new: Job) async throws -> Job {
         let watchers = watchers

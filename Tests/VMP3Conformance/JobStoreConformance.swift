@@ -227,6 +227,30 @@ public enum JobStoreConformance {
             try require(try await store.job(forIdempotencyKey: "delete-me", owner: owner) == nil, "its idempotency key still points at it")
         },
 
+        Check("jobs by status and last change: those in the statuses asked for, changed before the time, least recently changed first") { store in
+            let old = try await store.create(newJob(), idempotencyKey: nil).job
+            let cancelled = try await store.cancel(try await store.create(newJob(), idempotencyKey: nil).job.id)
+            let older = try await store.create(newJob(), idempotencyKey: nil).job
+            _ = try await store.claim(older.id, holder: "w", leaseDuration: .seconds(30))
+            let cutoff = Date()
+            try await Task.sleep(for: .milliseconds(20))
+            let recent = try await store.create(newJob(), idempotencyKey: nil).job
+            let mine: Set = [old.id, cancelled.id, older.id, recent.id]
+            // The store may hold other checks' jobs: look at this check's only.
+            func found(_ statuses: Set<JobStatus>, before: Date) async throws -> [JobID] {
+                try await store.jobs(withStatus: statuses, updatedBefore: before, limit: 10_000).map(\.id).filter(mine.contains)
+            }
+            let queuedBefore = try await found([.queued], before: cutoff)
+            try require(queuedBefore == [old.id], "queued before the cutoff: \(queuedBefore)")
+            try require(try await found([.queued, .running, .cancelled], before: cutoff) == [old.id, cancelled.id, older.id], "oldest change first")
+            try require(try await found([.queued], before: Date().addingTimeInterval(1)) == [old.id, recent.id], "the recent one")
+            try require(try await found([.succeeded, .failed], before: Date().addingTimeInterval(1)).isEmpty, "a status no job has")
+            try await store.delete(old.id)
+            try require(try await found([.queued], before: cutoff).isEmpty, "a deleted job is still listed")
+            let firstOnly = try await store.jobs(withStatus: [.queued, .running, .cancelled], updatedBefore: cutoff, limit: 1)
+            try require(firstOnly.count == 1, "the limit")
+        },
+
         Check("events of one job do not reach another job's watchers") { store in
             let one = try await store.create(newJob(), idempotencyKey: nil).job
             let two = try await store.create(newJob(), idempotencyKey: nil).job

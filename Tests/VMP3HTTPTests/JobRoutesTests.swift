@@ -149,6 +149,71 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         #expect(stored.isEmpty, "\(stored)")
     }
 
+    @Test("the storage quota: an upload that would go over it is 413 quota_exceeded (declared or chunked) with nothing stored; a kept MP3 counts; deleting a job frees its bytes")
+    func storageQuota() async throws {
+        let clip = try await Clip.bytes()
+        let quota = Int64(clip.readableBytes) + 1000
+        let gateway = try await TestGateway(jobs: JobRoutes.Configuration(storageQuotaBytes: quota))
+        let big = try makeScratchDirectory().appendingPathComponent("big.bin")
+        try Data(repeating: 9, count: Int(quota) + 1).write(to: big)
+        try await gateway.run { client in
+            let token = try await client.token(for: "ann@example.com")
+            func upload(_ body: ByteBuffer) async throws -> (status: HTTPResponse.Status, code: String?, id: JobID?) {
+                try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: body) { (response: TestResponse) async throws in
+                    let code = response.status == .accepted ? nil : try JSONDecoder().decode(ProblemDetails.self, from: response.body).code
+                    return (response.status, code, response.status == .accepted ? try Self.document(response.body).id : nil)
+                }
+            }
+            // Bigger than the whole quota, declared, then streamed without a length.
+            let declared = try await upload(ByteBuffer(bytes: try Data(contentsOf: big)))
+            #expect(declared.status == .contentTooLarge && declared.code == "quota_exceeded")
+            let port = try #require(client.port)
+            let chunked = try await ExternalTool.run("curl", [
+                "-sS", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)",
+                "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(big.path)", "http://127.0.0.1:\(port)/v1/jobs",
+            ])
+            #expect(chunked.text.hasSuffix("413") && chunked.text.contains("quota_exceeded"), "curl: \(chunked.text) \(chunked.stderr)")
+            #expect(gateway.storedFiles().filter { $0.contains("sources.d/") && !$0.hasSuffix(".json") }.isEmpty)
+
+            // The clip fits; once converted, its MP3 is kept and counts, so the same clip no longer fits.
+            let first = try await upload(clip)
+            let id = try #require(first.id, "\(first)")
+            let events = try await client.execute(uri: "/v1/jobs/\(id.rawValue)/events", method: .get, headers: Self.auth(token)) { String(buffer: $0.body) }
+            #expect(events.contains(#""status":"succeeded""#))
+            let second = try await upload(clip)
+            #expect(second.status == .contentTooLarge && second.code == "quota_exceeded", "\(second)")
+
+            try await client.execute(uri: "/v1/jobs/\(id.rawValue)", method: .delete, headers: Self.auth(token)) { (response: TestResponse) async throws in
+                #expect(response.status == .noContent)
+            }
+            #expect(try await upload(clip).status == .accepted)
+        }
+    }
+
+    @Test("the bytes a user's jobs hold: uploads of jobs not yet ended and the MP3s kept, no one else's")
+    func bytesHeld() async throws {
+        let store = InMemoryJobStore()
+        let service = JobService(storage: try FileObjectStore(root: try makeScratchDirectory()), queue: InMemoryMessageQueue<JobMessage>(), store: store)
+        func job(_ owner: UserID, size: Int64) -> Job { Job(owner: owner, source: Job.sourceKey(for: JobID()), sourceSize: size) }
+        try await store.create(job("ann", size: 100), idempotencyKey: nil)
+        let running = try await store.create(job("ann", size: 200), idempotencyKey: nil).job
+        _ = try await store.claim(running.id, holder: "w", leaseDuration: .seconds(60))
+        let done = try await store.create(job("ann", size: 400), idempotencyKey: nil).job
+        _ = try await store.claim(done.id, holder: "w", leaseDuration: .seconds(60))
+        var output = JobOutput(key: done.outputKey, result: ConversionResult(
+            output: URL(fileURLWithPath: "/tmp/x.mp3"), duration: 3, byteCount: 30, sampleRate: 44_100, channels: .stereo,
+            encoding: .variableBitRate(quality: 2), tags: AudioTags(), sourceStreamIndex: 1, sourceCodec: "aac", elapsed: 0.1
+        ))
+        output.byteCount = 30
+        try await store.succeed(done.id, holder: "w", output: output)
+        try await store.cancel(try await store.create(job("ann", size: 800), idempotencyKey: nil).job.id)
+        try await store.create(job("bob", size: 1600), idempotencyKey: nil)
+        for _ in 0..<150 { try await store.create(job("cy", size: 1), idempotencyKey: nil) }
+        #expect(try await service.bytesHeld(by: "ann") == 100 + 200 + 30)
+        #expect(try await service.bytesHeld(by: "cy") == 150)
+        #expect(try await service.bytesHeld(by: "nobody") == 0)
+    }
+
     @Test("a file that is not a video: the job fails with a typed reason, and the gateway keeps serving")
     func notAVideo() async throws {
         try await TestGateway().run { client in

@@ -102,6 +102,64 @@ import VMP3TestSupport
         #expect(try await server.stop().status == 0)
     }
 
+    @Test("SIGTERM while a webhook is being retried returns within 5 s; after the restart the webhook is retried and delivered, once")
+    func webhookRetryOutlivesRestart() async throws {
+        // The receiver fails its first four requests, then accepts.
+        let receiver = try await HTTPTestReceiver.start(script: Array(repeating: .status(503), count: 4), fallback: .status(200))
+        var server = try await RunningServe.start()
+        let directory = server.directory
+        var client = try await Client.signUp(server)
+        let clip = try await TestClip.make(at: directory.appendingPathComponent("clip.mp4"), seconds: 1)
+        let upload = try await ExternalTool.run("curl", [
+            "-sf", "\(client.base)/v1/jobs?webhook_url=\(receiver.url.absoluteString)", "-H", "Authorization: Bearer \(client.token)", "--data-binary", "@\(clip.path)",
+        ])
+        let id = try #require(upload.text.firstMatch(of: /"id":"([0-9a-f-]{36})"/).map { String($0.1) }, "\(upload.text)")
+        await receiver.waitForRequests(1)
+
+        let stopping = ContinuousClock.now
+        let stopped = try await server.stop()
+        let took = ContinuousClock.now - stopping
+        #expect(stopped.status == 0 && took < .seconds(5), "SIGTERM took \(took): \(stopped.stderr.suffix(1000))")
+        let before = receiver.requests.count
+        #expect(before < 5, "the webhook was delivered before the stop")
+
+        server = try await RunningServe.start(in: directory)
+        client.base = server.url
+        await receiver.waitForRequests(5)
+        try await Task.sleep(for: .seconds(2))
+        #expect(receiver.requests.count == 5, "delivered more than once: \(receiver.requests.count) requests")
+        #expect(receiver.requests.allSatisfy { $0.header("VMP3-Delivery") == "\(id).succeeded" })
+        #expect(try await server.stop().status == 0)
+        try await receiver.stop()
+    }
+
+    @Test("retention: an ended job's record and MP3 are deleted once it is older than --retention-days; its upload as soon as it ends")
+    func retention() async throws {
+        // 0.00003 days: about 2.6 s.
+        let server = try await RunningServe.start(["--retention-days", "0.00003"], environment: ["VMP3_MAINTENANCE_INTERVAL_SECONDS": "0.5"])
+        let client = try await Client.signUp(server)
+        let clip = try await TestClip.make(at: server.directory.appendingPathComponent("clip.mp4"), seconds: 1)
+        let id = try await client.upload(clip)
+        _ = try await client.wait("the job to succeed", timeout: .seconds(60)) { $0[id] == "succeeded" }
+        let objects = server.directory.appendingPathComponent("data/objects/objects")
+        #expect(directoryContents(objects.appendingPathComponent("sources.d")).isEmpty, "the upload is kept after its job ended")
+
+        _ = try await client.wait("the job to expire", timeout: .seconds(30)) { $0[id] == nil }
+        let status = try await ExternalTool.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(client.base)/v1/jobs/\(id)", "-H", "Authorization: Bearer \(client.token)"])
+        #expect(status.text == "404")
+        #expect(directoryContents(objects.appendingPathComponent("outputs.d")).filter { $0.hasSuffix(".o") }.isEmpty)
+        #expect(try await server.stop().status == 0)
+    }
+
+    @Test("bad settings of `vmp3 serve` are one line and a non-zero exit, not a crash")
+    func badSettings() async throws {
+        for arguments in [["--retention-days", "1e300"], ["--retention-days", "nan"], ["--storage-quota-mb", "lots"]] {
+            let run = try await ExternalTool.run(builtExecutable("vmp3"), ["serve", "--port", "0", "--data-dir", try makeScratchDirectory().path] + arguments)
+            #expect(run.status != 0, "\(arguments)")
+            #expect(run.stderr.split(separator: "\n").count == 1 && !run.stderr.contains("Fatal error"), "\(arguments): \(run.stderr)")
+        }
+    }
+
     @Test("a second `vmp3 serve` on a data directory in use says so in one line and exits non-zero")
     func dataDirectoryInUse() async throws {
         let server = try await RunningServe.start()

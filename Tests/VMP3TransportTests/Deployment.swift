@@ -75,6 +75,38 @@ struct Deployment {
         """])
     }
 
+    /// Registers `user` (if new) and logs in: the bearer token and the user's id (its `sub`).
+    func signIn(_ user: String = "fault@example.com") async throws -> (token: String, userID: UserID) {
+        let output = try await run("echo \"TOKEN=$TOKEN\"", user: user)
+        let token = try #require(output.text.firstMatch(of: /TOKEN=([A-Za-z0-9._-]+)/).map { String($0.1) }, "\(output.text) \(output.stderr)")
+        let payload = String(token.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        let padded = payload + String(repeating: "=", count: (4 - payload.count % 4) % 4)
+        let claims = try JSONSerialization.jsonObject(with: try #require(Data(base64Encoded: padded))) as? [String: Any]
+        return (token, UserID(rawValue: try #require(claims?["sub"] as? String)))
+    }
+
+    /// Every job of the token's user, by id: its status (empty when the gateway cannot answer).
+    func statuses(token: String) async throws -> [String: String] {
+        let base = try #require(services["vmp3-gateway"]).url
+        let run = try await ExternalTool.run("curl", ["-sf", "--max-time", "10", "\(base)/v1/jobs?limit=100", "-H", "Authorization: Bearer \(token)"])
+        guard run.status == 0, let list = try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any] else { return [:] }
+        let jobs = list["jobs"] as? [[String: Any]] ?? []
+        return Dictionary(uniqueKeysWithValues: jobs.compactMap { job in (job["id"] as? String).map { ($0, job["status"] as? String ?? "") } })
+    }
+
+    /// Waits (up to `timeout`) until `condition` holds for ``statuses(token:)``.
+    @discardableResult
+    func waitForStatuses(token: String, _ what: String, timeout: Duration = .seconds(180), until condition: ([String: String]) -> Bool) async throws -> [String: String] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let statuses = try await statuses(token: token)
+            if condition(statuses) { return statuses }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("timed out waiting for \(what): \(try await statuses(token: token))")
+        throw CancellationError()
+    }
+
     /// A short video made in the data directory (``TestClip``).
     func makeClip(_ name: String = "clip.mp4", seconds: Int = 2) async throws -> URL {
         try await TestClip.make(at: data.appendingPathComponent(name), seconds: seconds)

@@ -15,11 +15,15 @@ final class ScratchRedis: Sendable {
 
     var endpoint: RedisEndpoint { RedisEndpoint(host: "127.0.0.1", port: port, connectTimeout: .seconds(1)) }
 
-    static func start(port: Int? = nil) async throws -> ScratchRedis {
+    /// Starts a server on `port` (default: a random one). With a `dataDirectory`, it keeps its
+    /// data there in an append-only file written on every command, as a production Redis that
+    /// must survive restarts does; without, nothing survives it.
+    static func start(port: Int? = nil, dataDirectory: URL? = nil) async throws -> ScratchRedis {
         let port = port ?? Int.random(in: 20_000...29_999)
+        let persistence = dataDirectory.map { ["--appendonly", "yes", "--appendfsync", "always", "--dir", $0.path] } ?? ["--appendonly", "no"]
         let process = try ExternalTool.start("redis-server", [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
-        ])
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
+        ] + persistence)
         let redis = ScratchRedis(port: port, process: process)
         let client = RedisClient(endpoint: redis.endpoint)
         for _ in 0..<100 {

@@ -9,6 +9,9 @@
 // to the queue; default 30), VMP3_MAX_ATTEMPTS (runs of a job, counted when a converter takes it,
 // before it fails as `gave_up`, whatever stopped the earlier runs; default 5), VMP3_MAX_AUDIO_SECONDS, VMP3_MAX_OUTPUT_MB and
 // VMP3_MAX_CONVERSION_SECONDS (a job's limits; defaults 21600, 1024 and 3600; 0 for none),
+// VMP3_RETENTION_DAYS (ended jobs and their MP3s are deleted this long after they ended; default
+// 7, 0 for never), VMP3_REQUEUE_AFTER_SECONDS (a job queued this long has its message published
+// again; default 600), VMP3_MAINTENANCE_INTERVAL_SECONDS (default 60),
 // VMP3_HTTP_ADDRESS for /healthz, /readyz and /metrics
 // (default 127.0.0.1:8083), VMP3_LOG_LEVEL.
 import Foundation
@@ -22,6 +25,7 @@ await ServiceMain.run("vmp3-converter") {
     VMP3Metrics.bootstrap()
     let logger = environment.logger("vmp3-converter")
     let limits = try ConversionLimits(environment: environment.values)
+    let maintenance = try JobMaintenance.Configuration(environment: environment.values)
     let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
     var configuration = ConversionWorker.Configuration()
     configuration.concurrency = environment["VMP3_CONCURRENCY"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
@@ -41,7 +45,8 @@ await ServiceMain.run("vmp3-converter") {
         storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
         configuration: configuration, logger: logger
     )
+    let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
     let health = HealthRoutes(backends: backends)
     let app = try environment.application(router: VMP3Router.make(health: health), defaultPort: 8083, logger: logger)
-    try await ServiceGroup(services: [worker, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    try await ServiceGroup(services: [worker, sweeps, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 }

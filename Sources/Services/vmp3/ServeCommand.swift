@@ -40,6 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace-seconds"), help: "On SIGTERM or Ctrl-C, how long running conversions may finish before they are stopped and kept for the next start.")
     var shutdownGraceSeconds = 3
 
+    @Option(name: .customLong("storage-quota-mb"), help: "MiB a user's uploads and MP3s may hold (0: no quota; default: $VMP3_STORAGE_QUOTA_MB, or 10240).")
+    var storageQuotaMB: String?
+
+    @Option(name: .customLong("retention-days"), help: "Days an ended job and its MP3 are kept (0: for ever; default: $VMP3_RETENTION_DAYS, or 7).")
+    var retentionDays: Double?
+
     @Option(help: "Send e-mail through this SMTP server (smtp[s]://host:port?from=ADDRESS; default: $VMP3_SMTP, or no e-mail).")
     var smtp: String?
 
@@ -64,6 +70,13 @@ struct ServeCommand: AsyncParsableCommand {
         // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
         var environment = ProcessInfo.processInfo.environment
         let limits = try ConversionLimits(environment: environment)
+        var maintenance = try JobMaintenance.Configuration(environment: environment)
+        if let retentionDays {
+            guard (0...36_500).contains(retentionDays) else {
+                CLIFailure.exit(CLIFailure("--retention-days must be from 0 to 36500, not \(retentionDays)", exitCode: 64))
+            }
+            maintenance.retention = retentionDays == 0 ? nil : .milliseconds(Int64((retentionDays * 86_400_000).rounded()))
+        }
         if let smtp { environment["VMP3_SMTP"] = smtp }
         var channels = try NotificationChannels(environment: environment)
         let secretFile = data.appendingPathComponent("webhook-secret").path
@@ -74,7 +87,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         let router = VMP3Router.make(
             auth: AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey]),
-            jobs: JobRoutes(service: backends.jobService, configuration: .init(maxUploadBytes: Int64(maxUploadMB) << 20)),
+            jobs: JobRoutes(service: backends.jobService, configuration: .init(
+                maxUploadBytes: Int64(maxUploadMB) << 20,
+                storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"])
+            )),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends)
         )
@@ -106,7 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
             ledger: ledger, logger: logger
         )
         logger.info("notifying by \(channels.summary)")
-        let group = ServiceGroup(services: [app, worker, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
+        let group = ServiceGroup(services: [app, worker, sweeps, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -16,11 +16,27 @@ public struct JobRoutes: Sendable {
         public var uploadsPerMinute: Int
         /// Jobs a user may have queued or running at once.
         public var maxActiveJobs: Int
+        /// Bytes a user's jobs may hold in storage (uploads waiting, MP3s kept); an upload that
+        /// would go over is refused with 413 `quota_exceeded`. `nil` for no quota.
+        public var storageQuotaBytes: Int64?
 
-        public init(maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20) {
+        public init(maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30) {
             self.maxUploadBytes = maxUploadBytes
             self.uploadsPerMinute = uploadsPerMinute
             self.maxActiveJobs = maxActiveJobs
+            self.storageQuotaBytes = storageQuotaBytes
+        }
+
+        /// A storage quota given in MiB (`VMP3_STORAGE_QUOTA_MB`, `--storage-quota-mb`): unset
+        /// or empty keeps the default (10 GiB), `0` is no quota.
+        ///
+        /// - Throws: ``ConfigurationError`` for anything but a whole number from 0 to 2^40.
+        public static func storageQuota(megabytes text: String?) throws(ConfigurationError) -> Int64? {
+            guard let text, !text.isEmpty else { return Configuration().storageQuotaBytes }
+            guard let megabytes = Int64(text), (0...(1 << 40)).contains(megabytes) else {
+                throw ConfigurationError("the storage quota must be a whole number of MiB (0 for none), not \(text)")
+            }
+            return megabytes == 0 ? nil : megabytes << 20
         }
     }
 
@@ -112,17 +128,29 @@ public struct JobRoutes: Sendable {
         if active >= configuration.maxActiveJobs {
             throw ProblemDetails.tooManyRequests(retryAfter: 30, "\(active) jobs are still queued or running; wait for some to finish")
         }
+        // The most this upload may be: the size limit, or what is left of the user's quota.
+        var limit = configuration.maxUploadBytes
+        if let quota = configuration.storageQuotaBytes {
+            let held = try await service.bytesHeld(by: owner)
+            let left = quota - held
+            let declared = request.headers[.contentLength].flatMap(Int64.init) ?? 0
+            if left <= 0 || declared > left { throw QuotaExceeded(quota: quota, held: held) }
+            limit = min(limit, left)
+        }
         let submission = JobService.Submission(
             owner: owner, sourceName: Self.fileName(request), options: parsed.options, webhookURL: parsed.webhookURL,
             notifyEmail: parsed.notifyEmail ? context.caller?.email : nil,
             idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
         )
-        let body = LimitedBody(body: request.body, limit: configuration.maxUploadBytes)
+        let body = LimitedBody(body: request.body, limit: limit)
         let creation: JobCreation
         do {
             creation = try await service.submit(submission, body: body)
         } catch where body.exceeded.isSet {
             // The store reports the body's failure as its own; the cause is the size.
+            if limit < configuration.maxUploadBytes, let quota = configuration.storageQuotaBytes {
+                throw QuotaExceeded(quota: quota, held: quota - limit)
+            }
             throw UploadTooLarge(limit: configuration.maxUploadBytes)
         }
         var response = try Self.json(JobDocument(creation.job))

@@ -52,6 +52,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         case is QueueError:
             return ProblemDetails(.serviceUnavailable, code: "queue_unavailable", title: "Queue unavailable", detail: "the job could not be queued; try again")
+        case let error as QuotaExceeded:
+            return ProblemDetails(
+                .contentTooLarge, code: "quota_exceeded", title: "Storage quota exceeded",
+                detail: "your jobs hold \(error.held) of your \(error.quota) bytes; delete some, or wait for them to expire"
+            )
         case let error as UploadTooLarge:
             return ProblemDetails(.contentTooLarge, code: "upload_too_large", title: "Upload too large", detail: "uploads are limited to \(error.limit) bytes")
         default:
@@ -63,4 +68,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 /// An upload went over the gateway's size limit.
 public struct UploadTooLarge: Error, Sendable {
     public var limit: Int64
+}
+
+/// An upload would take its user's jobs over their storage quota.
+public struct QuotaExceeded: Error, Sendable {
+    public var quota: Int64
+    /// What the user's jobs held when the upload was refused.
+    public var held: Int64
 }

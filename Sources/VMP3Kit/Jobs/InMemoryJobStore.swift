@@ -54,6 +54,10 @@ public actor InMemoryJobStore: JobStore {
         return JobPage(jobs: page, nextCursor: next)
     }
 
+    public func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        Array(jobs.values.filter { statuses.contains($0.status) && $0.updatedAt < before }.sorted { $0.updatedAt < $1.updatedAt }.prefix(max(0, limit)))
+    }
+
     public func replace(_ expected: Job, with new: Job) async throws -> Job {
         guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
         guard current.version == expected.version else {

@@ -102,6 +102,23 @@ public struct JobService: Sendable {
         try await store.list(owner: owner, limit: min(max(1, limit), 100), cursor: cursor)
     }
 
+    /// The bytes `owner`'s jobs hold in storage: the uploads of jobs not yet ended (an ended
+    /// job's source is deleted) and the MP3s kept. Reads all the owner's jobs, which retention
+    /// bounds.
+    public func bytesHeld(by owner: UserID) async throws -> Int64 {
+        var held: Int64 = 0
+        var cursor: String?
+        repeat {
+            let page = try await store.list(owner: owner, limit: 100, cursor: cursor)
+            for job in page.jobs {
+                if !job.status.isFinal { held &+= max(0, job.sourceSize ?? 0) }
+                if job.status == .succeeded { held &+= max(0, job.output?.byteCount ?? 0) }
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return held
+    }
+
     /// Cancels a queued or running job, or, for one that has ended, deletes it with its source
     /// and output. - Returns: the cancelled job, or `nil` when it was deleted.
     @discardableResult

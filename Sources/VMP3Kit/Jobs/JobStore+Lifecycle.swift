@@ -6,7 +6,7 @@ public enum JobClaim: Sendable, Hashable {
     case claimed(Job)
     /// The job has ended already (succeeded, failed or cancelled): nothing to do.
     case finished(Job)
-    /// Another worker holds an unexpired lease on the job.
+    /// A worker (another, or the caller in another task) holds an unexpired lease on the job.
     case heldElsewhere(Job, until: Date)
     /// There is no such job.
     case notFound
@@ -48,7 +48,9 @@ extension JobStore {
             guard let current = try await get(id) else { return .notFound }
             let now = Date()
             if current.status.isFinal { return .finished(current) }
-            if current.status == .running, let lease = current.lease, lease.holder != holder, lease.expiresAt > now {
+            // A live lease is respected even when the caller holds it: a second message for a job
+            // that this worker is already running (a duplicate) must not start it a second time.
+            if current.status == .running, let lease = current.lease, lease.expiresAt > now {
                 return .heldElsewhere(current, until: lease.expiresAt)
             }
             var new = current

@@ -38,6 +38,11 @@ public protocol JobStore: Sendable {
     @discardableResult
     func replace(_ expected: Job, with new: Job) async throws -> Job
 
+    /// Jobs in one of `statuses` whose last change (``Job/updatedAt``) is before `before`, least
+    /// recently changed first, at most `limit`: what the maintenance sweeps look for (queued jobs
+    /// whose message may have been lost, ended jobs past their retention).
+    func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job]
+
     /// Removes the job and its idempotency key.
     func delete(_ id: JobID) async throws
 
@@ -76,7 +81,9 @@ public struct JobListPosition: Sendable, Hashable, Comparable {
     public var id: JobID
 
     public init(_ job: Job) {
-        createdAt = job.createdAt
+        // At the cursor's precision, so that a position and the cursor made from it compare equal.
+        let micros = (job.createdAt.timeIntervalSince1970 * 1_000_000).rounded()
+        createdAt = Date(timeIntervalSince1970: micros / 1_000_000)
         id = job.id
     }
 

@@ -12,6 +12,8 @@ import VMP3Kit
 ///   microseconds, so that ascending order is newest first;
 /// - `idem:["OWNER","KEY"]` — the job id an idempotency key points at, expiring after the window;
 ///   `job-idem:ID` names it, so that deleting the job deletes the key;
+/// - `status:STATUS` — a sorted set of the ids of the jobs in that status, scored by the time of
+///   their last change in microseconds (for the maintenance sweeps);
 /// - channel `events:ID` — the job's events.
 ///
 /// Every write is one Lua script, so it is atomic: create checks the idempotency key and the id,
@@ -52,7 +54,7 @@ public struct RedisJobStore: JobStore {
         ], arguments: [
             .bytes(try encode(stored)), .text(String(Self.score(job.createdAt))), .text(job.id.rawValue),
             .text(String(Int(idempotencyWindow.seconds))), .bytes(try encode(JobEvent(kind: .created, job: stored))), .text(channel(job.id)),
-            .text(prefix),
+            .text(prefix), .text(stored.status.rawValue), .text(String(Self.microseconds(stored.updatedAt))),
         ])
         switch reply.elements.first?.text {
         case "created": return JobCreation(job: stored, created: true)
@@ -114,6 +116,7 @@ public struct RedisJobStore: JobStore {
         let event = JobEvent.change(from: expected, to: stored)
         let reply = try await run(Scripts.replace, keys: [jobKey(expected.id)], arguments: [
             .text(String(expected.version)), .bytes(try encode(stored)), .bytes(try event.map { try encode($0) } ?? []), .text(channel(expected.id)),
+            .text(prefix), .text(String(Self.microseconds(stored.updatedAt))),
         ])
         switch reply.elements.first?.text {
         case "replaced":
@@ -130,6 +133,29 @@ public struct RedisJobStore: JobStore {
         default:
             throw unexpected(reply, "replace")
         }
+    }
+
+    public func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        var found: [Job] = []
+        for status in statuses.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let set = "\(prefix)status:\(status.rawValue)"
+            let ids = try await send([
+                "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
+            ]).elements.compactMap(\.text)
+            guard !ids.isEmpty else { continue }
+            let records = try await send(["MGET"] + ids.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) }).elements
+            for (id, record) in zip(ids, records) {
+                if record == .null {
+                    // Deleted without its index entry (by an older version): tidy up.
+                    _ = try? await send(["ZREM", .text(set), .text(id)])
+                    continue
+                }
+                let job = try decode(Job.self, record)
+                if job.status == status { found.append(job) }
+            }
+        }
+        return Array(found.sorted { $0.updatedAt < $1.updatedAt }.prefix(limit))
     }
 
     public func delete(_ id: JobID) async throws {
@@ -184,14 +210,19 @@ public struct RedisJobStore: JobStore {
     /// Minus microseconds since 1970: ascending scores list newest first. Exact in a double up to
     /// the year 2255.
     static func score(_ date: Date) -> Int64 {
-        -Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        -microseconds(date)
+    }
+
+    /// Microseconds since 1970.
+    static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
     }
 }
 
 /// The Lua scripts behind the store's writes.
 enum Scripts {
     /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name.
-    /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix.
+    /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix, status, update time.
     static let create = """
     if KEYS[3] ~= '' then
       local existing = redis.call('GET', KEYS[3])
@@ -203,6 +234,7 @@ enum Scripts {
     if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate'} end
     redis.call('SET', KEYS[1], ARGV[1])
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    redis.call('ZADD', ARGV[7] .. 'status:' .. ARGV[8], ARGV[9], ARGV[3])
     if KEYS[3] ~= '' then
       redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
       redis.call('SET', KEYS[4], KEYS[3], 'EX', ARGV[4])
@@ -220,7 +252,8 @@ enum Scripts {
         return "{" + entries.joined(separator: ",") + "}"
     }()
 
-    /// KEYS: job. ARGV: expected version, new job JSON, event JSON ('' for none), channel.
+    /// KEYS: job. ARGV: expected version, new job JSON, event JSON ('' for none), channel,
+    /// prefix, update time.
     static let replace = """
     local current = redis.call('GET', KEYS[1])
     if not current then return {'missing'} end
@@ -231,6 +264,8 @@ enum Scripts {
     local allowed = \(transitions)
     if not allowed[old['status'] .. '>' .. new['status']] then return {'transition', old['status']} end
     redis.call('SET', KEYS[1], ARGV[2])
+    redis.call('ZREM', ARGV[5] .. 'status:' .. old['status'], old['id'])
+    redis.call('ZADD', ARGV[5] .. 'status:' .. new['status'], ARGV[6], new['id'])
     if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[3]) end
     return {'replaced'}
     """
@@ -241,6 +276,7 @@ enum Scripts {
     if current then
       local job = cjson.decode(current)
       redis.call('ZREM', ARGV[1] .. 'owner:' .. job['owner'], ARGV[2])
+      redis.call('ZREM', ARGV[1] .. 'status:' .. job['status'], ARGV[2])
     end
     local idem = redis.call('GET', KEYS[2])
     if idem then redis.call('DEL', idem) end

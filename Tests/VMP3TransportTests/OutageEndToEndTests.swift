@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import VMP3Kit
+import VMP3TestSupport
+@testable import VMP3Transport
+
+/// The four services through outages of what they stand on. On the fault broker and a Redis of
+/// the test's own, in the serialized fault suite: restarting them disturbs no other test.
+extension AMQPFaultTests {
+    @Test("RabbitMQ restarted, then Redis restarted, during a batch of jobs on the services: every job ends succeeded with its MP3, none lost")
+    func brokersRestartDuringBatch() async throws {
+        try await TestServices.control("start-fault-rabbitmq")
+        let redisPort = Int.random(in: 20_000...29_999)
+        let redisData = try makeScratchDirectory()
+        var redis = try await ScratchRedis.start(port: redisPort, dataDirectory: redisData)
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_QUEUE"] = "\(try TestServices.url("VMP3_TEST_FAULT_AMQP_URL").absoluteString)?prefix=\(deployment.name)."
+        deployment.environment["VMP3_STORE"] = "redis://127.0.0.1:\(redisPort)/0?prefix=\(deployment.name):"
+        try await deployment.start(withAuth: ["vmp3-gateway"])
+        let (token, _) = try await deployment.signIn()
+
+        // Four minutes of audio each: a second or two of conversion, so that the batch outlasts both restarts.
+        let audio = deployment.data.appendingPathComponent("talk.m4a")
+        try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=240", "-c:a", "aac", "-b:a", "64k", audio.path])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        var ids: [String] = []
+        for _ in 1...10 {
+            let upload = try await ExternalTool.run("curl", ["-sf", "\(base)/v1/jobs", "-H", "Authorization: Bearer \(token)", "--data-binary", "@\(audio.path)"])
+            ids.append(try #require(upload.text.firstMatch(of: /"id":"([0-9a-f-]{36})"/).map { String($0.1) }, "\(upload.text) \(upload.stderr)"))
+        }
+        func done(_ statuses: [String: String]) -> Int { statuses.values.filter { $0 == "succeeded" }.count }
+        // The whole batch is queued before the converter starts on it (uploads take longer than conversions).
+        try await deployment.start("vmp3-converter")
+
+        try await deployment.waitForStatuses(token: token, "a first job done") { done($0) >= 1 }
+        #expect(done(try await deployment.statuses(token: token)) < ids.count - 2, "the batch was over before the broker stopped")
+        try await TestServices.control("stop-fault-rabbitmq")
+        try await Task.sleep(for: .seconds(2))
+        try await TestServices.control("start-fault-rabbitmq")
+
+        let before = done(try await deployment.statuses(token: token))
+        try await deployment.waitForStatuses(token: token, "a job done after the broker's restart") { done($0) > before }
+        #expect(done(try await deployment.statuses(token: token)) < ids.count - 1, "the batch was over before Redis stopped")
+        try await redis.stop()
+        try await Task.sleep(for: .seconds(2))
+        redis = try await ScratchRedis.start(port: redisPort, dataDirectory: redisData)
+
+        let final = try await deployment.waitForStatuses(token: token, "every job to end", timeout: .seconds(300)) { statuses in
+            statuses.count == ids.count && statuses.values.allSatisfy { ["succeeded", "failed", "cancelled"].contains($0) }
+        }
+        #expect(final.values.allSatisfy { $0 == "succeeded" }, "\(final)")
+        for id in ids { #expect(try await deployment.outputSize(of: id) > 100_000) }
+        try await deployment.stopAll()
+        try await redis.stop()
+    }
+}
+
+extension ServicesEndToEndTests {
+    @Test("a gateway that died between writing a job and publishing its message: the converter's sweep publishes it again and the job finishes")
+    func lostMessageRepublished() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_REQUEUE_AFTER_SECONDS"] = "2"
+        deployment.environment["VMP3_MAINTENANCE_INTERVAL_SECONDS"] = "0.5"
+        try await deployment.start(withAuth: ["vmp3-gateway", "vmp3-converter"])
+        let (token, user) = try await deployment.signIn()
+
+        // What the gateway had written when it died: the source and the record, no message.
+        let storage = S3ObjectStore(configuration: try S3Configuration(url: URL(string: try #require(deployment.environment["VMP3_STORAGE"]))!), credentials: S3ObjectStoreTests.credentials)
+        let store = RedisJobStore(endpoint: try RedisEndpoint(url: try TestServices.redis), prefix: "\(deployment.name):")
+        let id = JobID()
+        let job = Job(id: id, owner: user, source: Job.sourceKey(for: id), sourceName: "clip.mp4")
+        _ = try await storage.put(job.source, fromFile: try await deployment.makeClip(), contentType: "video/mp4")
+        try await store.create(job, idempotencyKey: nil)
+
+        let statuses = try await deployment.waitForStatuses(token: token, "the orphaned job to finish", timeout: .seconds(60)) {
+            ["succeeded", "failed"].contains($0[id.rawValue] ?? "")
+        }
+        #expect(statuses[id.rawValue] == "succeeded")
+        #expect(try await deployment.outputSize(of: id.rawValue) > 1000)
+        try await deployment.stopAll()
+    }
+}
