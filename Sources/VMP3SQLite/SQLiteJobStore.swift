@@ -112,13 +112,7 @@ public final class SQLiteJobStore: JobStore {
         let watchers = watchers
         return try await perform { db in
             guard let current = try Self.job(expected.id.rawValue, in: db) else { throw JobStoreError(code: .notFound, message: "no job \(expected.id)") }
-            guard current.version == expected.version else {
-                throw JobStoreError(code: .conflict, message: "job \(expected.id) is at version \(current.version), not \(expected.version)")
-            }
-            try current.validateReplacement(by: new)
-            var stored = new
-            stored.version = current.version + 1
-            stored.updatedAt = Date()
+            let stored = try current.replacement(by: new, expected: expected)
             try db.execute(
                 sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, body = ? WHERE id = ?",
                 arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, try Self.encode(stored), stored.id.rawValue]
@@ -134,6 +128,8 @@ public final class SQLiteJobStore: JobStore {
         try await perform { db in
             try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM job_idempotency WHERE jobID = ?", arguments: [id.rawValue])
+            // The notification ledger shares the database: its records of the job go with it.
+            try db.execute(sql: "DELETE FROM notification WHERE jobID = ?", arguments: [id.rawValue])
         }
         watchers.finish(id)
     }
@@ -164,20 +160,19 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// A write transaction; SQLite's own errors become ``JobStoreError/Code/unavailable``.
+    /// A write transaction. - Throws: what `work` throws; SQLite's own errors as ``JobStoreError/Code/unavailable``.
     private func perform<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do {
-            return try await database.writer.write(work)
-        } catch let error as JobStoreError {
-            throw error
-        } catch {
-            throw JobStoreError(code: .unavailable, message: "SQLite (\(database.path)): \(error)")
-        }
+        try await mappingErrors { try await database.writer.write(work) }
     }
 
+    /// A read. - Throws: as ``perform(_:)``.
     private func read<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await mappingErrors { try await database.writer.read(work) }
+    }
+
+    private func mappingErrors<T>(_ access: () async throws -> T) async throws -> T {
         do {
-            return try await database.writer.read(work)
+            return try await access()
         } catch let error as JobStoreError {
             throw error
         } catch {

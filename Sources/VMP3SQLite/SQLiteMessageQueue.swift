@@ -16,32 +16,19 @@ import VMP3Kit
 /// embedded WAL database takes microseconds, and keeping each change whole on the actor is what
 /// keeps the delivery bookkeeping simple and in order.
 public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
-    private final class Consumer {
-        let prefetch: Int
-        let continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation
-        var unsettled: Set<Int64> = []
-        /// Set when nobody iterates the stream any more: no new deliveries go to it.
-        var stopped = false
-
-        init(prefetch: Int, continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation) {
-            self.prefetch = prefetch
-            self.continuation = continuation
-        }
-    }
-
     public let database: SQLiteDatabase
     /// The queue's name (for example `vmp3.jobs`): queues of one database are independent.
     public let name: String
+    /// Dead letters kept for ``takeDeadLetters(limit:)``; beyond that, the oldest are dropped.
+    public let deadLetterLimit: Int
 
-    private var consumers: [UUID: Consumer] = [:]
-    /// Consumers in the order deliveries rotate through them.
-    private var rotation: [UUID] = []
-    /// In-flight deliveries (message row ids) and who holds them.
-    private var holders: [Int64: UUID] = [:]
+    /// Who holds which in-flight delivery (by message row id).
+    private var consumers = QueueConsumers<Message, Int64>()
 
-    public init(database: SQLiteDatabase, name: String) {
+    public init(database: SQLiteDatabase, name: String, deadLetterLimit: Int = 10_000) {
         self.database = database
         self.name = name
+        self.deadLetterLimit = max(1, deadLetterLimit)
     }
 
     public func publish(_ message: Message) async throws {
@@ -66,8 +53,7 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
         }
         let id = UUID()
         let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
-        consumers[id] = Consumer(prefetch: prefetch, continuation: continuation)
-        rotation.append(id)
+        consumers.add(id, prefetch: prefetch, continuation: continuation)
         continuation.onTermination = { _ in
             Task { await self.stopDelivering(to: id) }
         }
@@ -104,7 +90,7 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     // MARK: - Delivery
 
     private func dispatch() {
-        while let id = nextConsumerWithRoom() {
+        while let id = consumers.nextWithRoom() {
             let next: Row?
             do {
                 next = try write { db -> Row? in
@@ -132,27 +118,14 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
                 try? setState(tag, .dead, reason: "cannot decode: \(error)")
                 continue
             }
-            guard let consumer = consumers[id] else { return }
-            holders[tag] = id
-            consumer.unsettled.insert(tag)
-            consumer.continuation.yield(QueueDelivery(message: message, deliveryCount: count + 1) { settlement in
+            consumers.deliver(QueueDelivery(message: message, deliveryCount: count + 1) { settlement in
                 try await self.settle(tag, settlement)
-            })
+            }, tag: tag, to: id)
         }
-    }
-
-    /// The next consumer in rotation with room under its prefetch, moving it to the back.
-    private func nextConsumerWithRoom() -> UUID? {
-        guard let index = rotation.firstIndex(where: { consumers[$0].map { !$0.stopped && $0.unsettled.count < $0.prefetch } ?? false }) else {
-            return nil
-        }
-        let id = rotation.remove(at: index)
-        rotation.append(id)
-        return id
     }
 
     private func settle(_ tag: Int64, _ settlement: QueueDelivery<Message>.Settlement) throws {
-        guard let consumer = holders[tag] else {
+        guard consumers.isHeld(tag) else {
             throw QueueError(code: .unknownDelivery, message: "delivery \(tag) was settled already or returned to the queue")
         }
         switch settlement {
@@ -163,27 +136,20 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
         case .deadLetter(let reason):
             try setState(tag, .dead, reason: reason)
         }
-        holders[tag] = nil
-        consumers[consumer]?.unsettled.remove(tag)
+        consumers.settled(tag)
         dispatch()
     }
 
-    /// The consumer stopped iterating: deliver nothing more to it. What it holds stays with it
-    /// until it settles or closes (it may still be working on it).
     private func stopDelivering(to id: UUID) {
-        consumers[id]?.stopped = true
+        consumers.stop(id)
         dispatch()
     }
 
     private func removeConsumer(_ id: UUID) {
-        guard let consumer = consumers.removeValue(forKey: id) else { return }
-        rotation.removeAll { $0 == id }
-        for tag in consumer.unsettled.sorted() {
-            holders[tag] = nil
+        for tag in consumers.remove(id) {
             // If this fails the row stays delivered, and is made ready when the database is next opened.
             try? setState(tag, .ready)
         }
-        consumer.continuation.finish()
         dispatch()
     }
 
@@ -192,6 +158,12 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     private func setState(_ tag: Int64, _ state: MessageState, reason: String? = nil) throws {
         try write { db in
             try db.execute(sql: "UPDATE message SET state = ?, reason = ? WHERE id = ?", arguments: [state.rawValue, reason, tag])
+            if state == .dead {
+                try db.execute(sql: """
+                    DELETE FROM message WHERE queue = ? AND state = ? AND id NOT IN
+                        (SELECT id FROM message WHERE queue = ? AND state = ? ORDER BY id DESC LIMIT ?)
+                    """, arguments: [self.name, MessageState.dead.rawValue, self.name, MessageState.dead.rawValue, self.deadLetterLimit])
+            }
         }
     }
 

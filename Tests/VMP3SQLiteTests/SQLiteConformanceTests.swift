@@ -89,6 +89,25 @@ import VMP3TestSupport
         }
     }
 
+    @Test("dead letters beyond the limit drop the oldest; a deleted job takes its notification records with it")
+    func bounded() async throws {
+        let database = try SQLiteConformanceTests.newDatabase()
+        let queue = SQLiteMessageQueue<ConformanceMessage>(database: database, name: "jobs", deadLetterLimit: 3)
+        for number in 1...5 { try await queue.publish(ConformanceMessage(number)) }
+        let subscription = try await queue.subscribe(prefetch: 5)
+        for delivery in try await Inbox(subscription).take(5) { try await delivery.deadLetter(reason: "poison \(delivery.message.number)") }
+        await subscription.close()
+        #expect(try await queue.takeDeadLetters(limit: 10).map(\.message.number) == [3, 4, 5])
+
+        let store = SQLiteJobStore(database: database)
+        let ledger = SQLiteNotificationLedger(database: database)
+        let job = try await store.create(Job(owner: "ann", source: Job.sourceKey(for: JobID())), idempotencyKey: nil).job
+        try await ledger.record(NotificationRecord(deliveryID: "\(job.id).succeeded", jobID: job.id, channel: "webhook", outcome: .delivered, attempts: 1))
+        #expect(try await ledger.records(for: job.id).count == 1)
+        try await store.delete(job.id)
+        #expect(try await ledger.records(for: job.id).isEmpty)
+    }
+
     @Test("a second open of the same file in this process shares the database; a `sqlite:` URL names it")
     func sharedAndNamed() async throws {
         let directory = try makeScratchDirectory()

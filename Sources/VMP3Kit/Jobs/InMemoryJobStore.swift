@@ -60,13 +60,7 @@ public actor InMemoryJobStore: JobStore {
 
     public func replace(_ expected: Job, with new: Job) async throws -> Job {
         guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
-        guard current.version == expected.version else {
-            throw JobStoreError(code: .conflict, message: "job \(expected.id) is at version \(current.version), not \(expected.version)")
-        }
-        try current.validateReplacement(by: new)
-        var stored = new
-        stored.version = current.version + 1
-        stored.updatedAt = Date()
+        let stored = try current.replacement(by: new, expected: expected)
         jobs[stored.id] = stored
         if let event = JobEvent.change(from: current, to: stored) { emit(event) }
         return stored

@@ -106,6 +106,21 @@ public struct JobListPosition: Sendable, Hashable, Comparable {
 }
 
 extension Job {
+    /// What a backend stores when a writer that read `expected` replaces this job (the one stored
+    /// now) with `new`: `new` at the next version, changed now. - Throws: ``JobStoreError`` `conflict`
+    /// if this job is no longer at `expected`'s version, `invalidTransition` as
+    /// ``validateReplacement(by:)`` does.
+    public func replacement(by new: Job, expected: Job) throws -> Job {
+        guard version == expected.version else {
+            throw JobStoreError(code: .conflict, message: "job \(id) is at version \(version), not \(expected.version)")
+        }
+        try validateReplacement(by: new)
+        var stored = new
+        stored.version = version + 1
+        stored.updatedAt = Date()
+        return stored
+    }
+
     /// The checks every backend makes before ``JobStore/replace(_:with:)`` accepts `new` in place
     /// of this job: identity unchanged, status change allowed.
     public func validateReplacement(by new: Job) throws {

@@ -11,24 +11,9 @@ public actor InMemoryMessageQueue<Message: Codable & Sendable>: MessageQueue {
         var deliveryCount: Int
     }
 
-    private final class Consumer {
-        let prefetch: Int
-        let continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation
-        var unsettled: Set<UInt64> = []
-        /// Set when nobody iterates the stream any more: no new deliveries go to it.
-        var stopped = false
-
-        init(prefetch: Int, continuation: AsyncThrowingStream<QueueDelivery<Message>, any Error>.Continuation) {
-            self.prefetch = prefetch
-            self.continuation = continuation
-        }
-    }
-
     private var ready: [Entry] = []
-    private var consumers: [UUID: Consumer] = [:]
-    /// Consumers in the order deliveries rotate through them.
-    private var rotation: [UUID] = []
-    private var unsettled: [UInt64: (entry: Entry, consumer: UUID)] = [:]
+    private var consumers = QueueConsumers<Message, UInt64>()
+    private var unsettled: [UInt64: Entry] = [:]
     private var deadLetters: [(body: Data, reason: String)] = []
     private var nextTag: UInt64 = 1
 
@@ -56,8 +41,7 @@ public actor InMemoryMessageQueue<Message: Codable & Sendable>: MessageQueue {
         }
         let id = UUID()
         let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
-        consumers[id] = Consumer(prefetch: prefetch, continuation: continuation)
-        rotation.append(id)
+        consumers.add(id, prefetch: prefetch, continuation: continuation)
         continuation.onTermination = { _ in
             Task { await self.stopDelivering(to: id) }
         }
@@ -74,12 +58,11 @@ public actor InMemoryMessageQueue<Message: Codable & Sendable>: MessageQueue {
     // MARK: - Delivery
 
     private func dispatch() {
-        while !ready.isEmpty, let id = nextConsumerWithRoom() {
+        while !ready.isEmpty, let id = consumers.nextWithRoom() {
             var entry = ready.removeFirst()
             entry.deliveryCount += 1
             let tag = nextTag
             nextTag += 1
-            let consumer = consumers[id]!
             let message: Message
             do {
                 message = try decode(entry.body)
@@ -87,29 +70,18 @@ public actor InMemoryMessageQueue<Message: Codable & Sendable>: MessageQueue {
                 deadLetters.append((entry.body, "cannot decode: \(error)"))
                 continue
             }
-            unsettled[tag] = (entry, id)
-            consumer.unsettled.insert(tag)
-            consumer.continuation.yield(QueueDelivery(message: message, deliveryCount: entry.deliveryCount) { settlement in
+            unsettled[tag] = entry
+            consumers.deliver(QueueDelivery(message: message, deliveryCount: entry.deliveryCount) { settlement in
                 try await self.settle(tag, settlement)
-            })
+            }, tag: tag, to: id)
         }
-    }
-
-    /// The next consumer in rotation with room under its prefetch, moving it to the back.
-    private func nextConsumerWithRoom() -> UUID? {
-        guard let index = rotation.firstIndex(where: { consumers[$0].map { !$0.stopped && $0.unsettled.count < $0.prefetch } ?? false }) else {
-            return nil
-        }
-        let id = rotation.remove(at: index)
-        rotation.append(id)
-        return id
     }
 
     private func settle(_ tag: UInt64, _ settlement: QueueDelivery<Message>.Settlement) throws {
-        guard let (entry, consumer) = unsettled.removeValue(forKey: tag) else {
+        guard let entry = unsettled.removeValue(forKey: tag) else {
             throw QueueError(code: .unknownDelivery, message: "delivery \(tag) was settled already or returned to the queue")
         }
-        consumers[consumer]?.unsettled.remove(tag)
+        consumers.settled(tag)
         switch settlement {
         case .acknowledge:
             break
@@ -121,20 +93,15 @@ public actor InMemoryMessageQueue<Message: Codable & Sendable>: MessageQueue {
         dispatch()
     }
 
-    /// The consumer stopped iterating: deliver nothing more to it. What it holds stays with it
-    /// until it settles or closes (it may still be working on it).
     private func stopDelivering(to id: UUID) {
-        consumers[id]?.stopped = true
+        consumers.stop(id)
         dispatch()
     }
 
     private func removeConsumer(_ id: UUID) {
-        guard let consumer = consumers.removeValue(forKey: id) else { return }
-        rotation.removeAll { $0 == id }
         // Unsettled deliveries go back to the head of the queue, in the order they were delivered.
-        let returned = consumer.unsettled.sorted().compactMap { unsettled.removeValue(forKey: $0)?.entry }
+        let returned = consumers.remove(id).compactMap { unsettled.removeValue(forKey: $0) }
         ready.insert(contentsOf: returned, at: 0)
-        consumer.continuation.finish()
         dispatch()
     }
 
