@@ -11,8 +11,12 @@ public struct RunningServe: Sendable {
 
     /// Starts it with `arguments` added and `environment` set, and waits (up to a minute) for its
     /// `serving on` line. Pass the `directory` of an earlier run to start again on its data.
+    /// Webhooks may reach 127.0.0.0/8 unless `environment` sets `VMP3_WEBHOOK_ALLOWED_NETWORKS`.
     public static func start(_ arguments: [String] = [], environment: [String: String] = [:], in directory: URL? = nil) async throws -> RunningServe {
         let directory = try directory ?? makeScratchDirectory()
+        // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
+        var environment = environment
+        if environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] == nil { environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8" }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",

@@ -43,6 +43,8 @@ struct Deployment {
             "VMP3_STORE": "\(try TestServices.redis.absoluteString)?prefix=\(name):",
             "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "info",
             "VMP3_WEBHOOK_SECRET": "e2e-webhook-secret-\(name)", "VMP3_CONCURRENCY": "1", "VMP3_LEASE_SECONDS": "4",
+            // The receiver listens on loopback, which webhooks may not reach by default.
+            "VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         ]
         return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
     }

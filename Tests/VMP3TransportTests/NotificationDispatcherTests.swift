@@ -23,7 +23,8 @@ import VMP3TestSupport
         let ledger = InMemoryNotificationLedger()
         let outcomes = InMemoryMessageQueue<JobEvent>()
         let webhook = WebhookNotifier(
-            configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8))), client: client, ledger: ledger
+            configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8)), egress: WebhookNotifierTests.loopbackAllowed),
+            client: client, ledger: ledger
         )
         let dispatcher = NotificationDispatcher(outcomes: outcomes, notifiers: [webhook], ledger: ledger, concurrency: 4)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: dispatcher)], logger: Logger(label: "test")))
@@ -62,7 +63,8 @@ import VMP3TestSupport
             let ledger = RedisNotificationLedger(endpoint: try RedisEndpoint(url: try TestServices.redis), prefix: prefix)
             let outcomes = InMemoryMessageQueue<JobEvent>()
             let webhook = WebhookNotifier(
-                configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8))), client: client, ledger: ledger
+                configuration: WebhookConfiguration(secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8)), egress: WebhookNotifierTests.loopbackAllowed),
+            client: client, ledger: ledger
             )
             let dispatcher = NotificationDispatcher(outcomes: outcomes, notifiers: [webhook], ledger: ledger)
             try await outcomes.publish(event)

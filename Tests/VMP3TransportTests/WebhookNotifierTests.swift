@@ -10,11 +10,17 @@ import VMP3TestSupport
 @Suite struct WebhookNotifierTests {
     static let secret = "whsec-test-0123456789abcdef"
 
-    static func notifier(_ client: HTTPClient, ledger: InMemoryNotificationLedger, timeout: Duration = .seconds(5), maxAttempts: Int = 4) -> WebhookNotifier {
+    /// The receivers listen on loopback, which webhooks may not reach by default.
+    static let loopbackAllowed = WebhookEgressPolicy(allowedNetworks: [IPNetwork("127.0.0.0/8")!])
+
+    static func notifier(
+        _ client: HTTPClient, ledger: InMemoryNotificationLedger, timeout: Duration = .seconds(5), maxAttempts: Int = 4,
+        egress: WebhookEgressPolicy = loopbackAllowed
+    ) -> WebhookNotifier {
         WebhookNotifier(
             configuration: WebhookConfiguration(
                 secret: SymmetricKey(data: Array(secret.utf8)), timeout: timeout, maxAttempts: maxAttempts,
-                initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400)
+                initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400), egress: egress
             ),
             client: client, ledger: ledger
         )
@@ -137,6 +143,29 @@ import VMP3TestSupport
         }
         #expect(!notifier.supports(.email("a@b.c")) && notifier.supports(.webhook(URL(string: "http://x")!)))
         try await client.shutdown()
+    }
+
+    @Test("a webhook to an internal address (a loopback literal, or a name resolving to one) is refused at connect time: no request, not retried, recorded as forbidden_destination")
+    func internalAddressRefused() async throws {
+        let receiver = try await HTTPTestReceiver.start()
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let notifier = Self.notifier(client, ledger: ledger, egress: WebhookEgressPolicy())
+        let port = try #require(receiver.url.port)
+        for url in ["http://127.0.0.1:\(port)/hook", "http://localhost:\(port)/hook", "http://[::ffff:127.0.0.1]:\(port)/hook"] {
+            let event = Self.finishedEvent()
+            await #expect(throws: NotificationError.self) { try await notifier.deliver(event, to: .webhook(URL(string: url)!)) }
+            let record = try #require(try await ledger.records(for: event.job.id).first)
+            #expect(record.outcome == .gaveUp && record.errorCode == "forbidden_destination" && record.attempts == 1, "\(url): \(record)")
+        }
+        #expect(receiver.requests.isEmpty)
+
+        // Allowed, a name is connected to at the address it was checked at (pinned), TLS name kept.
+        let allowed = Self.notifier(client, ledger: ledger)
+        try await allowed.deliver(Self.finishedEvent(), to: .webhook(URL(string: "http://localhost:\(port)/hook")!))
+        #expect(receiver.requests.count == 1)
+        try await client.shutdown()
+        try await receiver.stop()
     }
 
     @Test("a signature checks out only with its body, its secret and a recent time")

@@ -5,7 +5,8 @@
 // Environment: VMP3_AUTH_URL (default http://127.0.0.1:8081), VMP3_STORAGE, VMP3_QUEUE,
 // VMP3_STORE, VMP3_MAX_UPLOAD_MB (default 2048), VMP3_UPLOADS_PER_MINUTE (per user, default 60),
 // VMP3_MAX_ACTIVE_JOBS (per user, default 20), VMP3_STORAGE_QUOTA_MB (bytes a user's jobs may
-// hold, in MiB; default 10240, 0 for none), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
+// hold, in MiB; default 10240, 0 for none), VMP3_WEBHOOK_ALLOWED_NETWORKS (internal addresses
+// webhook URLs may name; default none), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
 // VMP3_LOG_LEVEL.
 import AsyncHTTPClient
 import Foundation
@@ -40,7 +41,8 @@ await ServiceMain.run("vmp3-gateway") {
         maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
         uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
         maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20,
-        storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: environment["VMP3_STORAGE_QUOTA_MB"])
+        storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: environment["VMP3_STORAGE_QUOTA_MB"]),
+        webhookEgress: try WebhookEgressPolicy(environment: environment.values)
     )
     let router = VMP3Router.make(
         jobs: JobRoutes(service: backends.jobService, configuration: limits),

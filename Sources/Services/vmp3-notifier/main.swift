@@ -4,7 +4,8 @@
 //
 // Environment: VMP3_QUEUE and VMP3_STORE (the outcomes queue; with a redis:// store the ledger of
 // sent notifications is shared there), VMP3_WEBHOOK_SECRET (webhooks are signed with it; without
-// it none are sent), VMP3_SMTP (smtp://…?from=…; without it no e-mail), VMP3_PUBLIC_URL (the
+// it none are sent), VMP3_WEBHOOK_ALLOWED_NETWORKS (internal addresses webhooks may reach, e.g.
+// 10.20.0.0/16,192.168.1.7; by default none: loopback, private, link-local, … are refused), VMP3_SMTP (smtp://…?from=…; without it no e-mail), VMP3_PUBLIC_URL (the
 // gateway's address, for download links), VMP3_HTTP_ADDRESS (default 127.0.0.1:8084), VMP3_LOG_LEVEL.
 import ServiceLifecycle
 import VMP3HTTP

@@ -80,7 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let smtp { environment["VMP3_SMTP"] = smtp }
         var channels = try NotificationChannels(environment: environment)
         let secretFile = data.appendingPathComponent("webhook-secret").path
-        if channels.webhook == nil { channels.webhook = try WebhookConfiguration(secretFile: secretFile) }
+        let egress = try WebhookEgressPolicy(environment: environment)
+        if channels.webhook == nil {
+            channels.webhook = try WebhookConfiguration(secretFile: secretFile)
+            channels.webhook?.egress = egress
+        }
         if channels.email != nil && channels.email?.publicBaseURL == nil && port != 0 {
             channels.email?.publicBaseURL = URL(string: "http://\(host):\(port)")
         }
@@ -89,7 +93,8 @@ struct ServeCommand: AsyncParsableCommand {
             auth: AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey]),
             jobs: JobRoutes(service: backends.jobService, configuration: .init(
                 maxUploadBytes: Int64(maxUploadMB) << 20,
-                storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"])
+                storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"]),
+                webhookEgress: egress
             )),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends)

@@ -19,12 +19,19 @@ public struct JobRoutes: Sendable {
         /// Bytes a user's jobs may hold in storage (uploads waiting, MP3s kept); an upload that
         /// would go over is refused with 413 `quota_exceeded`. `nil` for no quota.
         public var storageQuotaBytes: Int64?
+        /// Which webhook URLs are accepted: one whose host is, or resolves to, an internal
+        /// address is refused with 422 (the notifier checks again when it connects).
+        public var webhookEgress: WebhookEgressPolicy
 
-        public init(maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30) {
+        public init(
+            maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30,
+            webhookEgress: WebhookEgressPolicy = WebhookEgressPolicy()
+        ) {
             self.maxUploadBytes = maxUploadBytes
             self.uploadsPerMinute = uploadsPerMinute
             self.maxActiveJobs = maxActiveJobs
             self.storageQuotaBytes = storageQuotaBytes
+            self.webhookEgress = webhookEgress
         }
 
         /// A storage quota given in MiB (`VMP3_STORAGE_QUOTA_MB`, `--storage-quota-mb`): unset
@@ -118,6 +125,15 @@ public struct JobRoutes: Sendable {
         let owner = try context.requireCaller()
         let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
         let parsed = try JobRequestOptions(query)
+        if let host = parsed.webhookURL?.host {
+            do {
+                _ = try await configuration.webhookEgress.address(for: host)
+            } catch where error.code == .forbiddenDestination {
+                throw JobRequestOptions.invalid("webhook_url", "cannot be used: \(error.message)")
+            } catch {
+                // Not resolvable now: the notifier resolves it again when it sends.
+            }
+        }
         if let length = request.headers[.contentLength].flatMap(Int64.init), length > configuration.maxUploadBytes {
             throw UploadTooLarge(limit: configuration.maxUploadBytes)
         }

@@ -647,7 +647,7 @@ extension OpenAPIRoute {
             }
           },
           "413": {
-            "description": "Over the upload limit; nothing stored",
+            "description": "Over the upload limit (`upload_too_large`), or over what is left of the user's storage quota (`quota_exceeded`); nothing stored",
             "content": {
               "application/problem+json": {
                 "schema": {

@@ -7,6 +7,9 @@ public struct NotificationError: Error, Sendable, Hashable, CustomStringConverti
 
         /// The destination cannot be used (not an http(s) URL, not an e-mail address).
         public static let invalidDestination = Code(rawValue: "invalid_destination")
+        /// The destination is an internal address (loopback, private, link-local, …) that
+        /// notifications may not reach: see `WebhookEgressPolicy`.
+        public static let forbiddenDestination = Code(rawValue: "forbidden_destination")
         /// This notifier does not handle the destination.
         public static let unsupported = Code(rawValue: "unsupported")
         /// The receiver answered that it will not take the notification (an HTTP 4xx, a

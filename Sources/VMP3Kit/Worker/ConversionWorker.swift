@@ -151,6 +151,9 @@ public struct ConversionWorker: Service {
             let output = try await runHoldingLease(job, logger: logger) { progress in
                 try await self.convert(job, in: workDirectory.url, progress: progress, logger: logger)
             }
+            // The MP3 is stored: the folder goes before the job is marked done, so that a job
+            // seen as ended has left nothing behind.
+            workDirectory.remove()
             let done: Job
             do {
                 done = try await store.succeed(job.id, holder: configuration.workerID, output: output)

@@ -14,6 +14,8 @@ public struct WebhookConfiguration: Sendable {
     public var initialBackoff: Duration
     public var maxBackoff: Duration
     public var userAgent: String
+    /// Which addresses webhooks may reach (by default, none that are internal).
+    public var egress: WebhookEgressPolicy
 
     public init(
         secret: SymmetricKey,
@@ -21,7 +23,8 @@ public struct WebhookConfiguration: Sendable {
         maxAttempts: Int = 5,
         initialBackoff: Duration = .milliseconds(500),
         maxBackoff: Duration = .seconds(30),
-        userAgent: String = "vmp3-notifier"
+        userAgent: String = "vmp3-notifier",
+        egress: WebhookEgressPolicy = WebhookEgressPolicy()
     ) {
         self.secret = secret
         self.timeout = timeout
@@ -29,16 +32,18 @@ public struct WebhookConfiguration: Sendable {
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
         self.userAgent = userAgent
+        self.egress = egress
     }
 
-    /// The secret from `VMP3_WEBHOOK_SECRET` (at least 16 bytes), defaults otherwise.
+    /// The secret from `VMP3_WEBHOOK_SECRET` (at least 16 bytes), the internal networks webhooks
+    /// may reach from `VMP3_WEBHOOK_ALLOWED_NETWORKS` (``WebhookEgressPolicy``), defaults otherwise.
     ///
-    /// - Throws: ``ConfigurationError`` if the variable is missing or too short.
+    /// - Throws: ``ConfigurationError`` if the secret is missing or too short, or a network is malformed.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         guard let secret = environment["VMP3_WEBHOOK_SECRET"], secret.utf8.count >= 16 else {
             throw ConfigurationError("VMP3_WEBHOOK_SECRET must be set to at least 16 bytes to sign webhooks")
         }
-        self.init(secret: SymmetricKey(data: Array(secret.utf8)))
+        self.init(secret: SymmetricKey(data: Array(secret.utf8)), egress: try WebhookEgressPolicy(environment: environment))
     }
 
     /// The secret kept in the file at `path`, made there (32 random bytes, hex, mode 0600) if

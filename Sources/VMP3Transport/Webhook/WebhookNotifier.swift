@@ -33,9 +33,16 @@ public struct WebhookNotifier: Notifier {
 
     /// An HTTP client for webhooks: redirects are answers, not instructions.
     public static func makeHTTPClient() -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration(pinning: [:]))
+    }
+
+    /// Redirects off; connections to the hosts of `pinning` go to the address given for each
+    /// (TLS still checks the host's own name).
+    static func clientConfiguration(pinning: [String: String]) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        configuration.dnsOverride = pinning
+        return configuration
     }
 
     public func supports(_ destination: NotificationDestination) -> Bool {
@@ -62,7 +69,7 @@ public struct WebhookNotifier: Notifier {
 
     /// Sends until a 2xx answer; returns the number of attempts it took.
     private func post(_ event: JobEvent, to url: URL, logger: Logger) async throws -> Int {
-        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host?.isEmpty == false else {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else {
             throw NotificationError(code: .invalidDestination, message: "not an http(s) URL: \(url.redactingPassword)")
         }
         let body = try JobDocument.makeEncoder().encode(WebhookEvent(event))
@@ -81,12 +88,20 @@ public struct WebhookNotifier: Notifier {
             request.headers.add(name: "VMP3-Event", value: event.name)
             request.headers.add(name: "VMP3-Attempt", value: "\(attempt)")
             request.body = .bytes(ByteBuffer(bytes: body))
+            // Resolved and checked now, and connected to exactly the address checked.
+            let address: IPAddress
+            do {
+                address = try await configuration.egress.address(for: host)
+            } catch where error.code == .unavailable {
+                lastError = NotificationError(code: .unavailable, message: error.message, attempts: attempt)
+                logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(error.message)"])
+                continue
+            } catch {
+                throw NotificationError(code: error.code, message: error.message, attempts: attempt)
+            }
             let status: UInt
             do {
-                let response = try await client.execute(request, timeout: TimeAmount(configuration.timeout))
-                status = response.status.code
-                // The answer's body is not needed; read a little so the connection can be reused.
-                _ = try? await response.body.collect(upTo: 64 * 1024)
+                status = try await send(request, pinning: host, to: address)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -110,5 +125,28 @@ public struct WebhookNotifier: Notifier {
             }
         }
         throw lastError
+    }
+
+    /// Sends one attempt and returns the answer's status. A host name is pinned to `address` on
+    /// a client of this attempt's own (the shared one cannot be pinned per request); an address
+    /// literal goes through the shared client as it is.
+    private func send(_ request: HTTPClientRequest, pinning host: String, to address: IPAddress) async throws -> UInt {
+        guard IPAddress(host) == nil else { return try await execute(request, on: client) }
+        let pinned = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(pinning: [host: address.description]))
+        do {
+            let status = try await execute(request, on: pinned)
+            try? await pinned.shutdown()
+            return status
+        } catch {
+            try? await pinned.shutdown()
+            throw error
+        }
+    }
+
+    private func execute(_ request: HTTPClientRequest, on client: HTTPClient) async throws -> UInt {
+        let response = try await client.execute(request, timeout: TimeAmount(configuration.timeout))
+        // The answer's body is not needed; read a little so the connection can be reused.
+        _ = try? await response.body.collect(upTo: 64 * 1024)
+        return response.status.code
     }
 }
