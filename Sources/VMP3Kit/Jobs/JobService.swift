@@ -126,7 +126,11 @@ public struct JobService: Sendable {
         let current = try await job(id, owner: owner)
         if !current.status.isFinal {
             do {
-                return try await store.cancel(id)
+                let cancelled = try await store.cancel(id)
+                // Its upload is not needed any more (a worker converting it has its own copy, or
+                // finds it gone and stops: the job is cancelled either way).
+                try? await storage.delete(current.source)
+                return cancelled
             } catch let error as JobStoreError where error.code == .invalidTransition {
                 // It ended meanwhile: delete it instead.
             }

@@ -319,7 +319,7 @@ public struct ConversionWorker: Service {
 
     /// Deletes the uploaded source of a job that has ended: it is not needed again (a
     /// redelivered message of an ended job converts nothing), and keeping uploads is keeping
-
+    /// strangers' files. A failure to delete is logged; the quota counts no ended job's upload.
     private func removeSource(of job: Job, logger: Logger) async {
         guard job.status.isFinal else { return }
         do {

@@ -59,6 +59,7 @@ import VMP3TestSupport
         try await harness.wait(for: succeeded.id, .succeeded)
         try await services.stop()
         let cancelled = try #require(try await harness.service.cancelOrDelete(try await harness.submit(.h264AACMP4).id, owner: "alice"))
+        #expect(try await harness.storage.exists(cancelled.source) == false, "a cancelled job's upload is kept")
         #expect(harness.outputFiles == ["\(succeeded.id).mp3.o"])
 
         let sweeps = Self.maintenance(harness)
