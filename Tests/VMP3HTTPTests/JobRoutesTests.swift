@@ -41,7 +41,8 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
                 #expect(response.status == .ok && response.headers[.contentType] == "text/event-stream")
                 return String(buffer: response.body)
             }
-            let documents = try events.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { block in
+            // Blocks without data (the `retry:` hint, heartbeats) are not events.
+            let documents = try events.components(separatedBy: "\n\n").filter { $0.contains("data: ") }.map { block in
                 let data = try #require(block.split(separator: "\n").first { $0.hasPrefix("data: ") }?.dropFirst(6))
                 return try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(data.utf8))
             }
@@ -214,6 +215,27 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         #expect(try await service.bytesHeld(by: "ann") == 100 + 200 + 30)
         #expect(try await service.bytesHeld(by: "cy") == 150)
         #expect(try await service.bytesHeld(by: "nobody") == 0)
+    }
+
+    @Test("an event stream starts with `retry:` and the job's state (with its version as `id:`), sends heartbeats while nothing happens, and ends after its lifetime")
+    func eventStreamHeartbeatAndLifetime() async throws {
+        var configuration = JobRoutes.Configuration()
+        configuration.eventStreamHeartbeat = .milliseconds(200)
+        configuration.eventStreamLifetime = .milliseconds(1500)
+        let gateway = try await TestGateway(jobs: configuration)
+        try await gateway.run(converting: false) { client in
+            let token = try await client.token(for: "ann@example.com")
+            let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
+                try Self.document(response.body).id
+            }
+            let started = ContinuousClock.now
+            let stream = try await client.execute(uri: "/v1/jobs/\(id.rawValue)/events", method: .get, headers: Self.auth(token)) { String(buffer: $0.body) }
+            let took = ContinuousClock.now - started
+            #expect(stream.hasPrefix("retry: 2000\n\nid: 1\nevent: status\ndata: {"), "\(stream.prefix(300))")
+            #expect(stream.contains(#""status":"queued""#))
+            #expect(stream.components(separatedBy: ": keep-alive\n\n").count - 1 >= 4, "\(stream)")
+            #expect(took >= .milliseconds(1400) && took < .seconds(20), "the stream lasted \(took)")
+        }
     }
 
     @Test("a file that is not a video: the job fails with a typed reason, and the gateway keeps serving")

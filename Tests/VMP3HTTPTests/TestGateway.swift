@@ -32,10 +32,12 @@ struct TestGateway: Sendable {
         self.verifier = verifier
     }
 
-    /// Runs `body` against the application served on a loopback port, with a worker converting.
-    func run<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+    /// Runs `body` against the application served on a loopback port, with a worker converting
+    /// (or, with `converting` false, none: jobs stay queued).
+    func run<Value: Sendable>(converting: Bool = true, _ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         let worker = ConversionWorker(storage: backends.storage, queue: backends.jobs, store: backends.store)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: worker)], logger: Logger(label: "test.worker")))
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = converting ? [.init(service: worker)] : []
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: Logger(label: "test.worker")))
         let task = Task { try await group.run() }
         defer { task.cancel() }
         let app = Application(router: VMP3Router.make(auth: auth, jobs: jobs, verifier: verifier), configuration: .init(address: .hostname("127.0.0.1", port: 0)))

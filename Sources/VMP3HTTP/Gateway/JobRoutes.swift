@@ -22,6 +22,12 @@ public struct JobRoutes: Sendable {
         /// Which webhook URLs are accepted: one whose host is, or resolves to, an internal
         /// address is refused with 422 (the notifier checks again when it connects).
         public var webhookEgress: WebhookEgressPolicy
+        /// How often an event stream with nothing to say sends a comment, so that proxies and
+        /// clients see the connection alive. Default: 15 s.
+        public var eventStreamHeartbeat: Duration = .seconds(15)
+        /// How long one event stream lasts before the server ends it; the client reconnects after
+        /// the `retry:` delay and gets the job's state first, so nothing is missed. Default: 10 minutes.
+        public var eventStreamLifetime: Duration = .seconds(600)
 
         public init(
             maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30,
@@ -101,19 +107,13 @@ public struct JobRoutes: Sendable {
         }
         jobs.get(":id/events") { _, context -> Response in
             let events = try await service.watch(try Self.jobID(context), owner: try context.requireCaller())
-            let logger = context.logger
+            let chunks = EventStreamChunks(events: events, heartbeat: configuration.eventStreamHeartbeat, lifetime: configuration.eventStreamLifetime, logger: context.logger)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    do {
-                        for try await event in events {
-                            let data = try JobDocument.makeEncoder().encode(JobDocument(event.job))
-                            let kind = event.kind == .progress ? "progress" : "status"
-                            try await writer.write(ByteBuffer(string: "event: \(kind)\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
-                        }
-                    } catch {
-                        logger.warning("event stream ended early", metadata: ["error": "\(error)"])
+                    for await chunk in chunks.stream() {
+                        try await writer.write(ByteBuffer(string: chunk))
                     }
                     try await writer.finish(nil)
                 }

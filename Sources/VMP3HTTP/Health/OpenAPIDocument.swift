@@ -883,7 +883,7 @@ extension OpenAPIRoute {
         ],
         "responses": {
           "200": {
-            "description": "`event: status|progress`, `data:` the job as JSON; ends after the final status",
+            "description": "First `retry: 2000`, then the job's current state, then each change: `id:` the job's version, `event: status|progress`, `data:` the job as JSON. A `: keep-alive` comment every 15 s while nothing happens. Ends after the final status, or after 10 minutes (reconnect: the first event is always the current state, so nothing is missed)",
             "content": {
               "text/event-stream": {
                 "schema": {

@@ -154,7 +154,10 @@ public struct JobService: Sendable {
     /// Follows a job: its events from now on, ending after the first final status. The current
     /// state comes first, so a watcher that arrives late still learns how the job stands.
     public func watch(_ id: JobID, owner: UserID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
+        // The owner first: no one opens a subscription (a connection, in Redis) on another's job.
+        _ = try await job(id, owner: owner)
         let events = try await store.events(for: id)
+        // Read again once subscribed, so that no change between the two is missed.
         let current = try await job(id, owner: owner)
         return AsyncThrowingStream { continuation in
             let task = Task {
