@@ -51,6 +51,11 @@ import VMP3HTTP
                 #expect(response.status == .tooManyRequests)
                 #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
             }
+            // The same address written otherwise is the same bucket.
+            for variant in [#"CY@Example.com\n"#, #" cy@example.com\t"#] {
+                let body = ByteBuffer(string: #"{"email":"\#(variant)","password":"wrong password!"}"#)
+                try await client.execute(uri: "/v1/auth/login", method: .post, headers: Self.json, body: body) { #expect($0.status == .tooManyRequests, "\(variant)") }
+            }
             // Another address is not limited by cy's attempts.
             let other = try await client.token(for: "dee@example.com")
             #expect(other.split(separator: ".").count == 3)

@@ -71,7 +71,8 @@ public struct AuthRoutes: Sendable {
         }
         group.post("login") { request, context -> AccessToken in
             let credentials = try await Self.credentials(request, context)
-            let address = credentials.email.trimmingCharacters(in: .whitespaces).lowercased()
+            // The form the user is stored under: `Ann@X.com\n` and `ann@x.com` share one bucket.
+            let address = (try? EmailAddress(credentials.email).value) ?? credentials.email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             if let wait = await perClient.record(context.clientAddress(request)) {
                 throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many login attempts from this client")
             }
