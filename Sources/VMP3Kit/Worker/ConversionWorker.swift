@@ -271,8 +271,8 @@ public struct ConversionWorker: Service {
 
         case .transient(let reason) where attempt >= configuration.maxAttempts:
             logger.error("giving up after \(attempt) attempts", metadata: ["reason": "\(reason)"])
-            let failure = JobFailure(code: "gave_up", message: "gave up after \(attempt) attempts; last error: \(reason)")
-            await finishFailed(id, failure, delivery, deadLetter: reason, logger: logger)
+            let gaveUp = JobFailure(code: "gave_up", message: "gave up after \(attempt) attempts; the last one failed: \(failure.publicSummary)")
+            await finishFailed(id, gaveUp, delivery, deadLetter: reason, logger: logger)
 
         case .transient(let reason):
             let wait = configuration.backoff(afterAttempt: attempt)

@@ -22,6 +22,16 @@ enum WorkerFailure: Equatable {
         message.replacing(/\/\S*vmp3-job-[^\/\s]+\/source/, with: "the upload")
     }
 
+    /// What a client may read of a transient failure: where it happened, never its details
+    /// (hosts, ports, paths, the backend's own words), which go to the log and the dead letter.
+    var publicSummary: String {
+        guard case .transient(let detail) = self else { return "an internal failure" }
+        for area in ["storage", "job store", "queue", "conversion"] where detail.hasPrefix(area + ":") {
+            return area == "conversion" ? "the converter's own files could not be used" : "the service's \(area) was unavailable"
+        }
+        return "an internal failure"
+    }
+
     init(_ error: any Error) {
         switch error {
         case is CancellationError:
