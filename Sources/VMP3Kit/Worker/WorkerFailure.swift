@@ -44,7 +44,8 @@ enum WorkerFailure: Equatable {
             // The input and output are the worker's own temporary files: a problem there is local.
             self = .transient("conversion: \(error.message)")
         case let error as StorageError where error.code == .notFound || error.code == .invalidKey:
-            self = .permanent(JobFailure(code: "source_missing", message: "the job's source is not in storage: \(error.message)"))
+            // The store's own words may name its host or bucket: not for the client.
+            self = .permanent(JobFailure(code: "source_missing", message: "the job's upload is no longer in storage"))
         case let error as StorageError:
             self = .transient("storage: \(error.message)")
         case let error as JobStoreError where error.code == .leaseLost || error.code == .notFound:
