@@ -104,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         let signing = environment["VMP3_WEBHOOK_SECRET"] == nil ? "the secret in \(secretFile)" : "$VMP3_WEBHOOK_SECRET"
         let app = Application(
             router: router,
+            server: try HTTPServerLimits(environment: environment).server,
             configuration: .init(address: .hostname(host, port: port), serverName: "vmp3"),
             onServerRunning: { channel in
                 let base = "http://\(host):\(channel.localAddress?.port ?? 0)"

@@ -38,10 +38,12 @@ public struct ServiceEnvironment: Sendable {
         return logger
     }
 
-    /// The HTTP application of a service, printing `listening on http://HOST:PORT` when it is.
+    /// The HTTP application of a service, printing `listening on http://HOST:PORT` when it is,
+    /// with the ``HTTPServerLimits`` of the environment.
     public func application(router: Router<VMP3RequestContext>, defaultPort: Int, logger: Logger) throws -> some ApplicationProtocol {
         Application(
             router: router,
+            server: try HTTPServerLimits(environment: values).server,
             configuration: .init(address: try address(defaultPort: defaultPort), serverName: logger.label),
             onServerRunning: { channel in
                 FileHandle.standardOutput.write(Data("\(logger.label) listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n".utf8))

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+import VMP3Kit
+
+/// How long a connection may take to say what it wants, and how long it may say nothing: the
+/// limits every VMP3 HTTP server (the services, `vmp3 serve`) runs with, so that slow or silent
+/// clients (slowloris) cannot hold its connections.
+public struct HTTPServerLimits: Sendable {
+    /// From a connection's start, or the end of its last response, until its next request's
+    /// head (request line and headers) is complete. Default: 10 s.
+    public var requestHeadTimeout: Duration
+    /// A connection that neither reads nor writes this long is closed (event streams write a
+    /// heartbeat more often). Default: 60 s.
+    public var idleTimeout: Duration
+    /// Largest request head. Default: 32 KiB.
+    public var maxHeaderBytes: Int
+
+    public init(requestHeadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), maxHeaderBytes: Int = 32 * 1024) {
+        self.requestHeadTimeout = requestHeadTimeout
+        self.idleTimeout = idleTimeout
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+
+    /// `VMP3_HTTP_HEADER_TIMEOUT_SECONDS` and `VMP3_HTTP_IDLE_TIMEOUT_SECONDS` in place of the
+    /// defaults. - Throws: ``ConfigurationError`` for a value that is not a number of seconds from 0.1 to 86400.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        self.init()
+        func seconds(_ name: String) throws(ConfigurationError) -> Duration? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Double(text), (0.1...86_400).contains(value) else {
+                throw ConfigurationError("\(name) must be a number of seconds from 0.1 to 86400, not \(text)")
+            }
+            return .milliseconds(Int64((value * 1000).rounded()))
+        }
+        if let head = try seconds("VMP3_HTTP_HEADER_TIMEOUT_SECONDS") { requestHeadTimeout = head }
+        if let idle = try seconds("VMP3_HTTP_IDLE_TIMEOUT_SECONDS") { idleTimeout = idle }
+    }
+
+    /// The HTTP/1 server with these limits, for `Application(router:server:…)`.
+    public var server: HTTPServerBuilder {
+        let headTimeout = TimeAmount(requestHeadTimeout)
+        return .http1(configuration: .init(
+            additionalChannelHandlers: [RequestHeadDeadlineHandler(timeout: headTimeout)],
+            idleTimeout: TimeAmount(idleTimeout),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 200)
+        ))
+    }
+}
+
+/// Closes a connection whose request head has not arrived within `timeout` of the connection's
+/// start or of the end of its previous response. The HTTP decoder passes a head on only once it
+/// is whole, so a client that dribbles its headers a byte at a time is cut off too.
+final class RequestHeadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+    /// Requests whose head has arrived and whose response has not ended: the next head is only
+    /// waited for when none is outstanding (a pipelined head may come before the last response ends).
+    private var outstanding = 0
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            outstanding += 1
+            disarm()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            outstanding = max(0, outstanding - 1)
+            if outstanding == 0 { arm(context) }
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        deadline?.cancel()
+        deadline = nil
+    }
+}
