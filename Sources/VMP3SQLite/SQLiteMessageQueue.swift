@@ -32,12 +32,7 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     }
 
     public func publish(_ message: Message) async throws {
-        let body: Data
-        do {
-            body = try JSONEncoder().encode(message)
-        } catch {
-            throw QueueError(code: .malformedMessage, message: "cannot encode \(Message.self): \(error)")
-        }
+        let body = try QueueMessageCoding.encode(message)
         try write { db in
             try db.execute(
                 sql: "INSERT INTO message (queue, body, deliveryCount, state) VALUES (?, ?, 0, ?)",
@@ -48,17 +43,11 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     }
 
     public func subscribe(prefetch: Int) async throws -> QueueSubscription<Message> {
-        guard prefetch >= 1 else {
-            throw QueueError(code: .invalidArgument, message: "prefetch must be at least 1, not \(prefetch)")
-        }
-        let id = UUID()
-        let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
-        consumers.add(id, prefetch: prefetch, continuation: continuation)
-        continuation.onTermination = { _ in
-            Task { await self.stopDelivering(to: id) }
-        }
+        let subscription = try consumers.subscribe(
+            prefetch: prefetch, stopped: { await self.stopDelivering(to: $0) }, closed: { await self.removeConsumer($0) }
+        )
         dispatch()
-        return QueueSubscription(deliveries: stream) { await self.removeConsumer(id) }
+        return subscription
     }
 
     public func takeDeadLetters(limit: Int) async throws -> [DeadLetter<Message>] {
@@ -182,10 +171,6 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     }
 
     private func decode(_ body: Data) throws -> Message {
-        do {
-            return try JSONDecoder().decode(Message.self, from: body)
-        } catch {
-            throw QueueError(code: .malformedMessage, message: "cannot decode \(Message.self): \(error)")
-        }
+        try QueueMessageCoding.decode(Message.self, from: body)
     }
 }

@@ -155,7 +155,7 @@ import VMP3TestSupport
         for url in ["http://127.0.0.1:\(port)/hook", "http://localhost:\(port)/hook", "http://[::ffff:127.0.0.1]:\(port)/hook"] {
             let event = Self.finishedEvent()
             await #expect(throws: NotificationError.self) { try await notifier.deliver(event, to: .webhook(URL(string: url)!)) }
-            let record = try #require(try await ledger.records(for: event.job.id).first)
+            let record = try #require(await ledger.records(for: event.job.id).first)
             #expect(record.outcome == .gaveUp && record.errorCode == "forbidden_destination" && record.attempts == 1, "\(url): \(record)")
         }
         #expect(receiver.requests.isEmpty)

@@ -25,10 +25,25 @@ public struct QueueConsumers<Message: Sendable, Tag: Hashable & Comparable & Sen
 
     public init() {}
 
-    /// Registers a consumer of `prefetch` deliveries at most; its deliveries go to `continuation`.
-    public mutating func add(_ id: UUID, prefetch: Int, continuation: Continuation) {
+    /// Registers a consumer of `prefetch` deliveries at most, for a backend's
+    /// `subscribe(prefetch:)`: `stopped` runs when nobody iterates its deliveries any more,
+    /// `closed` when the subscription is closed (the backend then calls ``remove(_:)``).
+    ///
+    /// - Throws: ``QueueError/Code/invalidArgument`` for a prefetch below 1.
+    public mutating func subscribe(
+        prefetch: Int, stopped: @escaping @Sendable (UUID) async -> Void, closed: @escaping @Sendable (UUID) async -> Void
+    ) throws -> QueueSubscription<Message> {
+        guard prefetch >= 1 else {
+            throw QueueError(code: .invalidArgument, message: "prefetch must be at least 1, not \(prefetch)")
+        }
+        let id = UUID()
+        let (stream, continuation) = AsyncThrowingStream<QueueDelivery<Message>, any Error>.makeStream()
         consumers[id] = Consumer(prefetch: prefetch, continuation: continuation)
         rotation.append(id)
+        continuation.onTermination = { _ in
+            Task { await stopped(id) }
+        }
+        return QueueSubscription(deliveries: stream) { await closed(id) }
     }
 
     /// The next consumer in rotation with room under its prefetch (moved to the back), if any.
