@@ -16,6 +16,27 @@ import VMP3Kit
     func conformance(_ check: MessageQueueConformance.Check) async throws {
         try await check.run(try Self.queue())
     }
+
+    @Test("the broker itself dead-letters a message delivered more often than the queue's delivery limit")
+    func deliveryLimit() async throws {
+        let queue = AMQPMessageQueue<ConformanceMessage>(
+            endpoint: try AMQPEndpoint(url: try TestServices.amqp), name: "limit-\(UUID().uuidString.prefix(8))", deliveryLimit: 2
+        )
+        try await queue.publish(ConformanceMessage(1, text: "poison"))
+        let subscription = try await queue.subscribe(prefetch: 1)
+        let inbox = Inbox(subscription)
+        // Delivered, then handed back without being settled, as by consumers that die with it.
+        // The broker lets a message be returned as often as the limit, and dead-letters it the next time.
+        for _ in 1...3 { try await inbox.takeOne().requeue() }
+        try await inbox.expectNothing(for: .seconds(1), "a message past its delivery limit")
+        var dead: [DeadLetter<ConformanceMessage>] = []
+        try await eventually("the broker's dead letter") {
+            dead += try await queue.takeDeadLetters(limit: 5)
+            return !dead.isEmpty
+        }
+        #expect(dead.map(\.message) == [ConformanceMessage(1, text: "poison")])
+        await subscription.close()
+    }
 }
 
 /// RabbitMQ failures, on a broker of these tests' own (`scripts/services.sh start-fault-rabbitmq`)
