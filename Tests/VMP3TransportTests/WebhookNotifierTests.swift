@@ -91,8 +91,9 @@ import VMP3TestSupport
         }
         let elapsed = ContinuousClock.now - start
         // 3 attempts of 1 s with 100 + 200 ms between them; the upper bound leaves room for a
-        // loaded machine, and still tells a bounded give-up from a hang.
-        #expect(elapsed >= .seconds(3) && elapsed < .seconds(30), "took \(elapsed)")
+        // loaded machine (31 s was seen in the sanitized stage beside the restart tests), and
+        // still tells a bounded give-up from a hang.
+        #expect(elapsed >= .seconds(3) && elapsed < .seconds(60), "took \(elapsed)")
         #expect(receiver.requests.count == 3)
         let records = await ledger.records(for: event.job.id)
         #expect(records.count == 1)
