@@ -108,6 +108,18 @@ import VMP3TestSupport
         #expect(try await ledger.records(for: job.id).isEmpty)
     }
 
+    @Test("a client's cursor at the edge of Int64 is no cursor (the first page), not a trap in any store")
+    func extremeCursor() async throws {
+        let id = JobID().rawValue
+        for text in ["9223372036854775807:\(id)", "-9223372036854775808:\(id)", "100000000000000001:\(id)"] {
+            #expect(JobListPosition(cursor: text) == nil, "\(text)")
+        }
+        #expect(JobListPosition(cursor: "1764615000000000:\(id)") != nil)
+        let store = SQLiteJobStore(database: try SQLiteConformanceTests.newDatabase())
+        try await store.create(Job(owner: "ann", source: Job.sourceKey(for: JobID())), idempotencyKey: nil)
+        #expect(try await store.list(owner: "ann", limit: 10, cursor: "9223372036854775807:\(id)").jobs.count == 1)
+    }
+
     @Test("a second open of the same file in this process shares the database; a `sqlite:` URL names it")
     func sharedAndNamed() async throws {
         let directory = try makeScratchDirectory()

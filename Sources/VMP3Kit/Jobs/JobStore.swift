@@ -99,7 +99,10 @@ public struct JobListPosition: Sendable, Hashable, Comparable {
 
     public init?(cursor: String) {
         let parts = cursor.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = JobID(rawValue: String(parts[1])) else { return nil }
+        // A cursor comes from a client: a time beyond ±3,000 years of 1970 would overflow when a
+        // store turns it back into microseconds, so it is no cursor.
+        guard parts.count == 2, let micros = Int64(parts[0]), micros.magnitude <= 100_000_000_000_000_000,
+              let id = JobID(rawValue: String(parts[1])) else { return nil }
         createdAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
         self.id = id
     }
