@@ -119,7 +119,7 @@ public struct JobMaintenance: Service {
     }
 
     private func expire(_ job: Job) async throws {
-        if let output = job.output { try await storage.delete(output.key) }
+        // A job's MP3 is only ever stored under its own key (`outputKey`), succeeded or not.
         try await storage.delete(job.outputKey)
         try await storage.delete(job.source)
         try await store.delete(job.id)
