@@ -48,13 +48,23 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
             await Task.yield()
             let count = Swift.min(chunkSize, remaining)
             remaining -= count
+            // Eight bytes a step through a raw buffer: a byte at a time, the 512 MiB checks
+            // took minutes in the unoptimised, sanitized test build.
             var chunk = [UInt8](repeating: 0, count: count)
-            for index in 0..<count {
-                // xorshift64*
-                state ^= state >> 12
-                state ^= state << 25
-                state ^= state >> 27
-                chunk[index] = UInt8(truncatingIfNeeded: (state &* 0x2545_F491_4F6C_DD1D) >> 56)
+            chunk.withUnsafeMutableBytes { bytes in
+                var offset = 0
+                while offset < count {
+                    // xorshift64*
+                    state ^= state >> 12
+                    state ^= state << 25
+                    state ^= state >> 27
+                    let word = (state &* 0x2545_F491_4F6C_DD1D).littleEndian
+                    let take = Swift.min(8, count - offset)
+                    withUnsafeBytes(of: word) { source in
+                        bytes.baseAddress!.advanced(by: offset).copyMemory(from: source.baseAddress!, byteCount: take)
+                    }
+                    offset += take
+                }
             }
             return chunk
         }
@@ -64,20 +74,48 @@ public struct GeneratedBytes: AsyncSequence, Sendable {
         AsyncIterator(remaining: totalSize, chunkSize: chunkSize, state: seed | 1)
     }
 
-    /// FNV-1a over all the bytes.
+    /// A checksum over all the bytes: FNV-1a's step applied to each little-endian 8-byte word
+    /// of the stream (the last one zero-padded, then the length), so that it does not depend on
+    /// how the stream is cut into chunks.
     public func checksum() async throws -> UInt64 {
         try await Self.checksum(of: self)
     }
 
     public static func checksum<S: AsyncSequence>(of sequence: S) async throws -> UInt64 where S.Element == [UInt8] {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        var pending: UInt64 = 0
+        var pendingCount = 0
+        var length: UInt64 = 0
         for try await chunk in sequence {
             await Task.yield()
-            for byte in chunk {
-                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            length &+= UInt64(chunk.count)
+            chunk.withUnsafeBytes { bytes in
+                var offset = 0
+                // Finish a word the previous chunk began.
+                while pendingCount > 0, pendingCount < 8, offset < bytes.count {
+                    pending |= UInt64(bytes[offset]) << (8 * pendingCount)
+                    pendingCount += 1
+                    offset += 1
+                }
+                if pendingCount == 8 {
+                    hash = (hash ^ pending) &* 0x0000_0100_0000_01B3
+                    pending = 0
+                    pendingCount = 0
+                }
+                while bytes.count - offset >= 8 {
+                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    hash = (hash ^ word) &* 0x0000_0100_0000_01B3
+                    offset += 8
+                }
+                while offset < bytes.count {
+                    pending |= UInt64(bytes[offset]) << (8 * pendingCount)
+                    pendingCount += 1
+                    offset += 1
+                }
             }
         }
-        return hash
+        if pendingCount > 0 { hash = (hash ^ pending) &* 0x0000_0100_0000_01B3 }
+        return (hash ^ length) &* 0x0000_0100_0000_01B3
     }
 }
 

@@ -89,10 +89,11 @@ import VMP3Kit
 
     @Test("a broker that cannot be reached is an unavailable error within seconds, not a hang")
     func unreachable() async throws {
-        let queue = AMQPMessageQueue<ConformanceMessage>(endpoint: AMQPEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(1)), name: "nowhere")
+        let queue = AMQPMessageQueue<ConformanceMessage>(endpoint: AMQPEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(300)), name: "nowhere")
         let start = ContinuousClock.now
         await #expect { try await queue.publish(ConformanceMessage(1)) } throws: { ($0 as? QueueError)?.code == .unavailable }
         await #expect { _ = try await queue.subscribe(prefetch: 1) } throws: { ($0 as? QueueError)?.code == .unavailable }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Refused at once, not after the 300 s connect timeout; room for a starved sanitized run.
+        #expect(ContinuousClock.now - start < .seconds(240))
     }
 }
