@@ -6,14 +6,21 @@ import Foundation
 /// password, and verifies them in constant time.
 ///
 /// A hash is stored as `$scrypt$ln=LOG2N,r=R,p=P$SALT$KEY` (base64), so that the cost can be
-/// raised later without invalidating stored hashes.
-public struct ScryptPasswordHasher: Sendable {
-    /// log2 of scrypt's N (CPU and memory cost). Default 14: 16 MiB and tens of milliseconds.
+/// raised later without invalidating stored hashes: a hash made at other parameters still
+/// verifies, and ``needsRehash(_:)`` tells the directory to store a new one at the next login.
+///
+/// The default, N = 2^15, r = 8, p = 3, is one of OWASP's equivalent scrypt settings (its
+/// Password Storage Cheat Sheet: 2^17/8/1, 2^16/8/2, 2^15/8/3, …): the CPU cost of 2^17 at a
+/// quarter of its memory, 32 MiB a hash, so that a server hashing on all its cores at once
+/// stays within a small, fixed amount of memory (VMP3 runs one hash a core at a time).
+public struct ScryptPasswordHasher: Sendable, Equatable {
+    /// log2 of scrypt's N (CPU and memory cost: 128 · r · N bytes).
     public var logN: Int
     public var blockSize: Int
+    /// scrypt's p: independent mixes, each of the full memory, run one after another.
     public var parallelism: Int
 
-    public init(logN: Int = 14, blockSize: Int = 8, parallelism: Int = 1) {
+    public init(logN: Int = 15, blockSize: Int = 8, parallelism: Int = 3) {
         self.logN = logN
         self.blockSize = blockSize
         self.parallelism = parallelism
@@ -41,6 +48,15 @@ public struct ScryptPasswordHasher: Sendable {
         }
         let key = try derive(password, salt: [UInt8](salt), logN: parameters.logN, blockSize: parameters.r, parallelism: parameters.p)
         return constantTimeEquals(key, [UInt8](expected))
+    }
+
+    /// Whether `stored` was made at other parameters than this hasher's (an older, cheaper
+    /// default, typically), or cannot be read: the caller, holding the right password, should
+    /// store ``hash(_:)`` of it instead.
+    public func needsRehash(_ stored: String) -> Bool {
+        let fields = stored.split(separator: "$", omittingEmptySubsequences: true)
+        guard fields.count == 4, fields[0] == "scrypt", let parameters = Self.parameters(fields[1]) else { return true }
+        return parameters != (logN, blockSize, parallelism)
     }
 
     private static func parameters(_ field: Substring) -> (logN: Int, r: Int, p: Int)? {

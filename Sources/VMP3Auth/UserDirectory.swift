@@ -107,8 +107,31 @@ public struct UserDirectory: Sendable {
         }
         let stored = row?.passwordHash ?? decoyHash
         let matches = try await offPool { [hasher] () throws(AuthError) in try hasher.verify(password, against: stored) }
-        guard matches, let user = row?.user else { throw refused }
+        guard matches, let row, let user = row.user else { throw refused }
+        if hasher.needsRehash(stored) {
+            await rehash(userID: row.id, replacing: stored, password: password)
+        }
         return user
+    }
+
+    /// Stores a hash of `password` at the current parameters in place of `stored`, made at
+    /// older ones, now that the password is known to be right. Best effort: the login succeeds
+    /// whether or not this does, and a failure leaves the old hash, tried again next login.
+    /// Compare-and-set, so that a password changed meanwhile is not overwritten.
+    private func rehash(userID: String, replacing stored: String, password: String) async {
+        guard let fresh = try? await offPool({ [hasher] () throws(AuthError) in try hasher.hash(password) }) else { return }
+        _ = try? await database.write { db in
+            try db.execute(
+                sql: "UPDATE user SET passwordHash = ? WHERE id = ? AND passwordHash = ?",
+                arguments: [fresh, userID, stored]
+            )
+        }
+    }
+
+    /// The stored hash of the user with this address (tests read its parameters).
+    func storedPasswordHash(email: String) async throws -> String? {
+        let address = try EmailAddress(email)
+        return try await database.read { db in try Row.filter(Column("email") == address.value).fetchOne(db)?.passwordHash }
     }
 
     /// The user with this id, if any.
@@ -121,13 +144,7 @@ public struct UserDirectory: Sendable {
     }
 }
 
-/// Runs scrypt on a Dispatch thread: it takes tens of milliseconds of CPU, which must not hold up
-/// a thread of Swift's cooperative pool (a server has only as many as it has cores).
+/// Hashes on ``PasswordHashingPool``: off the cooperative pool, a core at a time.
 private func offPool<T: Sendable>(_ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
-    let result: Result<T, AuthError> = await withCheckedContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async {
-            continuation.resume(returning: Result { () throws(AuthError) in try work() })
-        }
-    }
-    return try result.get()
+    try await PasswordHashingPool.shared.run(work)
 }

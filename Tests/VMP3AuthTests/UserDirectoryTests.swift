@@ -1,11 +1,12 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import VMP3Auth
 import VMP3Kit
 
 @Suite struct UserDirectoryTests {
     /// Lower scrypt cost than production keeps the suite quick; the algorithm is the same.
-    static let hasher = ScryptPasswordHasher(logN: 12)
+    static let hasher = ScryptPasswordHasher(logN: 12, parallelism: 1)
 
     func directory(path: String? = nil) throws -> UserDirectory {
         try UserDirectory(path: path, hasher: Self.hasher)
@@ -66,7 +67,7 @@ import VMP3Kit
 
     @Test("a wrong password costs as much time as an unknown address: both run scrypt in full")
     func loginTiming() async throws {
-        let users = try UserDirectory(path: nil, hasher: ScryptPasswordHasher(logN: 14))
+        let users = try UserDirectory(path: nil, hasher: ScryptPasswordHasher(logN: 14, parallelism: 1))
         _ = try await users.register(email: "ann@example.com", password: "correct horse battery")
         func seconds(_ email: String) async -> Double {
             let start = ContinuousClock.now
@@ -120,6 +121,65 @@ import VMP3Kit
         let reopened = try directory(path: path)
         #expect(try await reopened.authenticate(email: "ann@example.com", password: "correct horse battery").id == user.id)
     }
+
+    @Test("a hash made at an older, cheaper cost is replaced at the next login with the right password, and the password still works")
+    func rehashOnLogin() async throws {
+        let path = try temporaryPath("users.sqlite")
+        let old = ScryptPasswordHasher(logN: 10, parallelism: 1)
+        let raised = ScryptPasswordHasher(logN: 12, parallelism: 2)
+        let user = try await UserDirectory(path: path, hasher: old).register(email: "ann@example.com", password: "correct horse battery")
+        let upgraded = try UserDirectory(path: path, hasher: raised)
+        let before = try #require(try await upgraded.storedPasswordHash(email: "ann@example.com"))
+        #expect(before.hasPrefix("$scrypt$ln=10,r=8,p=1$"))
+        #expect(raised.needsRehash(before) && !old.needsRehash(before))
+
+        // A wrong password proves nothing: the old hash stays.
+        await #expect(throws: AuthError.self) { try await upgraded.authenticate(email: "ann@example.com", password: "wrong horse battery") }
+        #expect(try await upgraded.storedPasswordHash(email: "ann@example.com") == before)
+
+        #expect(try await upgraded.authenticate(email: "ann@example.com", password: "correct horse battery").id == user.id)
+        let after = try #require(try await upgraded.storedPasswordHash(email: "ann@example.com"))
+        #expect(after.hasPrefix("$scrypt$ln=12,r=8,p=2$") && after != before)
+        #expect(!raised.needsRehash(after))
+        // The new hash verifies, and only the right password.
+        #expect(try await upgraded.authenticate(email: "ann@example.com", password: "correct horse battery").id == user.id)
+        await #expect(throws: AuthError.self) { try await upgraded.authenticate(email: "ann@example.com", password: "correct horse batterY") }
+        #expect(try await upgraded.storedPasswordHash(email: "ann@example.com") == after)
+    }
+
+    @Test("the default cost is today's guidance: scrypt at N = 2^15, r = 8, p = 3")
+    func defaultCost() throws {
+        let hasher = ScryptPasswordHasher()
+        #expect(try hasher.hash("correct horse battery").hasPrefix("$scrypt$ln=15,r=8,p=3$"))
+        #expect(hasher.needsRehash("$scrypt$ln=14,r=8,p=1$c2FsdA==$a2V5") && hasher.needsRehash("not a hash"))
+    }
+
+    @Test("no more hashes run at once than the pool is wide")
+    func hashingPoolWidth() async throws {
+        let pool = PasswordHashingPool(width: 2)
+        let counter = ConcurrencyCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<12 {
+                group.addTask {
+                    try await pool.run { () throws(AuthError) in
+                        counter.enter()
+                        Thread.sleep(forTimeInterval: 0.02)
+                        counter.leave()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(counter.highest == 2)
+    }
+}
+
+/// Counts how many callers are between `enter` and `leave` at once, and the most there were.
+final class ConcurrencyCounter: Sendable {
+    private let state = Mutex((now: 0, highest: 0))
+    func enter() { state.withLock { $0.now += 1; $0.highest = max($0.highest, $0.now) } }
+    func leave() { state.withLock { $0.now -= 1 } }
+    var highest: Int { state.withLock { $0.highest } }
 }
 
 func temporaryPath(_ name: String) throws -> String {

@@ -4,7 +4,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import Testing
-import VMP3Auth
+@testable import VMP3Auth
 import VMP3Kit
 import VMP3TestSupport
 
@@ -52,6 +52,31 @@ import VMP3TestSupport
         #expect(events.status == 200)
         let last = try #require(events.body.split(separator: "\n").last { $0.hasPrefix("data: ") }?.dropFirst(6), "\(events.body)")
         return try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(last.utf8))
+    }
+
+    @Test("vmp3-auth replaces a password hash of an older, cheaper scrypt cost at the next login, and the password keeps working")
+    func scryptRehashOnLogin() async throws {
+        let data = try makeScratchDirectory()
+        let path = data.appendingPathComponent("users.sqlite").path
+        // A user registered when the cost was N = 2^12, p = 1.
+        _ = try await UserDirectory(path: path, hasher: ScryptPasswordHasher(logN: 12, parallelism: 1))
+            .register(email: "old@example.com", password: "a long passphrase")
+        let auth = try await ServiceProcess.start("vmp3-auth", environment: [
+            "VMP3_DATA_DIR": data.path, "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "warning",
+        ])
+        func login(_ password: String) async throws -> Int {
+            let body = ByteBuffer(string: #"{"email":"old@example.com","password":"\#(password)"}"#)
+            return try await Self.send(.POST, auth.url + "/v1/auth/login", body: body).status
+        }
+        let stored = { try await UserDirectory(path: path, hasher: ScryptPasswordHasher(logN: 12, parallelism: 1)).storedPasswordHash(email: "old@example.com") ?? "" }
+        #expect(try await login("a wrong passphrase") == 401)
+        #expect(try await stored().hasPrefix("$scrypt$ln=12,r=8,p=1$"), "a wrong password must not change the hash")
+        #expect(try await login("a long passphrase") == 200)
+        #expect(try await stored().hasPrefix("$scrypt$ln=15,r=8,p=3$"))
+        #expect(try await login("a long passphrase") == 200)
+        #expect(try await login("a wrong passphrase") == 401)
+        auth.process.kill(SIGTERM)
+        _ = try await auth.process.finish()
     }
 
     @Test("401 for no, malformed, tampered, expired, foreign and alg:none tokens; 404 for another user's job, events and download")
