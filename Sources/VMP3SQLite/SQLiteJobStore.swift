@@ -22,7 +22,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     @discardableResult
-    public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {
+    public func create(_ job: Job, idempotencyKey: String?, activeLimit: Int?) async throws -> JobCreation {
         let stored = {
             var stored = job
             stored.version = 1
@@ -41,6 +41,15 @@ public final class SQLiteJobStore: JobStore {
             }
             guard try Self.job(job.id.rawValue, in: db) == nil else {
                 throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+            }
+            // In the same write transaction as the insert: SQLite serialises writers, so two
+            // creates cannot both count the same free place.
+            if let activeLimit {
+                let active = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM job WHERE owner = ? AND status IN (\(Self.activeStatusList))",
+                    arguments: [job.owner.rawValue]
+                ) ?? 0
+                if active >= activeLimit { throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit) }
             }
             try db.execute(
                 sql: "INSERT INTO job (id, owner, createdMicros, updatedMicros, status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -143,6 +152,10 @@ public final class SQLiteJobStore: JobStore {
     private static func job(_ id: String, in db: Database) throws -> Job? {
         try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]).map(decode)
     }
+
+    /// The statuses of jobs not ended, as an SQL list (`'queued', 'running'`), made from
+    /// ``JobStatus/isFinal`` so that the two cannot disagree.
+    static let activeStatusList = JobStatus.allCases.filter { !$0.isFinal }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
     private static func encode(_ job: Job) throws -> Data {
         do {

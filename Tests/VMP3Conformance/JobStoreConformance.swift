@@ -49,6 +49,48 @@ public enum JobStoreConformance {
             try require(try await store.job(forIdempotencyKey: "unknown", owner: owner) == nil, "unknown key found a job")
         },
 
+        Check("an active-jobs limit is a reservation: of creates racing for the last places, exactly those places are filled; an ended job frees one") { store in
+            let owner = UserID(rawValue: "user-\(UUID())")
+            // One running, one queued: two of the four places taken before the race.
+            let running = try await store.create(newJob(owner: owner), idempotencyKey: "first", activeLimit: 4).job
+            _ = try await store.claim(running.id, holder: "w", leaseDuration: .seconds(60))
+            let ended = try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 4).job
+            _ = try await store.cancel(ended.id)
+            _ = try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 4)
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        do {
+                            return try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 4).created
+                        } catch let error as JobStoreError where error.code == .activeLimitReached {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            try require(outcomes.filter { $0 }.count == 2, "\(outcomes.filter { $0 }.count) of 16 racing creates got the 2 free places")
+            // Another owner is not counted; no limit means none.
+            try require(try await store.create(newJob(), idempotencyKey: nil, activeLimit: 1).created, "another owner was refused")
+            try require(try await store.create(newJob(owner: owner), idempotencyKey: nil).created, "a create without a limit was refused")
+            // At the limit, a matching idempotency key still returns the first job.
+            let again = try await store.create(newJob(owner: owner), idempotencyKey: "first", activeLimit: 4)
+            try require(!again.created && again.job.id == running.id, "the key at the limit: \(again)")
+            // Ending one frees one place, and only one.
+            _ = try await store.succeed(running.id, holder: "w", output: output)
+            let page = try await store.list(owner: owner, limit: 100, cursor: nil).jobs
+            let active = page.filter { !$0.status.isFinal }.count
+            try require(active == 4, "\(active) jobs active after one ended")
+            try await requireError(JobStoreError.self, "a create at the limit", matching: { $0.code == .activeLimitReached }) {
+                _ = try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 4)
+            }
+            try require(try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 5).created, "a place under a higher limit was refused")
+            // A deleted active job frees its place too.
+            guard let queued = page.first(where: { $0.status == .queued }) else { throw ConformanceFailure(description: "no queued job") }
+            try await store.delete(queued.id)
+            try require(try await store.create(newJob(owner: owner), idempotencyKey: nil, activeLimit: 5).created, "the deleted job's place was not freed")
+        },
+
         Check("compare-and-set refuses a stale version") { store in
             let stored = try await store.create(newJob(), idempotencyKey: nil).job
             var renamed = stored

@@ -155,4 +155,35 @@ import VMP3TestSupport
         #expect(try await Self.follow(base, good.id, token: token).status == .succeeded)
         try await deployment.stopAll()
     }
+
+    @Test("the active-jobs cap holds for parallel uploads: of 12 at once with room for 3, exactly 3 are accepted, the rest 429 with nothing stored")
+    func activeJobsCapUnderParallelUploads() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_MAX_ACTIVE_JOBS"] = "3"
+        // No converter: the accepted jobs stay queued, so the places stay taken.
+        try await deployment.start(withAuth: ["vmp3-gateway"])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        let token = try await Self.token(base, "ann@example.com")
+        let clip = ByteBuffer(bytes: try Data(contentsOf: try await deployment.makeClip()))
+        let answers = try await withThrowingTaskGroup(of: Answer.self) { group in
+            for _ in 0..<12 {
+                group.addTask { try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let accepted = answers.filter { $0.status == 202 }
+        let refused = answers.filter { $0.status == 429 }
+        #expect(accepted.count == 3 && refused.count == 9, "\(answers.map(\.status))")
+        #expect(refused.allSatisfy { $0.problemType?.hasSuffix("/active_jobs_limit") == true && $0.headers.first(name: "Retry-After") != nil }, "\(refused.map(\.body))")
+        // The refused uploads' bytes are not kept: one source per accepted job.
+        let ids = try Set(accepted.map { try $0.job().id.rawValue })
+        #expect(Set(try await deployment.storedObjects()) == Set(ids.map { "sources/\($0)" }))
+        // Another user has places of their own; cancelling a job frees one.
+        let other = try await Self.token(base, "bob@example.com")
+        #expect(try await Self.send(.POST, base + "/v1/jobs", token: other, body: clip).status == 202)
+        #expect(try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip).status == 429)
+        #expect(try await Self.send(.DELETE, base + "/v1/jobs/\(try #require(ids.first))", token: token).status < 300)
+        #expect(try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip).status == 202)
+        try await deployment.stopAll()
+    }
 }

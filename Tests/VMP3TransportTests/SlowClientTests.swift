@@ -55,6 +55,59 @@ import VMP3TestSupport
         #expect(try await server.stop().status == 0)
     }
 
+    /// Registers and logs in, then starts an upload declaring 100 kB and sends it a byte every
+    /// 0.3 s; prints when the server closed the connection and how many jobs the user has.
+    static let tricklingUpload = """
+    import json, socket, sys, time, urllib.request
+    base, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    def call(path, body=None, token=None):
+        request = urllib.request.Request(base + path, data=body)
+        if body is not None: request.add_header("Content-Type", "application/json")
+        if token: request.add_header("Authorization", "Bearer " + token)
+        return json.load(urllib.request.urlopen(request))
+    credentials = json.dumps({"email": "slow@example.com", "password": "a long passphrase"}).encode()
+    call("/v1/auth/register", credentials)
+    token = call("/v1/auth/login", credentials)["access_token"]
+    s = socket.create_connection((host, port))
+    s.sendall(("POST /v1/jobs HTTP/1.1\\r\\nHost: slow\\r\\nAuthorization: Bearer %s\\r\\n"
+               "Content-Type: application/octet-stream\\r\\nContent-Length: 100000\\r\\n\\r\\n" % token).encode())
+    s.settimeout(0.01)
+    start = time.time()
+    closed = None
+    sent = 0
+    while time.time() - start < 30 and closed is None:
+        try:
+            s.sendall(b"x")
+            sent += 1
+            if s.recv(1) == b"":
+                closed = time.time() - start
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = time.time() - start
+        time.sleep(0.3)
+    jobs = len(call("/v1/jobs", token=token)["jobs"])
+    upload = urllib.request.Request(base + "/v1/jobs", data=open(sys.argv[4], "rb").read())
+    upload.add_header("Content-Type", "application/octet-stream")
+    upload.add_header("Authorization", "Bearer " + token)
+    status = urllib.request.urlopen(upload).status
+    print("closed after %.1f s, %d bytes sent, %d jobs, next upload %d" % (closed if closed is not None else -1, sent, jobs, status))
+    """
+
+    @Test("`vmp3 serve`: an upload trickled a byte at a time (never idle) is cut off at the 2 s body deadline, nothing is kept, and the next upload is served")
+    func tricklingUpload() async throws {
+        let server = try await RunningServe.start(environment: ["VMP3_HTTP_BODY_TIMEOUT_SECONDS": "2"])
+        let port = try #require(URL(string: server.url)?.port)
+        let clip = try await TestClip.make(at: try makeScratchDirectory().appendingPathComponent("clip.mp4"), seconds: 1)
+        let run = try await ExternalTool.run("python3", ["-c", Self.tricklingUpload, server.url, "127.0.0.1", String(port), clip.path])
+        let match = try #require(run.text.firstMatch(of: /closed after ([0-9.-]+) s, (\d+) bytes sent, (\d+) jobs, next upload (\d+)/), "\(run.text) \(run.stderr)")
+        let closed = Double(match.1) ?? -1
+        #expect(closed >= 1.5 && closed < 15, "the trickling upload was closed after \(closed) s")
+        #expect(Int(match.3) == 0, "a job was made of a cut-off upload")
+        #expect(Int(match.4) == 202, "the next upload after the cut-off one")
+        #expect(try await server.stop().status == 0)
+    }
+
     @Test("the auth service, as every service: slow connections are closed after its head timeout")
     func service() async throws {
         let data = try makeScratchDirectory()

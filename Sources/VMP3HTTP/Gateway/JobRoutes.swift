@@ -140,14 +140,17 @@ public struct JobRoutes: Sendable {
         if let wait = await uploads.record(owner.rawValue) {
             throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many uploads; try again later")
         }
-        let active = try await service.jobs(owner: owner, limit: 100).jobs.filter { !$0.status.isFinal }.count
-        if active >= configuration.maxActiveJobs {
-            throw ProblemDetails.tooManyRequests(retryAfter: 30, "\(active) jobs are still queued or running; wait for some to finish")
+        // Checked before the upload is streamed, so that a refused one is not stored first; the
+        // store checks the active jobs again, atomically, when it creates the job (parallel
+        // uploads all pass this look).
+        let usage = try await service.usage(of: owner)
+        if usage.activeJobs >= configuration.maxActiveJobs {
+            throw ActiveJobsLimitReached(limit: configuration.maxActiveJobs)
         }
         // The most this upload may be: the size limit, or what is left of the user's quota.
         var limit = configuration.maxUploadBytes
         if let quota = configuration.storageQuotaBytes {
-            let held = try await service.bytesHeld(by: owner)
+            let held = usage.bytesHeld
             let left = quota - held
             let declared = request.headers[.contentLength].flatMap(Int64.init) ?? 0
             if left <= 0 || declared > left { throw QuotaExceeded(quota: quota, held: held) }
@@ -156,7 +159,8 @@ public struct JobRoutes: Sendable {
         let submission = JobService.Submission(
             owner: owner, sourceName: Self.fileName(request), options: parsed.options, webhookURL: parsed.webhookURL,
             notifyEmail: parsed.notifyEmail ? context.caller?.email : nil,
-            idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+            idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) },
+            maxActiveJobs: configuration.maxActiveJobs
         )
         let body = LimitedBody(body: request.body, limit: limit)
         let creation: JobCreation
@@ -168,6 +172,8 @@ public struct JobRoutes: Sendable {
                 throw QuotaExceeded(quota: quota, held: quota - limit)
             }
             throw UploadTooLarge(limit: configuration.maxUploadBytes)
+        } catch let error as JobStoreError where error.code == .activeLimitReached {
+            throw ActiveJobsLimitReached(limit: configuration.maxActiveJobs)
         }
         var response = try Self.json(JobDocument(creation.job))
         response.status = .accepted

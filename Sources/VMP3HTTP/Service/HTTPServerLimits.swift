@@ -16,17 +16,24 @@ public struct HTTPServerLimits: Sendable {
     /// A connection that neither reads nor writes this long is closed (event streams write a
     /// heartbeat more often). Default: 60 s.
     public var idleTimeout: Duration
+    /// From a request's head until its body has ended: the deadline of an upload (the
+    /// connection is closed when it passes). Default: 1 hour, 2 GiB at 5 Mbit/s.
+    public var requestBodyTimeout: Duration
     /// Largest request head. Default: 32 KiB.
     public var maxHeaderBytes: Int
 
-    public init(requestHeadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), maxHeaderBytes: Int = 32 * 1024) {
+    public init(
+        requestHeadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), requestBodyTimeout: Duration = .seconds(3600),
+        maxHeaderBytes: Int = 32 * 1024
+    ) {
         self.requestHeadTimeout = requestHeadTimeout
         self.idleTimeout = idleTimeout
+        self.requestBodyTimeout = requestBodyTimeout
         self.maxHeaderBytes = maxHeaderBytes
     }
 
-    /// `VMP3_HTTP_HEADER_TIMEOUT_SECONDS` and `VMP3_HTTP_IDLE_TIMEOUT_SECONDS` in place of the
-    /// defaults. - Throws: ``ConfigurationError`` for a value that is not a number of seconds from 0.1 to 86400.
+    /// `VMP3_HTTP_HEADER_TIMEOUT_SECONDS`, `VMP3_HTTP_IDLE_TIMEOUT_SECONDS` and
+    /// `VMP3_HTTP_BODY_TIMEOUT_SECONDS` in place of the defaults. - Throws: ``ConfigurationError`` for a value that is not a number of seconds from 0.1 to 86400.
     public init(environment: [String: String]) throws(ConfigurationError) {
         self.init()
         func seconds(_ name: String) throws(ConfigurationError) -> Duration? {
@@ -38,13 +45,16 @@ public struct HTTPServerLimits: Sendable {
         }
         if let head = try seconds("VMP3_HTTP_HEADER_TIMEOUT_SECONDS") { requestHeadTimeout = head }
         if let idle = try seconds("VMP3_HTTP_IDLE_TIMEOUT_SECONDS") { idleTimeout = idle }
+        if let body = try seconds("VMP3_HTTP_BODY_TIMEOUT_SECONDS") { requestBodyTimeout = body }
     }
 
     /// The HTTP/1 server with these limits, for `Application(router:server:…)`.
     public var server: HTTPServerBuilder {
         let headTimeout = TimeAmount(requestHeadTimeout)
         return .http1(configuration: .init(
-            additionalChannelHandlers: [RequestHeadDeadlineHandler(timeout: headTimeout)],
+            additionalChannelHandlers: [
+                RequestHeadDeadlineHandler(timeout: headTimeout), RequestBodyDeadlineHandler(timeout: TimeAmount(requestBodyTimeout)),
+            ],
             idleTimeout: TimeAmount(idleTimeout),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 200)
         ))

@@ -15,7 +15,7 @@ public actor InMemoryJobStore: JobStore {
     }
 
     @discardableResult
-    public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {
+    public func create(_ job: Job, idempotencyKey: String?, activeLimit: Int?) async throws -> JobCreation {
         let now = Date()
         let indexKey = idempotencyKey.map { "\(job.owner.rawValue)\u{0}\($0)" }
         if let indexKey, let entry = idempotencyKeys[indexKey], entry.expires > now, let existing = jobs[entry.id] {
@@ -23,6 +23,9 @@ public actor InMemoryJobStore: JobStore {
         }
         guard jobs[job.id] == nil else {
             throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+        }
+        if let activeLimit, jobs.values.count(where: { $0.owner == job.owner && !$0.status.isFinal }) >= activeLimit {
+            throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit)
         }
         var stored = job
         stored.version = 1

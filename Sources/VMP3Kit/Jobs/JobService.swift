@@ -28,10 +28,13 @@ public struct JobService: Sendable {
         public var notifyEmail: String?
         /// The same key from the same owner returns the first job instead of making another.
         public var idempotencyKey: String?
+        /// The most jobs the owner may have queued or running, this one included; `nil`: no
+        /// limit. Enforced by the store, atomically (``JobStore/create(_:idempotencyKey:activeLimit:)``).
+        public var maxActiveJobs: Int?
 
         public init(
             owner: UserID, sourceName: String? = nil, options: ConversionOptions = ConversionOptions(),
-            webhookURL: URL? = nil, notifyEmail: String? = nil, idempotencyKey: String? = nil
+            webhookURL: URL? = nil, notifyEmail: String? = nil, idempotencyKey: String? = nil, maxActiveJobs: Int? = nil
         ) {
             self.owner = owner
             self.sourceName = sourceName
@@ -39,6 +42,7 @@ public struct JobService: Sendable {
             self.webhookURL = webhookURL
             self.notifyEmail = notifyEmail
             self.idempotencyKey = idempotencyKey
+            self.maxActiveJobs = maxActiveJobs
         }
     }
 
@@ -51,8 +55,10 @@ public struct JobService: Sendable {
     /// Streams `body` into storage, records a queued job and publishes it.
     ///
     /// - Throws: ``ConversionError`` (``ConversionError/Code/invalidOption``) for bad options,
-    ///   before anything is stored; storage, store and queue errors otherwise. If the job cannot
-    ///   be published, it is recorded as failed and the error is thrown.
+    ///   before anything is stored; ``JobStoreError/Code/activeLimitReached`` when the owner has
+    ///   ``Submission/maxActiveJobs`` jobs queued or running (the upload is then deleted);
+    ///   storage, store and queue errors otherwise. If the job cannot be published, it is
+    ///   recorded as failed and the error is thrown.
     public func submit<Body: AsyncSequence & Sendable>(_ submission: Submission, body: Body) async throws -> JobCreation
         where Body.Element == [UInt8]
     {
@@ -70,7 +76,7 @@ public struct JobService: Sendable {
         )
         let creation: JobCreation
         do {
-            creation = try await store.create(job, idempotencyKey: submission.idempotencyKey)
+            creation = try await store.create(job, idempotencyKey: submission.idempotencyKey, activeLimit: submission.maxActiveJobs)
         } catch {
             try? await storage.delete(sourceKey)
             throw error
@@ -102,21 +108,43 @@ public struct JobService: Sendable {
         try await store.list(owner: owner, limit: min(max(1, limit), 100), cursor: cursor)
     }
 
-    /// The bytes `owner`'s jobs hold in storage: the uploads of jobs not yet ended (an ended
-    /// job's source is deleted) and the MP3s kept. Reads all the owner's jobs, which retention
-    /// bounds.
-    public func bytesHeld(by owner: UserID) async throws -> Int64 {
-        var held: Int64 = 0
+    /// What an owner's jobs hold: how many are queued or running, and the bytes they keep in
+    /// storage.
+    public struct Usage: Sendable, Hashable {
+        /// Jobs queued or running.
+        public var activeJobs: Int
+        /// The uploads of jobs not yet ended (an ended job's source is deleted) and the MP3s kept.
+        public var bytesHeld: Int64
+
+        public init(activeJobs: Int = 0, bytesHeld: Int64 = 0) {
+            self.activeJobs = activeJobs
+            self.bytesHeld = bytesHeld
+        }
+    }
+
+    /// What `owner`'s jobs hold, in one pass over all of them (which retention bounds). A
+    /// snapshot, for limits checked before an upload is streamed: the active-jobs limit itself
+    /// is enforced atomically at create (``Submission/maxActiveJobs``).
+    public func usage(of owner: UserID) async throws -> Usage {
+        var usage = Usage()
         var cursor: String?
         repeat {
             let page = try await store.list(owner: owner, limit: 100, cursor: cursor)
             for job in page.jobs {
-                if !job.status.isFinal { held &+= max(0, job.sourceSize ?? 0) }
-                if job.status == .succeeded { held &+= max(0, job.output?.byteCount ?? 0) }
+                if !job.status.isFinal {
+                    usage.activeJobs += 1
+                    usage.bytesHeld &+= max(0, job.sourceSize ?? 0)
+                }
+                if job.status == .succeeded { usage.bytesHeld &+= max(0, job.output?.byteCount ?? 0) }
             }
             cursor = page.nextCursor
         } while cursor != nil
-        return held
+        return usage
+    }
+
+    /// The bytes `owner`'s jobs hold in storage (``usage(of:)``).
+    public func bytesHeld(by owner: UserID) async throws -> Int64 {
+        try await usage(of: owner).bytesHeld
     }
 
     /// Cancels a queued or running job, or, for one that has ended, deletes it with its source

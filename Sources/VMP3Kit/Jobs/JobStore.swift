@@ -17,8 +17,14 @@ public protocol JobStore: Sendable {
     ///
     /// With an idempotency key, a second create by the same owner with the same key, within the
     /// store's idempotency window, stores nothing and returns the first job with `created == false`.
+    ///
+    /// With an `activeLimit`, the job is stored only if its owner has fewer than that many jobs
+    /// not ended (queued or running), counted and created in one atomic step: of any number of
+    /// creates racing for the last place, one succeeds and the rest get
+    /// ``JobStoreError/Code/activeLimitReached``. (An idempotency key that matches still returns
+    /// the first job, whatever the count.)
     @discardableResult
-    func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation
+    func create(_ job: Job, idempotencyKey: String?, activeLimit: Int?) async throws -> JobCreation
 
     /// The job, or `nil` if there is none with that id.
     func get(_ id: JobID) async throws -> Job?
@@ -50,7 +56,15 @@ public protocol JobStore: Sendable {
     func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error>
 }
 
-/// The result of ``JobStore/create(_:idempotencyKey:)``.
+extension JobStore {
+    /// Stores a new job, with no limit on its owner's active jobs.
+    @discardableResult
+    public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {
+        try await create(job, idempotencyKey: idempotencyKey, activeLimit: nil)
+    }
+}
+
+/// The result of ``JobStore/create(_:idempotencyKey:activeLimit:)``.
 public struct JobCreation: Sendable, Hashable {
     public var job: Job
     /// `false` when an idempotency key matched an earlier job, which ``job`` then is.

@@ -15,6 +15,8 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let duplicate = Code(rawValue: "duplicate")
         /// The worker no longer holds the job: its lease expired and another took it, or it ended.
         public static let leaseLost = Code(rawValue: "lease_lost")
+        /// The owner has as many jobs queued or running as the create's `activeLimit` allows.
+        public static let activeLimitReached = Code(rawValue: "active_limit_reached")
         /// The store could not be reached: worth retrying.
         public static let unavailable = Code(rawValue: "unavailable")
         /// A stored record could not be read.
@@ -32,6 +34,11 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     public var isTransient: Bool { code == .unavailable }
 
     public var description: String { "\(code): \(message)" }
+
+    /// The error of a create refused at its `activeLimit`.
+    public static func activeLimitReached(_ owner: UserID, limit: Int) -> JobStoreError {
+        JobStoreError(code: .activeLimitReached, message: "\(owner) has \(limit) jobs queued or running already")
+    }
 
     static func notFound(_ id: JobID) -> JobStoreError {
         JobStoreError(code: .notFound, message: "no job \(id)")

@@ -36,6 +36,7 @@ public struct RedisJobStore: JobStore {
 
     private func jobKey(_ id: JobID) -> String { "\(prefix)job:\(id.rawValue)" }
     private func ownerKey(_ owner: UserID) -> String { "\(prefix)owner:\(owner.rawValue)" }
+    private func activeKey(_ owner: UserID) -> String { "\(prefix)active:\(owner.rawValue)" }
     private func jobIdempotencyKey(_ id: JobID) -> String { "\(prefix)job-idem:\(id.rawValue)" }
     private func channel(_ id: JobID) -> String { "\(prefix)events:\(id.rawValue)" }
     private func idempotencyKey(_ key: String, owner: UserID) -> String {
@@ -46,20 +47,23 @@ public struct RedisJobStore: JobStore {
     // MARK: - JobStore
 
     @discardableResult
-    public func create(_ job: Job, idempotencyKey key: String?) async throws -> JobCreation {
+    public func create(_ job: Job, idempotencyKey key: String?, activeLimit: Int?) async throws -> JobCreation {
         var stored = job
         stored.version = 1
         let reply = try await run(Scripts.create, keys: [
             jobKey(job.id), ownerKey(job.owner), key.map { idempotencyKey($0, owner: job.owner) } ?? "", jobIdempotencyKey(job.id),
+            activeKey(job.owner),
         ], arguments: [
             .bytes(try encode(stored)), .text(String(Self.score(job.createdAt))), .text(job.id.rawValue),
             .text(String(Int(idempotencyWindow.seconds))), .bytes(try encode(JobEvent(kind: .created, job: stored))), .text(channel(job.id)),
             .text(prefix), .text(stored.status.rawValue), .text(String(Self.microseconds(stored.updatedAt))),
+            .text(activeLimit.map { String(max(0, $0)) } ?? ""),
         ])
         switch reply.elements.first?.text {
         case "created": return JobCreation(job: stored, created: true)
         case "existing": return JobCreation(job: try decode(Job.self, reply.elements[1]), created: false)
         case "duplicate": throw JobStoreError(code: .duplicate, message: "job \(job.id) exists already")
+        case "active_limit": throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit ?? 0)
         default: throw unexpected(reply, "create")
         }
     }
@@ -221,8 +225,19 @@ public struct RedisJobStore: JobStore {
 
 /// The Lua scripts behind the store's writes.
 enum Scripts {
-    /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name.
-    /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix, status, update time.
+    /// The statuses of jobs not ended, as a Lua set, made from ``JobStatus/isFinal``.
+    static let activeStatuses: String = {
+        "{" + JobStatus.allCases.filter { !$0.isFinal }.map { "['\($0.rawValue)']=true" }.joined(separator: ",") + "}"
+    }()
+
+    /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name, the
+    /// owner's set of active job ids.
+    /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix, status, update
+    /// time, active limit ('' for none).
+    ///
+    /// The active set gains a job here and loses it when it ends (replace) or goes (delete). At
+    /// the limit, members that are gone or ended are pruned before the set is counted again, so
+    /// that a set written before this index existed, or left behind, corrects itself.
     static let create = """
     if KEYS[3] ~= '' then
       local existing = redis.call('GET', KEYS[3])
@@ -232,8 +247,20 @@ enum Scripts {
       end
     end
     if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate'} end
+    if ARGV[10] ~= '' then
+      local limit = tonumber(ARGV[10])
+      if redis.call('SCARD', KEYS[5]) >= limit then
+        local active = \(activeStatuses)
+        for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+          local body = redis.call('GET', ARGV[7] .. 'job:' .. id)
+          if not body or not active[cjson.decode(body)['status']] then redis.call('SREM', KEYS[5], id) end
+        end
+        if redis.call('SCARD', KEYS[5]) >= limit then return {'active_limit'} end
+      end
+    end
     redis.call('SET', KEYS[1], ARGV[1])
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    redis.call('SADD', KEYS[5], ARGV[3])
     redis.call('ZADD', ARGV[7] .. 'status:' .. ARGV[8], ARGV[9], ARGV[3])
     if KEYS[3] ~= '' then
       redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
@@ -266,6 +293,7 @@ enum Scripts {
     redis.call('SET', KEYS[1], ARGV[2])
     redis.call('ZREM', ARGV[5] .. 'status:' .. old['status'], old['id'])
     redis.call('ZADD', ARGV[5] .. 'status:' .. new['status'], ARGV[6], new['id'])
+    if not (\(activeStatuses))[new['status']] then redis.call('SREM', ARGV[5] .. 'active:' .. new['owner'], new['id']) end
     if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[3]) end
     return {'replaced'}
     """
@@ -277,6 +305,7 @@ enum Scripts {
       local job = cjson.decode(current)
       redis.call('ZREM', ARGV[1] .. 'owner:' .. job['owner'], ARGV[2])
       redis.call('ZREM', ARGV[1] .. 'status:' .. job['status'], ARGV[2])
+      redis.call('SREM', ARGV[1] .. 'active:' .. job['owner'], ARGV[2])
     end
     local idem = redis.call('GET', KEYS[2])
     if idem then redis.call('DEL', idem) end
