@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import NIOHTTP1
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -235,6 +237,51 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
             #expect(stream.contains(#""status":"queued""#))
             #expect(stream.components(separatedBy: ": keep-alive\n\n").count - 1 >= 4, "\(stream)")
             #expect(took >= .milliseconds(1400) && took < .seconds(20), "the stream lasted \(took)")
+        }
+    }
+
+    @Test("event streams are capped per user and in total (429 too_many_event_streams); a stream that ends gives its place back")
+    func eventStreamCaps() async throws {
+        var configuration = JobRoutes.Configuration()
+        configuration.eventStreamLifetime = .seconds(3)
+        configuration.maxEventStreamsPerUser = 2
+        configuration.maxEventStreams = 3
+        let gateway = try await TestGateway(jobs: configuration)
+        try await gateway.run(converting: false) { client in
+            let port = try #require(client.port)
+            let base = "http://127.0.0.1:\(port)"
+            var madeTokens: [String: String] = [:]
+            var madeJobs: [String: JobID] = [:]
+            for user in ["ann", "bob", "cy"] {
+                let token = try await client.token(for: "\(user)@example.com")
+                madeTokens[user] = token
+                madeJobs[user] = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
+                    try Self.document(response.body).id
+                }
+            }
+            // Opens a stream and returns its status once the head is in (the place is taken by then).
+            let (tokens, jobs) = (madeTokens, madeJobs)
+            func open(_ user: String) async throws -> (status: Int, body: HTTPClientResponse.Body, headers: HTTPHeaders) {
+                var request = HTTPClientRequest(url: "\(base)/v1/jobs/\(jobs[user]!.rawValue)/events")
+                request.headers.add(name: "Authorization", value: "Bearer \(tokens[user]!)")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                return (Int(response.status.code), response.body, response.headers)
+            }
+            let first = try await open("ann"), second = try await open("ann")
+            #expect(first.status == 200 && second.status == 200)
+            let third = try await open("ann")
+            #expect(third.status == 429 && third.headers.first(name: "Retry-After") != nil)
+            #expect(String(buffer: try await third.body.collect(upTo: 1 << 16)).contains("too_many_event_streams"))
+            let bob = try await open("bob")
+            #expect(bob.status == 200, "another user has places of their own")
+            let cy = try await open("cy")
+            #expect(cy.status == 429, "the server's three places are taken")
+            _ = try await cy.body.collect(upTo: 1 << 16)
+            // The streams end after their lifetime; then their places are free again.
+            for stream in [first, second, bob] { _ = try await stream.body.collect(upTo: 1 << 20) }
+            let again = try await open("cy")
+            #expect(again.status == 200)
+            _ = try await again.body.collect(upTo: 1 << 20)
         }
     }
 

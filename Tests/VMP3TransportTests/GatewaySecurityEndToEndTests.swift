@@ -186,4 +186,41 @@ import VMP3TestSupport
         #expect(try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip).status == 202)
         try await deployment.stopAll()
     }
+
+    @Test("vmp3-gateway caps event streams per user and in total: 429 too_many_event_streams beyond them, others still served; a bad cap does not start")
+    func eventStreamCaps() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_MAX_EVENT_STREAMS_PER_USER"] = "1"
+        deployment.environment["VMP3_MAX_EVENT_STREAMS"] = "2"
+        try await deployment.start(withAuth: ["vmp3-gateway"])
+        let base = try #require(deployment.services["vmp3-gateway"]).url
+        let clip = ByteBuffer(bytes: try Data(contentsOf: try await deployment.makeClip()))
+        var streams: [HTTPClientResponse] = []
+        func open(_ token: String, _ id: JobID) async throws -> HTTPClientResponse {
+            var request = HTTPClientRequest(url: base + "/v1/jobs/\(id.rawValue)/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            return try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        }
+        var users: [(String, JobID)] = []
+        for user in ["ann", "bob", "cy"] {
+            let token = try await Self.token(base, "\(user)@example.com")
+            users.append((token, try await Self.send(.POST, base + "/v1/jobs", token: token, body: clip).job().id))
+        }
+        streams.append(try await open(users[0].0, users[0].1))
+        #expect(streams[0].status == .ok)
+        let second = try await open(users[0].0, users[0].1)
+        #expect(second.status == .tooManyRequests && second.headers.first(name: "Retry-After") != nil)
+        #expect(String(buffer: try await second.body.collect(upTo: 1 << 16)).contains("too_many_event_streams"))
+        streams.append(try await open(users[1].0, users[1].1))
+        #expect(streams[1].status == .ok, "another user has a place of their own")
+        let third = try await open(users[2].0, users[2].1)
+        #expect(third.status == .tooManyRequests, "the gateway's two places are taken")
+        _ = try await third.body.collect(upTo: 1 << 16)
+        #expect(try await Self.send(.GET, base + "/v1/jobs/\(users[2].1.rawValue)", token: users[2].0).status == 200, "the other routes still answer")
+        try await deployment.stopAll()
+
+        deployment.environment["VMP3_MAX_EVENT_STREAMS"] = "0"
+        let run = try await ExternalTool.run("/usr/bin/env", deployment.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [builtExecutable("vmp3-gateway")])
+        #expect(run.status != 0 && run.stderr.contains("VMP3_MAX_EVENT_STREAMS") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    }
 }

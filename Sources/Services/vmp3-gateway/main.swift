@@ -6,7 +6,8 @@
 // VMP3_STORE, VMP3_MAX_UPLOAD_MB (default 2048), VMP3_UPLOADS_PER_MINUTE (per user, default 60),
 // VMP3_MAX_ACTIVE_JOBS (per user, default 20), VMP3_STORAGE_QUOTA_MB (bytes a user's jobs may
 // hold, in MiB; default 10240, 0 for none), VMP3_WEBHOOK_ALLOWED_NETWORKS (internal addresses
-// webhook URLs may name; default none), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
+// webhook URLs may name; default none), VMP3_MAX_EVENT_STREAMS_PER_USER (10),
+// VMP3_MAX_EVENT_STREAMS (2000), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080),
 // VMP3_LOG_LEVEL.
 import AsyncHTTPClient
 import Foundation
@@ -23,6 +24,15 @@ await ServiceMain.run("vmp3-gateway") {
     guard let authURL = URL(string: environment["VMP3_AUTH_URL"] ?? "http://127.0.0.1:8081") else { throw ConfigurationError("VMP3_AUTH_URL is not a URL") }
     let backends = try await Backends.make(try BackendConfiguration(environment: environment.values), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 
+    // Settings first: a bad one is reported at once, not after waiting for the auth service.
+    let limits = try JobRoutes.Configuration(
+        maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
+        uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
+        maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20,
+        storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: environment["VMP3_STORAGE_QUOTA_MB"]),
+        webhookEgress: try WebhookEgressPolicy(environment: environment.values)
+    ).withEventStreamLimits(from: environment.values)
+
     // The auth service may start after the gateway: ask for its keys for up to a minute.
     var keys: [PublicSigningKey] = []
     for attempt in 1...60 {
@@ -37,13 +47,6 @@ await ServiceMain.run("vmp3-gateway") {
     }
     guard !keys.isEmpty else { throw ConfigurationError("no signing keys from \(authURL)/v1/auth/jwks") }
 
-    let limits = JobRoutes.Configuration(
-        maxUploadBytes: Int64(environment["VMP3_MAX_UPLOAD_MB"].flatMap(Int.init) ?? 2048) << 20,
-        uploadsPerMinute: environment["VMP3_UPLOADS_PER_MINUTE"].flatMap(Int.init) ?? 60,
-        maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20,
-        storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: environment["VMP3_STORAGE_QUOTA_MB"]),
-        webhookEgress: try WebhookEgressPolicy(environment: environment.values)
-    )
     let router = VMP3Router.make(
         jobs: JobRoutes(service: backends.jobService, configuration: limits),
         verifier: await JWTTokenVerifier(publicKeys: keys),

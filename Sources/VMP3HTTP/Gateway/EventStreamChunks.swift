@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import VMP3Kit
 
 /// The text of one job's server-sent event stream, in order: a `retry:` hint, then each event
@@ -19,33 +20,44 @@ struct EventStreamChunks: Sendable {
         let (chunks, output) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
         output.yield("retry: \(Self.retryMilliseconds)\n\n")
         let producer = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await event in events {
-                            output.yield(try Self.text(of: event))
-                        }
-                    } catch is CancellationError {
-                    } catch {
-                        logger.warning("event stream ended early", metadata: ["error": "\(error)"])
-                    }
-                }
-                group.addTask {
-                    while (try? await Task.sleep(for: heartbeat)) != nil {
-                        output.yield(": keep-alive\n\n")
-                    }
-                }
-                group.addTask {
-                    try? await Task.sleep(for: lifetime)
-                }
-                // The first to end (the job's events, or the lifetime) ends the stream.
-                _ = await group.next()
-                group.cancelAll()
+            // A server shutting down gracefully waits for its requests: end the stream (the
+            // client reconnects elsewhere, or later) instead of holding the shutdown up for the
+            // rest of its lifetime.
+            await withGracefulShutdownHandler {
+                await produce(into: output)
+            } onGracefulShutdown: {
+                output.finish()
             }
             output.finish()
         }
         output.onTermination = { _ in producer.cancel() }
         return chunks
+    }
+
+    private func produce(into output: AsyncStream<String>.Continuation) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await event in events {
+                        output.yield(try Self.text(of: event))
+                    }
+                } catch is CancellationError {
+                } catch {
+                    logger.warning("event stream ended early", metadata: ["error": "\(error)"])
+                }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: heartbeat)) != nil {
+                    output.yield(": keep-alive\n\n")
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: lifetime)
+            }
+            // The first to end (the job's events, or the lifetime) ends the stream.
+            _ = await group.next()
+            group.cancelAll()
+        }
     }
 
     static func text(of event: JobEvent) throws -> String {

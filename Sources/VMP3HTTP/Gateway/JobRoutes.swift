@@ -28,6 +28,10 @@ public struct JobRoutes: Sendable {
         /// How long one event stream lasts before the server ends it; the client reconnects after
         /// the `retry:` delay and gets the job's state first, so nothing is missed. Default: 10 minutes.
         public var eventStreamLifetime: Duration = .seconds(600)
+        /// Event streams one user may have open at once; one more is 429. Default: 10.
+        public var maxEventStreamsPerUser: Int = 10
+        /// Event streams this server keeps open at once, all users together. Default: 2,000.
+        public var maxEventStreams: Int = 2000
 
         public init(
             maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30,
@@ -38,6 +42,25 @@ public struct JobRoutes: Sendable {
             self.maxActiveJobs = maxActiveJobs
             self.storageQuotaBytes = storageQuotaBytes
             self.webhookEgress = webhookEgress
+        }
+
+        /// This configuration with `VMP3_MAX_EVENT_STREAMS_PER_USER` and `VMP3_MAX_EVENT_STREAMS`
+        /// from `environment` in place of the defaults.
+        ///
+        /// - Throws: ``ConfigurationError`` naming the variable, for anything but a whole number
+        ///   from 1 to 1,000,000.
+        public func withEventStreamLimits(from environment: [String: String]) throws(ConfigurationError) -> Configuration {
+            func count(_ name: String) throws(ConfigurationError) -> Int? {
+                guard let text = environment[name], !text.isEmpty else { return nil }
+                guard let value = Int(text), (1...1_000_000).contains(value) else {
+                    throw ConfigurationError("\(name) must be a whole number from 1 to 1000000, not \(text)")
+                }
+                return value
+            }
+            var configuration = self
+            if let perUser = try count("VMP3_MAX_EVENT_STREAMS_PER_USER") { configuration.maxEventStreamsPerUser = perUser }
+            if let total = try count("VMP3_MAX_EVENT_STREAMS") { configuration.maxEventStreams = total }
+            return configuration
         }
 
         /// A storage quota given in MiB (`VMP3_STORAGE_QUOTA_MB`, `--storage-quota-mb`): unset
@@ -65,11 +88,13 @@ public struct JobRoutes: Sendable {
     let service: JobService
     let configuration: Configuration
     let uploads: FixedWindowRateLimiter
+    let eventStreams: EventStreamAdmission
 
     public init(service: JobService, configuration: Configuration = Configuration()) {
         self.service = service
         self.configuration = configuration
         uploads = FixedWindowRateLimiter(limit: configuration.uploadsPerMinute, per: .seconds(60))
+        eventStreams = EventStreamAdmission(maxPerUser: configuration.maxEventStreamsPerUser, maxTotal: configuration.maxEventStreams)
     }
 
     public func add(to group: RouterGroup<VMP3RequestContext>) {
@@ -105,13 +130,27 @@ public struct JobRoutes: Sendable {
                 body: body
             )
         }
-        jobs.get(":id/events") { _, context -> Response in
-            let events = try await service.watch(try Self.jobID(context), owner: try context.requireCaller())
+        jobs.get(":id/events") { [eventStreams] _, context -> Response in
+            let caller = try context.requireCaller()
+            let ticket: EventStreamAdmission.Ticket
+            do throws(EventStreamAdmission.Refusal) {
+                ticket = try eventStreams.admit(caller.rawValue)
+            } catch {
+                switch error {
+                case .perUser(let limit):
+                    throw ProblemDetails.tooManyEventStreams(retryAfter: 5, "you have \(limit) event streams open, the most allowed; close one first")
+                case .total:
+                    throw ProblemDetails.tooManyEventStreams(retryAfter: 5, "the server has as many event streams open as it serves; try again shortly")
+                }
+            }
+            let events = try await service.watch(try Self.jobID(context), owner: caller)
             let chunks = EventStreamChunks(events: events, heartbeat: configuration.eventStreamHeartbeat, lifetime: configuration.eventStreamLifetime, logger: context.logger)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
+                    // The stream's place is held until this body is done with (or dropped).
+                    defer { withExtendedLifetime(ticket) {} }
                     for await chunk in chunks.stream() {
                         try await writer.write(ByteBuffer(string: chunk))
                     }

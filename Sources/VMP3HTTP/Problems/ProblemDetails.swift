@@ -71,6 +71,11 @@ extension ProblemDetails {
         ProblemDetails(.badRequest, code: code, title: "Bad request", detail: detail)
     }
 
+    /// 429 `too_many_event_streams`: the caller's, or the server's, event streams are at their limit.
+    public static func tooManyEventStreams(retryAfter: Int, _ detail: String) -> ProblemDetails {
+        ProblemDetails(.tooManyRequests, code: "too_many_event_streams", title: "Too many event streams", detail: detail, retryAfter: max(1, retryAfter))
+    }
+
     public static func tooManyRequests(retryAfter: Int, _ detail: String) -> ProblemDetails {
         ProblemDetails(.tooManyRequests, code: "rate_limited", title: "Too many requests", detail: detail, retryAfter: max(1, retryAfter))
     }
