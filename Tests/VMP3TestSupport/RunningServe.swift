@@ -17,6 +17,9 @@ public struct RunningServe: Sendable {
         // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
         var environment = environment
         if environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] == nil { environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8" }
+        // The production cost takes seconds a hash in a debug build, on a loaded machine more:
+        // these tests are about serving, not about hashing (which has tests of its own).
+        if environment["VMP3_PASSWORD_HASH_COST"] == nil { environment["VMP3_PASSWORD_HASH_COST"] = testPasswordHashCost }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",
@@ -34,3 +37,7 @@ public struct RunningServe: Sendable {
         return try await process.finish()
     }
 }
+
+/// The scrypt cost of the test deployments (`VMP3_PASSWORD_HASH_COST`): the production cost
+/// takes seconds a hash in a debug build, and tests that log in many times are about the API.
+public let testPasswordHashCost = "ln=10,r=8,p=1"

@@ -45,6 +45,7 @@ struct Deployment {
             "VMP3_WEBHOOK_SECRET": "e2e-webhook-secret-\(name)", "VMP3_CONCURRENCY": "1", "VMP3_LEASE_SECONDS": "4",
             // The receiver listens on loopback, which webhooks may not reach by default.
             "VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "VMP3_PASSWORD_HASH_COST": testPasswordHashCost,
         ]
         return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
     }

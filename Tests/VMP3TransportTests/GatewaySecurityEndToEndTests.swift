@@ -77,6 +77,11 @@ import VMP3TestSupport
         #expect(try await login("a wrong passphrase") == 401)
         auth.process.kill(SIGTERM)
         _ = try await auth.process.finish()
+
+        let cheap = try await ExternalTool.run("/usr/bin/env", [
+            "VMP3_PASSWORD_HASH_COST=ln=4,r=8,p=1", "VMP3_DATA_DIR=\(data.path)", "VMP3_HTTP_ADDRESS=127.0.0.1:0", builtExecutable("vmp3-auth"),
+        ])
+        #expect(cheap.status != 0 && cheap.stderr.contains("VMP3_PASSWORD_HASH_COST") && cheap.stderr.split(separator: "\n").count == 1, "\(cheap.stderr)")
     }
 
     @Test("401 for no, malformed, tampered, expired, foreign and alg:none tokens; 404 for another user's job, events and download")

@@ -65,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             CLIFailure.exit(CLIFailure("data directory \(dataDirectory): \(error.message)", exitCode: 78))  // EX_CONFIG
         }
-        let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path)
+        let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path, hasher: try ScryptPasswordHasher(environment: ProcessInfo.processInfo.environment))
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
         // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
         var environment = ProcessInfo.processInfo.environment
