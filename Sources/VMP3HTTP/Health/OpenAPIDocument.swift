@@ -667,7 +667,7 @@ extension OpenAPIRoute {
             }
           },
           "429": {
-            "description": "Too many uploads or active jobs",
+            "description": "Too many uploads (`rate_limited`) or active jobs (`active_jobs_limit`)",
             "headers": {
               "Retry-After": {
                 "schema": {
@@ -921,6 +921,23 @@ extension OpenAPIRoute {
           },
           "404": {
             "description": "No such job, or not the caller's",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many event streams open: the caller's, or the server's (`too_many_event_streams`)",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
