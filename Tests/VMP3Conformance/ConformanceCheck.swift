@@ -51,8 +51,9 @@ public func requireError<E: Error>(
 /// Waits until `condition` holds, checking every 10 ms, for up to `timeout`.
 public func eventually(
     // Generous: waiting costs nothing when the condition comes true, and the whole suite runs in
-    // parallel (under ASan too) on two cores.
-    _ what: String, timeout: Duration = .seconds(30), file: StaticString = #fileID, line: UInt = #line,
+    // parallel (under ASan too) on two cores, where the first minute of the sanitized stage has
+    // starved simple in-memory checks for over 30 s.
+    _ what: String, timeout: Duration = .seconds(120), file: StaticString = #fileID, line: UInt = #line,
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout

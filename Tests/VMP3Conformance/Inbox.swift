@@ -42,7 +42,7 @@ public final class Inbox<Element: Sendable>: Sendable {
     public var count: Int { shared.state.withLock { $0.received.count } }
 
     /// Takes the first `count` elements, waiting up to `timeout` for them to arrive.
-    public func take(_ count: Int, within timeout: Duration = .seconds(30), file: StaticString = #fileID, line: UInt = #line) async throws -> [Element] {
+    public func take(_ count: Int, within timeout: Duration = .seconds(120), file: StaticString = #fileID, line: UInt = #line) async throws -> [Element] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let (taken, have, ended, failure): ([Element]?, Int, Bool, (any Error)?) = shared.state.withLock { state in
@@ -65,7 +65,7 @@ public final class Inbox<Element: Sendable>: Sendable {
     }
 
     /// Takes one element.
-    public func takeOne(within timeout: Duration = .seconds(30), file: StaticString = #fileID, line: UInt = #line) async throws -> Element {
+    public func takeOne(within timeout: Duration = .seconds(120), file: StaticString = #fileID, line: UInt = #line) async throws -> Element {
         try await take(1, within: timeout, file: file, line: line)[0]
     }
 
