@@ -97,3 +97,21 @@ import VMP3Kit
         #expect(ContinuousClock.now - start < .seconds(240))
     }
 }
+
+/// `ThreadWakeup` without a pipe (what a process out of file descriptors gets): no trap, and a
+/// signal still ends a wait.
+@Suite struct ThreadWakeupTests {
+    @Test("without a pipe, a signal still wakes the waiter, and a wait with none lasts its timeout")
+    func withoutPipe() async throws {
+        let wakeup = ThreadWakeup(usePipe: false)
+        #expect(!wakeup.hasPipe)
+        let start = ContinuousClock.now
+        #expect(!wakeup.wait(timeout: .milliseconds(100)).signalled)
+        #expect(ContinuousClock.now - start >= .milliseconds(100))
+        wakeup.signal()
+        let woken = ContinuousClock.now
+        #expect(wakeup.wait(timeout: .seconds(600)).signalled)
+        #expect(ContinuousClock.now - woken < .seconds(300), "a signalled wait must not last its timeout")
+        #expect(ThreadWakeup().hasPipe)
+    }
+}
