@@ -49,11 +49,6 @@ final class EventStreamAdmission: Sendable {
         return Ticket(admission: self, user: user)
     }
 
-    /// Streams open now: in total, and of `user`.
-    func count(of user: String? = nil) -> Int {
-        open.withLock { state in user.map { state.byUser[$0] ?? 0 } ?? state.total }
-    }
-
     fileprivate func release(_ user: String) {
         open.withLock { state in
             state.total -= 1

@@ -184,7 +184,7 @@ public struct JobRoutes: Sendable {
         // uploads all pass this look).
         let usage = try await service.usage(of: owner)
         if usage.activeJobs >= configuration.maxActiveJobs {
-            throw ActiveJobsLimitReached(limit: configuration.maxActiveJobs)
+            throw JobStoreError.activeLimitReached(owner, limit: configuration.maxActiveJobs)
         }
         // The most this upload may be: the size limit, or what is left of the user's quota.
         var limit = configuration.maxUploadBytes
@@ -211,8 +211,6 @@ public struct JobRoutes: Sendable {
                 throw QuotaExceeded(quota: quota, held: quota - limit)
             }
             throw UploadTooLarge(limit: configuration.maxUploadBytes)
-        } catch let error as JobStoreError where error.code == .activeLimitReached {
-            throw ActiveJobsLimitReached(limit: configuration.maxActiveJobs)
         }
         var response = try Self.json(JobDocument(creation.job))
         response.status = .accepted

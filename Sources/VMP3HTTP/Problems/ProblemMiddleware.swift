@@ -59,22 +59,12 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 .contentTooLarge, code: "quota_exceeded", title: "Storage quota exceeded",
                 detail: "your jobs hold \(error.held) of your \(error.quota) bytes; delete some, or wait for them to expire"
             )
-        case let error as ActiveJobsLimitReached:
-            return ProblemDetails(
-                .tooManyRequests, code: "active_jobs_limit", title: "Too many active jobs",
-                detail: "you have \(error.limit) jobs queued or running, the most allowed; wait for some to finish", retryAfter: 30
-            )
         case let error as UploadTooLarge:
             return ProblemDetails(.contentTooLarge, code: "upload_too_large", title: "Upload too large", detail: "uploads are limited to \(error.limit) bytes")
         default:
             return ProblemDetails(.internalServerError, code: "internal", title: "Internal error")
         }
     }
-}
-
-/// The caller has as many jobs queued or running as the gateway allows.
-public struct ActiveJobsLimitReached: Error, Sendable {
-    public var limit: Int
 }
 
 /// An upload went over the gateway's size limit.

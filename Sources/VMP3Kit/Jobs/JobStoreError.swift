@@ -37,7 +37,7 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// The error of a create refused at its `activeLimit`.
     public static func activeLimitReached(_ owner: UserID, limit: Int) -> JobStoreError {
-        JobStoreError(code: .activeLimitReached, message: "\(owner) has \(limit) jobs queued or running already")
+        JobStoreError(code: .activeLimitReached, message: "\(owner) has \(limit) jobs queued or running, the most allowed; wait for some to finish")
     }
 
     static func notFound(_ id: JobID) -> JobStoreError {
