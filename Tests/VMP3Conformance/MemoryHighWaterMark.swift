@@ -14,6 +14,27 @@ public enum MemoryHighWaterMark {
     /// Resident bytes now.
     public static var current: Int64 { value(of: "VmRSS") }
 
+    /// How much `operation` raised the peak: measured again, up to `attempts` times, while it
+    /// is over `budget`, and the smallest growth returned. The mark is the whole process's, so
+    /// a test running alongside can add its own allocations to one measurement (seen: 257 MiB
+    /// during a 512 MiB put that needs a few); an operation that itself holds more than the
+    /// budget is over it on every attempt, so the check still fails for it.
+    public static func smallestPeakGrowth(
+        under budget: Int64,
+        attempts: Int = 3,
+        _ operation: () async throws -> Void
+    ) async throws -> Int64 {
+        var smallest = Int64.max
+        for _ in 0..<max(1, attempts) {
+            reset()
+            let before = current
+            try await operation()
+            smallest = min(smallest, peak - before)
+            if smallest < budget { break }
+        }
+        return smallest
+    }
+
     private static func value(of field: String) -> Int64 {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
