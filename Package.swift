@@ -108,6 +108,7 @@ let package = Package(
                 "VMP3Kit",
                 "VMP3Auth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -156,7 +157,7 @@ let package = Package(
         // ServiceLifecycle.
         .executableTarget(
             name: "vmp3-auth",
-            dependencies: ["VMP3Auth", "VMP3HTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["VMP3Auth", "VMP3HTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Sources/Services/vmp3-auth"
         ),
         .executableTarget(
@@ -249,6 +250,7 @@ let package = Package(
                 "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier", "vmp3", "GatewayClient",
                 "VMP3Kit",
                 "VMP3Auth",
+                "VMP3HTTP",
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -64,7 +64,7 @@ func benchmarkAMQP(url: URL, messages: Int) async throws {
 
 func benchmarkRedis(url: URL, jobs: Int, concurrency: Int) async throws {
     let store = RedisJobStore(endpoint: try RedisEndpoint(url: url), prefix: "bench:\(UUID().uuidString.prefix(8)):")
-    let output = JobOutput(key: try ObjectKey("outputs/x.mp3"), result: ConversionResult(
+    let output = JobOutput(key: ObjectKey("outputs/x.mp3"), result: ConversionResult(
         output: URL(fileURLWithPath: "/dev/null"), duration: 1, byteCount: 1000, sampleRate: 44100, channels: .stereo,
         encoding: .constantBitRate(kbps: 192), tags: AudioTags(), sourceStreamIndex: 1, sourceCodec: "aac", elapsed: 0.01
     ))
@@ -96,7 +96,7 @@ func benchmarkS3(endpoint: URL, file: URL) async throws {
     let store = S3ObjectStore(configuration: configuration, credentials: AWSCredentials(accessKeyID: "bench", secretAccessKey: "bench-secret"))
     try await store.createBucketIfNeeded()
     let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
-    let key = try ObjectKey("bench/object.bin")
+    let key = ObjectKey("bench/object.bin")
     let upload = try await time { _ = try await store.put(key, fromFile: file, contentType: "application/octet-stream") }
     emit(["metric": "s3.upload", "bytes": size, "seconds": upload, "mb_per_second": Double(size) / 1e6 / upload, "peak_rss": peakRSS()])
     let target = file.deletingLastPathComponent().appendingPathComponent("downloaded.bin")

@@ -65,14 +65,27 @@ public struct JWTTokenVerifier: TokenVerifier {
     public let settings: TokenSettings
     /// Tolerance for clocks that disagree a little.
     public let leeway: Duration
+    /// The `kid`s of the keys it trusts.
+    public let keyIDs: Set<String>
 
     public init(publicKeys: [PublicSigningKey], settings: TokenSettings = TokenSettings(), leeway: Duration = .seconds(30)) async {
         keys = JWTKeyCollection()
         for key in publicKeys {
             await keys.add(eddsa: key.key, kid: JWKIdentifier(string: key.keyID))
         }
+        keyIDs = Set(publicKeys.map(\.keyID))
         self.settings = settings
         self.leeway = leeway
+    }
+
+    /// The `kid` a compact token's header names, if it can be read; nothing is verified.
+    public static func keyID(of token: String) -> String? {
+        guard let header = token.split(separator: ".", maxSplits: 1).first, header.utf8.count <= 1024 else { return nil }
+        var base64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["kid"] as? String
     }
 
     public func verify(_ token: String) async throws(TokenError) -> AccessTokenClaims {

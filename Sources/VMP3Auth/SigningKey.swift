@@ -26,11 +26,7 @@ public struct SigningKey: Sendable {
     /// there readable by the owner only, so that tokens stay valid across restarts.
     public static func loadOrCreate(at path: String) throws(AuthError) -> SigningKey {
         if FileManager.default.fileExists(atPath: path) {
-            do {
-                return SigningKey(privateKey: try EdDSA.PrivateKey(pem: String(contentsOfFile: path, encoding: .utf8)))
-            } catch {
-                throw AuthError(code: .keyUnavailable, message: "cannot read the signing key at \(path): \(error)")
-            }
+            return try load(at: path)
         }
         let key = try generate()
         do {
@@ -52,6 +48,15 @@ public struct SigningKey: Sendable {
             throw AuthError(code: .keyUnavailable, message: "cannot write the signing key to \(path): \(error)")
         }
         return key
+    }
+
+    /// Loads the PEM private key at `path`.
+    public static func load(at path: String) throws(AuthError) -> SigningKey {
+        do {
+            return SigningKey(privateKey: try EdDSA.PrivateKey(pem: String(contentsOfFile: path, encoding: .utf8)))
+        } catch {
+            throw AuthError(code: .keyUnavailable, message: "cannot read the signing key at \(path): \(error)")
+        }
     }
 
     public var publicKey: PublicSigningKey {

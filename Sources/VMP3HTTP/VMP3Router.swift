@@ -3,17 +3,20 @@ import VMP3Kit
 
 /// Builds the router of a VMP3 HTTP process from the parts it serves: the auth routes (the auth
 /// service, or `vmp3 serve`), the job routes behind bearer tokens (the gateway), and always
-/// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. Every error leaves as `application/problem+json`.
+/// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. Every error leaves as `application/problem+json`;
+/// the client's address is the one `trustedProxies` vouch for (``TrustedProxies``).
 public enum VMP3Router {
     public static func make(
         auth: AuthRoutes? = nil,
         jobs: JobRoutes? = nil,
         verifier: (any TokenVerifier)? = nil,
-        health: HealthRoutes = HealthRoutes()
+        health: HealthRoutes = HealthRoutes(),
+        trustedProxies: TrustedProxies = .loopback
     ) -> Router<VMP3RequestContext> {
         let router = Router(context: VMP3RequestContext.self)
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(ClientAddressMiddleware(trustedProxies: trustedProxies))
         health.add(to: router)
         OpenAPIRoute.add(to: router)
         VMP3Metrics.add(to: router)

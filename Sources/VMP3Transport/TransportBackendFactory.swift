@@ -72,6 +72,17 @@ public struct TransportBackendFactory: BackendFactory {
         }
     }
 
+    /// Where rate limits count: in Redis for a `redis://` store (so that several gateways and
+    /// auth services share their clients' counts), in memory otherwise.
+    public func makeRateLimitCounter(_ store: URL) throws -> any RateLimitCounter {
+        guard store.scheme == "redis" else { return InMemoryRateLimitCounter() }
+        do {
+            return RedisRateLimitCounter(endpoint: try RedisEndpoint(url: store), prefix: Self.prefix(of: store) ?? "vmp3:")
+        } catch {
+            throw ConfigurationError("VMP3_STORE: \(error)")
+        }
+    }
+
     /// The `prefix` query parameter of a backend URL, if any.
     public static func prefix(of url: URL) -> String? {
         URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == "prefix" }?.value.flatMap { $0.isEmpty ? nil : $0 }

@@ -18,7 +18,7 @@ struct TestGateway: Sendable {
     let storageDirectory: URL
     let backends: Backends
 
-    init(jobs configuration: JobRoutes.Configuration = JobRoutes.Configuration(), auth: AuthRoutes.Configuration = AuthRoutes.Configuration()) async throws {
+    init(jobs configuration: JobRoutes.Configuration = JobRoutes.Configuration(), auth: AuthRoutes.Configuration = AuthRoutes.Configuration(registrationsPerAddress: 1000, registrationsPerClient: 1000)) async throws {
         VMP3Metrics.bootstrap()
         storageDirectory = try makeScratchDirectory()
         backends = try Backends.embedded(storageDirectory: storageDirectory)
@@ -64,13 +64,16 @@ struct TestGateway: Sendable {
 /// A short real clip made by the ffmpeg CLI (H.264 + AAC in MP4), once per test run.
 actor Clip {
     static let shared = Clip()
-    private var made: URL?
+    /// One making, awaited by every caller: a second caller arriving while ffmpeg runs (the
+    /// actor is reentrant at the await) must not start another ffmpeg on the same file and read
+    /// the first one's half-written output.
+    private var making: Task<URL, any Error>?
 
     func mp4() async throws -> URL {
-        if let made { return made }
-        let url = try await TestClip.make(at: testRoot.appendingPathComponent("clip.mp4"))
-        made = url
-        return url
+        if let making { return try await making.value }
+        let task = Task { try await TestClip.make(at: testRoot.appendingPathComponent("clip.mp4")) }
+        making = task
+        return try await task.value
     }
 
     static func bytes() async throws -> ByteBuffer {

@@ -20,6 +20,8 @@ public struct RunningServe: Sendable {
         // The production cost takes seconds a hash in a debug build, on a loaded machine more:
         // these tests are about serving, not about hashing (which has tests of its own).
         if environment["VMP3_PASSWORD_HASH_COST"] == nil { environment["VMP3_PASSWORD_HASH_COST"] = testPasswordHashCost }
+        // Every test user registers from 127.0.0.1; the throttle has tests of its own.
+        if environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] == nil { environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] = "10000" }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",

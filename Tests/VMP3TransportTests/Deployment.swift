@@ -46,6 +46,8 @@ struct Deployment {
             // The receiver listens on loopback, which webhooks may not reach by default.
             "VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "VMP3_PASSWORD_HASH_COST": testPasswordHashCost,
+            // Every test user registers from 127.0.0.1; the throttle has tests of its own.
+            "VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR": "10000",
         ]
         return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
     }

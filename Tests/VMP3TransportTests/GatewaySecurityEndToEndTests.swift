@@ -228,4 +228,151 @@ import VMP3TestSupport
         let run = try await ExternalTool.run("/usr/bin/env", deployment.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [builtExecutable("vmp3-gateway")])
         #expect(run.status != 0 && run.stderr.contains("VMP3_MAX_EVENT_STREAMS") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
     }
+
+    @Test("signing-key rotation as Docs/operations.md tells it: tokens of the old and the new key verify at running gateways without a restart; once the old key is retired, its tokens are refused")
+    func signingKeyRotation() async throws {
+        var deployment = try await Deployment.make()
+        try await deployment.start("vmp3-auth")
+        let auth = try #require(deployment.services["vmp3-auth"])
+        deployment.environment["VMP3_AUTH_URL"] = auth.url
+        // One gateway that refreshes its keys every 2 s, one that would not for an hour: that
+        // one sees the new key only because a token names a key it does not know.
+        deployment.environment["VMP3_JWKS_REFRESH_SECONDS"] = "2"
+        try await deployment.start("vmp3-gateway")
+        let fast = try #require(deployment.services["vmp3-gateway"]).url
+        deployment.environment["VMP3_JWKS_REFRESH_SECONDS"] = "3600"
+        let slow = try await ServiceProcess.start("vmp3-gateway", environment: deployment.environment)
+        func listing(_ base: String, _ token: String) async throws -> Int {
+            let answer = try await Self.send(.GET, base + "/v1/jobs", token: token)
+            return answer.status
+        }
+        func kid(_ token: String) -> String? { JWTTokenVerifier.keyID(of: token) }
+        let old = try await Self.token(fast, "rotate@example.com")
+        #expect(try await listing(fast, old) == 200)
+        #expect(try await listing(slow.url, old) == 200)
+
+        // 1. The current key becomes the previous one; vmp3-auth, restarted on its address,
+        //    makes a new key, signs with it and publishes both.
+        let address = String(auth.url.dropFirst("http://".count))
+        auth.process.kill(SIGTERM)
+        _ = try await auth.process.finish()
+        let keyFile = deployment.data.appendingPathComponent("signing-key.pem")
+        let previousFile = deployment.data.appendingPathComponent("signing-key.previous.pem")
+        try FileManager.default.moveItem(at: keyFile, to: previousFile)
+        var restarted = deployment.environment
+        restarted["VMP3_HTTP_ADDRESS"] = address
+        var rotated = try await ServiceProcess.start("vmp3-auth", environment: restarted)
+        let login = ByteBuffer(string: #"{"email":"rotate@example.com","password":"a long passphrase"}"#)
+        struct Token: Decodable { var access_token: String }
+        let new = try JSONDecoder().decode(Token.self, from: Data(try await Self.send(.POST, slow.url + "/v1/auth/login", body: login).body.utf8)).access_token
+        #expect(kid(new) != nil && kid(new) != kid(old), "the restarted auth service signs with a new key")
+        let published = try PublicSigningKey.keys(fromJWKS: Data(try await Self.send(.GET, rotated.url + "/v1/auth/jwks").body.utf8)).map(\.keyID)
+        #expect(published == [kid(new), kid(old)].compactMap { $0 }, "current key first, then the previous one")
+        for base in [slow.url, fast] {
+            #expect(try await listing(base, new) == 200, "the new key's token at \(base)")
+            #expect(try await listing(base, old) == 200, "the old key's token at \(base), within its lifetime")
+        }
+
+        // 2. A token lifetime later the previous key is retired: deleted, and vmp3-auth restarted.
+        rotated.process.kill(SIGTERM)
+        _ = try await rotated.process.finish()
+        try FileManager.default.removeItem(at: previousFile)
+        rotated = try await ServiceProcess.start("vmp3-auth", environment: restarted)
+        let retired = ContinuousClock.now
+        var oldStatus = 200
+        while oldStatus == 200, ContinuousClock.now - retired < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(250))
+            oldStatus = try await listing(fast, old)
+        }
+        #expect(oldStatus == 401, "the retired key's token is refused once the gateway has refreshed")
+        #expect(ContinuousClock.now - retired < .seconds(30), "within a few refresh intervals")
+        #expect(try await listing(fast, new) == 200)
+        // A gateway that has not refreshed yet still has the retired key: the procedure waits for
+        // the tokens to expire, not for every gateway to notice.
+        #expect(try await listing(slow.url, new) == 200)
+
+        // Tokens naming keys nobody published are refused, and the auth service staying down
+        // does not make the gateway forget the keys it has.
+        let foreign = try await JWTTokenIssuer(signingKey: try SigningKey.generate()).issueToken(for: "rotate", email: nil).token
+        #expect(try await listing(fast, foreign) == 401)
+        rotated.process.kill(SIGTERM)
+        _ = try await rotated.process.finish()
+        try await Task.sleep(for: .seconds(5))
+        #expect(try await listing(fast, new) == 200, "keys kept while the auth service is down")
+        slow.process.kill(SIGTERM)
+        _ = try await slow.process.finish()
+        deployment.services["vmp3-auth"] = nil
+        try await deployment.stopAll()
+
+        deployment.environment["VMP3_JWKS_REFRESH_SECONDS"] = "0"
+        let run = try await ExternalTool.run("/usr/bin/env", deployment.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [builtExecutable("vmp3-gateway")])
+        #expect(run.status != 0 && run.stderr.contains("VMP3_JWKS_REFRESH_SECONDS") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    }
+
+    @Test("throttles that hold in a deployment: two auth services on one Redis count each client together; the client is the hop trusted proxies vouch for; a forged X-Forwarded-For or a respelt address gets no fresh count")
+    func throttlesAcrossProcessesAndProxies() async throws {
+        var deployment = try await Deployment.make()
+        deployment.environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] = "3"
+        try await deployment.start("vmp3-auth")
+        let first = try #require(deployment.services["vmp3-auth"])
+        let second = try await ServiceProcess.start("vmp3-auth", environment: deployment.environment)
+        func post(_ base: String, _ path: String, _ email: String, password: String = "a long passphrase", forwardedFor: String? = nil) async throws -> Int {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let forwardedFor { request.headers.add(name: "X-Forwarded-For", value: forwardedFor) }
+            let body = try JSONSerialization.data(withJSONObject: ["email": email, "password": password])
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            return Int(response.status.code)
+        }
+
+        // Each auth service trusts loopback (where the gateways run): X-Forwarded-For names the
+        // client, and the two services share its count through Redis.
+        var statuses: [Int] = []
+        for (index, auth) in [first, second, first, second].enumerated() {
+            statuses.append(try await post(auth.url, "/v1/auth/register", "client-a-\(index)@example.com", forwardedFor: "203.0.113.10"))
+        }
+        #expect(statuses == [201, 201, 201, 429], "three registrations an hour per client, over both services: \(statuses)")
+        #expect(try await post(second.url, "/v1/auth/register", "client-b@example.com", forwardedFor: "203.0.113.11") == 201)
+
+        // Logins per address, over both services, under any spelling of the address.
+        for attempt in 0..<10 {
+            let spelling = ["client-b@example.com", "Client-B@Example.com\n", " CLIENT-B@example.com\t"][attempt % 3]
+            let auth = attempt.isMultiple(of: 2) ? first : second
+            #expect(try await post(auth.url, "/v1/auth/login", spelling, password: "not the passphrase", forwardedFor: "198.51.100.\(attempt)") == 401)
+        }
+        #expect(try await post(first.url, "/v1/auth/login", "client-b@example.com\n", forwardedFor: "198.51.100.99") == 429, "the address's count is spent")
+
+        // A gateway trusting only loopback: a client's own X-Forwarded-For names nobody, each
+        // forged value lands in the count of the real connection (127.0.0.1 here).
+        deployment.environment["VMP3_AUTH_URL"] = first.url
+        deployment.environment["VMP3_TRUSTED_PROXIES"] = "none"
+        try await deployment.start("vmp3-gateway")
+        let gateway = try #require(deployment.services["vmp3-gateway"]).url
+        statuses = []
+        for index in 0..<4 {
+            statuses.append(try await post(gateway, "/v1/auth/register", "forged-\(index)@example.com", forwardedFor: "192.0.2.\(index)"))
+        }
+        #expect(statuses == [201, 201, 201, 429], "forged X-Forwarded-For values share the connection's count: \(statuses)")
+
+        // Behind a trusted proxy (the test's own requests, from loopback, play it) the gateway
+        // takes the rightmost hop the proxy appended, not what the client wrote to its left.
+        let behindProxy = try await ServiceProcess.start("vmp3-gateway", environment: deployment.environment.merging(["VMP3_TRUSTED_PROXIES": "127.0.0.1"]) { $1 })
+        #expect(try await post(behindProxy.url, "/v1/auth/register", "proxied-1@example.com", forwardedFor: "192.0.2.200, 203.0.113.50") == 201)
+        #expect(try await post(behindProxy.url, "/v1/auth/register", "proxied-2@example.com", forwardedFor: "192.0.2.201, 203.0.113.50") == 201)
+        #expect(try await post(behindProxy.url, "/v1/auth/register", "proxied-3@example.com", forwardedFor: "192.0.2.202, 203.0.113.50") == 201)
+        #expect(try await post(behindProxy.url, "/v1/auth/register", "proxied-4@example.com", forwardedFor: "192.0.2.203, 203.0.113.50") == 429)
+        #expect(try await post(behindProxy.url, "/v1/auth/register", "proxied-5@example.com", forwardedFor: "203.0.113.51") == 201, "another client")
+
+        behindProxy.process.kill(SIGTERM)
+        second.process.kill(SIGTERM)
+        _ = try await behindProxy.process.finish()
+        _ = try await second.process.finish()
+        try await deployment.stopAll()
+        deployment.environment["VMP3_TRUSTED_PROXIES"] = "10.0.0.0/33"
+        let run = try await ExternalTool.run("/usr/bin/env", deployment.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [builtExecutable("vmp3-auth")])
+        #expect(run.status != 0 && run.stderr.contains("VMP3_TRUSTED_PROXIES") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    }
 }

@@ -90,14 +90,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let router = VMP3Router.make(
-            auth: AuthRoutes(authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey]),
+            auth: AuthRoutes(
+                authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey],
+                configuration: try AuthRoutes.Configuration(environment: environment)
+            ),
             jobs: JobRoutes(service: backends.jobService, configuration: try JobRoutes.Configuration(
                 maxUploadBytes: Int64(maxUploadMB) << 20,
                 storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"]),
                 webhookEgress: egress
             ).withEventStreamLimits(from: environment)),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
-            health: HealthRoutes(backends: backends)
+            health: HealthRoutes(backends: backends),
+            trustedProxies: try TrustedProxies(environment: environment)
         )
         let host = host
         let video = exampleVideo

@@ -7,22 +7,16 @@ public struct VMP3RequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The verified claims of the bearer token, on authenticated routes.
     public var caller: AccessTokenClaims?
-    /// The client's address, for rate limits.
+    /// The address of the connection's peer.
     public let remoteAddress: String
+    /// The client's address, for rate limits: the peer's, or the one trusted proxies forwarded
+    /// (set by ``ClientAddressMiddleware``).
+    public var clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
-    }
-
-    /// The client's address for rate limits: `X-Forwarded-For` when the request comes from a
-    /// trusted proxy on this host (the gateway), the connection's address otherwise.
-    public func clientAddress(_ request: Request) -> String {
-        if remoteAddress == "127.0.0.1" || remoteAddress == "::1",
-           let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
-            return forwarded.trimmingCharacters(in: .whitespaces)
-        }
-        return remoteAddress
+        clientAddress = remoteAddress
     }
 
     /// Bodies are streamed by the routes that take them, each with its own limit; this only

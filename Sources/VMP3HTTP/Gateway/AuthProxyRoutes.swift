@@ -7,8 +7,8 @@ import NIOHTTP1
 /// The gateway's copy of the auth routes: `POST /v1/auth/register`, `POST /v1/auth/login` and
 /// `GET /v1/auth/jwks` forwarded to the auth service, so that clients need one address only.
 /// Bodies are small JSON documents; status, content type, `Retry-After` and body come back as the
-/// auth service sent them, and the client's address goes along as `X-Forwarded-For` (its login
-/// rate limit is per client).
+/// auth service sent them, and the client's address (``VMP3RequestContext/clientAddress``) goes
+/// along as `X-Forwarded-For` (its login and registration limits are per client).
 public struct AuthProxyRoutes: Sendable {
     let upstream: URL
     let client: HTTPClient
@@ -28,7 +28,9 @@ public struct AuthProxyRoutes: Sendable {
         var outgoing = HTTPClientRequest(url: upstream.appendingPathComponent(path).absoluteString)
         outgoing.method = request.method == .post ? .POST : .GET
         if let type = request.headers[.contentType] { outgoing.headers.add(name: "Content-Type", value: type) }
-        outgoing.headers.add(name: "X-Forwarded-For", value: context.remoteAddress)
+        // The client as this gateway's trusted proxies make it out, alone: the auth service
+        // trusts the gateway, so what it is told must already be resolved.
+        outgoing.headers.add(name: "X-Forwarded-For", value: context.clientAddress)
         if request.method == .post {
             outgoing.body = .bytes(try await request.body.collect(upTo: context.maxUploadSize))
         }

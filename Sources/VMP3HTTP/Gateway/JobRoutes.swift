@@ -90,10 +90,12 @@ public struct JobRoutes: Sendable {
     let uploads: FixedWindowRateLimiter
     let eventStreams: EventStreamAdmission
 
-    public init(service: JobService, configuration: Configuration = Configuration()) {
+    /// - Parameter rateLimits: where the upload limit counts (shared by the gateways of a
+    ///   deployment when it is Redis).
+    public init(service: JobService, configuration: Configuration = Configuration(), rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()) {
         self.service = service
         self.configuration = configuration
-        uploads = FixedWindowRateLimiter(limit: configuration.uploadsPerMinute, per: .seconds(60))
+        uploads = FixedWindowRateLimiter("uploads", limit: configuration.uploadsPerMinute, per: .seconds(60), counter: rateLimits)
         eventStreams = EventStreamAdmission(maxPerUser: configuration.maxEventStreamsPerUser, maxTotal: configuration.maxEventStreams)
     }
 

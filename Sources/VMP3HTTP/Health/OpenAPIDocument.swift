@@ -395,8 +395,26 @@ extension OpenAPIRoute {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many registrations from this client or for this address (by default 20 a client and 5 an address an hour)",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
-        }
+        },
+        "description": "Registrations are limited per client (the address trusted proxies vouch for) and per normalised e-mail address. A taken address is 409, a deliberate choice explained in Docs/operations.md (Throttles)."
       }
     },
     "/v1/auth/login": {

@@ -1,31 +1,38 @@
 import Foundation
+import VMP3Kit
 
-/// Counts events per key in fixed windows (for example, login attempts per address per minute)
-/// and says when a key is over its limit, and for how long.
+/// A limit of `limit` events per key per `window` (for example, login attempts per address per
+/// minute), counted by a ``RateLimitCounter``: in memory, or in Redis so that every process of
+/// a deployment counts together.
 ///
-/// Memory is bounded: windows that have ended are dropped when new keys arrive.
-public actor FixedWindowRateLimiter {
+/// If the shared counter cannot be reached, the limit is counted in this process's memory until
+/// it can: a Redis outage weakens a limit to per-process, it does not lift it or refuse everyone.
+public struct FixedWindowRateLimiter: Sendable {
+    /// Keeps the keys of different limits apart in a shared counter.
+    public let name: String
     public let limit: Int
     public let window: Duration
-    private var counts: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
-    private let clock = ContinuousClock()
+    private let counter: any RateLimitCounter
+    private let fallback = InMemoryRateLimitCounter()
 
-    public init(limit: Int, per window: Duration) {
+    public init(_ name: String, limit: Int, per window: Duration, counter: any RateLimitCounter = InMemoryRateLimitCounter()) {
+        self.name = name
         self.limit = limit
         self.window = window
+        self.counter = counter
     }
 
     /// Counts one event for `key`. Returns `nil` if it is within the limit, otherwise the whole
     /// seconds until the window ends (for `Retry-After`).
-    public func record(_ key: String) -> Int? {
-        let now = clock.now
-        if counts.count > 10_000 { counts = counts.filter { now - $0.value.start < window } }
-        var entry = counts[key] ?? (now, 0)
-        if now - entry.start >= window { entry = (now, 0) }
-        entry.count += 1
-        counts[key] = entry
-        guard entry.count > limit else { return nil }
-        let remaining = window - (now - entry.start)
-        return Int(remaining.components.seconds) + 1
+    public func record(_ key: String) async -> Int? {
+        let counterKey = "\(name):\(key)"
+        let counted: RateLimitCount
+        do {
+            counted = try await counter.increment(counterKey, window: window)
+        } catch {
+            counted = await fallback.increment(counterKey, window: window)
+        }
+        guard counted.count > limit else { return nil }
+        return max(1, Int(counted.remaining.components.seconds) + (counted.remaining.components.attoseconds > 0 ? 1 : 0))
     }
 }

@@ -182,8 +182,8 @@ import VMP3Conformance
         let live = try JobWorkDirectory(for: JobID(), in: parent)
         let dead = parent.appendingPathComponent("\(JobWorkDirectory.prefix)dead")
         try FileManager.default.createDirectory(at: dead, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dead.appendingPathComponent(".lock").path, contents: nil)
-        FileManager.default.createFile(atPath: dead.appendingPathComponent("output.mp3").path, contents: Data(count: 1000))
+        _ = FileManager.default.createFile(atPath: dead.appendingPathComponent(".lock").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: dead.appendingPathComponent("output.mp3").path, contents: Data(count: 1000))
         let unrelated = parent.appendingPathComponent("something-else")
         try FileManager.default.createDirectory(at: unrelated, withIntermediateDirectories: true)
 

@@ -1,0 +1,40 @@
+import Crypto
+import Foundation
+import VMP3Kit
+
+/// A ``RateLimitCounter`` in Redis, shared by every process on the same store: one key per
+/// counted key and window (`PREFIX ratelimit:SHA256(KEY)`), incremented and given its expiry
+/// in one script, so that the window is exactly the key's lifetime.
+public struct RedisRateLimitCounter: RateLimitCounter {
+    let client: RedisClient
+    public let prefix: String
+
+    public init(endpoint: RedisEndpoint, prefix: String = "vmp3:") {
+        client = RedisClient(endpoint: endpoint)
+        self.prefix = prefix
+    }
+
+    /// The first event sets the expiry; a key found without one (an expiry lost to a crash
+    /// between two commands cannot happen in a script, but a key written by hand can) gets it.
+    static let script = """
+    local n = redis.call('INCR', KEYS[1])
+    if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+    return {n, ttl}
+    """
+
+    public func increment(_ key: String, window: Duration) async throws -> RateLimitCount {
+        // Hashed: keys hold client addresses and e-mail addresses, which need not sit in Redis
+        // in clear, and a hash bounds their length.
+        let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let milliseconds = max(1, window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000)
+        let reply = try await client.send([
+            "EVAL", .text(Self.script), "1", .text("\(prefix)ratelimit:\(digest)"), .text(String(milliseconds)),
+        ]) { RedisError(description: $0) }
+        guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0], case .integer(let ttl) = values[1] else {
+            throw RedisError(description: "unexpected reply to the rate-limit script: \(reply)")
+        }
+        return RateLimitCount(count: Int(count), remaining: .milliseconds(max(0, ttl)))
+    }
+}

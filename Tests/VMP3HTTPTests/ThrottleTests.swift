@@ -1,0 +1,107 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VMP3HTTP
+import VMP3Kit
+
+/// Whose request is whose (``TrustedProxies``) and the limits keyed on it.
+@Suite struct ThrottleTests {
+    static func proxies(_ text: String) throws -> TrustedProxies {
+        try TrustedProxies(environment: ["VMP3_TRUSTED_PROXIES": text])
+    }
+
+    @Test("the client is the rightmost hop no trusted proxy vouches for; a client's own X-Forwarded-For is never believed")
+    func clientAddress() throws {
+        let loopback = TrustedProxies.loopback
+        // Straight from a client: its header is ignored.
+        #expect(loopback.clientAddress(peer: "203.0.113.9", forwardedFor: ["10.0.0.1"]) == "203.0.113.9")
+        // Through the gateway on this host.
+        #expect(loopback.clientAddress(peer: "127.0.0.1", forwardedFor: ["203.0.113.9"]) == "203.0.113.9")
+        // A client that sends X-Forwarded-For through the proxy only adds hops to the left.
+        #expect(loopback.clientAddress(peer: "127.0.0.1", forwardedFor: ["6.6.6.6, 203.0.113.9"]) == "203.0.113.9")
+        #expect(loopback.clientAddress(peer: "127.0.0.1", forwardedFor: ["6.6.6.6", "203.0.113.9"]) == "203.0.113.9")
+        // Two proxies deep: a load balancer in 10.0.0.0/8, then the gateway on loopback.
+        let chain = try Self.proxies("10.0.0.0/8, 127.0.0.1")
+        #expect(chain.clientAddress(peer: "127.0.0.1", forwardedFor: ["6.6.6.6, 203.0.113.9, 10.1.2.3"]) == "203.0.113.9")
+        // Junk ends the walk at the last proxy believed; no header at all leaves the peer.
+        #expect(chain.clientAddress(peer: "127.0.0.1", forwardedFor: ["203.0.113.9, unknown"]) == "127.0.0.1")
+        #expect(chain.clientAddress(peer: "10.1.2.3", forwardedFor: []) == "10.1.2.3")
+        // IPv6, and an address written in another form is the same client.
+        #expect(try Self.proxies("::1").clientAddress(peer: "::1", forwardedFor: ["2001:DB8::0:1"]) == "2001:db8::1")
+        // `none`: nobody's header counts.
+        #expect(try Self.proxies("none").clientAddress(peer: "127.0.0.1", forwardedFor: ["203.0.113.9"]) == "127.0.0.1")
+        #expect(try TrustedProxies(environment: [:]) == .loopback)
+        for bad in ["10.0.0.0/33", "gateway.internal", "1.2.3"] {
+            #expect(throws: ConfigurationError.self) { try Self.proxies(bad) }
+        }
+    }
+
+    @Test("fixed windows: counts per key, a new window after the old one ends, Retry-After the seconds left")
+    func windows() async throws {
+        let counter = InMemoryRateLimitCounter(pruneAbove: 10)
+        let limiter = FixedWindowRateLimiter("test", limit: 2, per: .seconds(1), counter: counter)
+        #expect(await limiter.record("a") == nil)
+        #expect(await limiter.record("a") == nil)
+        #expect(await limiter.record("a") == 1)
+        #expect(await limiter.record("b") == nil)
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(await limiter.record("a") == nil, "a new window")
+        // Many keys: ended windows are dropped, so memory is bounded by one window's keys.
+        for index in 0..<50 { _ = await limiter.record("flood-\(index)") }
+        try await Task.sleep(for: .milliseconds(1100))
+        _ = await limiter.record("after")
+        #expect(await counter.keyCount < 50)
+    }
+
+    /// A shared counter that is down.
+    struct Unreachable: RateLimitCounter {
+        func increment(_ key: String, window: Duration) async throws -> RateLimitCount {
+            throw ConfigurationError("Redis is down")
+        }
+    }
+
+    @Test("a shared counter that cannot be reached: the limit still holds, counted in the process")
+    func sharedCounterDown() async throws {
+        let limiter = FixedWindowRateLimiter("test", limit: 1, per: .seconds(60), counter: Unreachable())
+        #expect(await limiter.record("a") == nil)
+        #expect(try #require(await limiter.record("a")) > 50)
+    }
+
+    static let json: HTTPFields = [.contentType: "application/json"]
+
+    static func register(_ client: some TestClientProtocol, _ email: String, from address: String) async throws -> HTTPResponse.Status {
+        var headers = json
+        headers[.init("X-Forwarded-For")!] = address
+        let body = ByteBuffer(string: #"{"email":"\#(email)","password":"correct horse battery"}"#)
+        return try await client.execute(uri: "/v1/auth/register", method: .post, headers: headers, body: body) { (response: TestResponse) async throws in
+            if response.status == .tooManyRequests {
+                #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 > 60, "the window is an hour")
+                #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "rate_limited")
+            }
+            return response.status
+        }
+    }
+
+    @Test("registrations are limited per client and per address (normalised): 429 with Retry-After; other clients and addresses go on")
+    func registrationThrottle() async throws {
+        try await TestGateway(auth: AuthRoutes.Configuration(registrationsPerAddress: 2, registrationsPerClient: 3)).run { client in
+            // The test client connects from loopback, a trusted proxy: X-Forwarded-For names the client.
+            for index in 0..<3 {
+                let status1 = try await Self.register(client, "user\(index)@example.com", from: "203.0.113.1")
+                #expect(status1 == .created)
+            }
+            let status2 = try await Self.register(client, "user3@example.com", from: "203.0.113.1")
+            #expect(status2 == .tooManyRequests)
+            let status3 = try await Self.register(client, "user3@example.com", from: "203.0.113.2")
+            #expect(status3 == .created, "another client")
+            // Per address: the taken address tried again and again, from new clients each time.
+            let status4 = try await Self.register(client, "taken@example.com", from: "198.51.100.1")
+            #expect(status4 == .created)
+            let status5 = try await Self.register(client, "Taken@Example.com\\n", from: "198.51.100.2")
+            #expect(status5 == .conflict)
+            let status6 = try await Self.register(client, " taken@example.COM", from: "198.51.100.3")
+            #expect(status6 == .tooManyRequests)
+        }
+    }
+}
