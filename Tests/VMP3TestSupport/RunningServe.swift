@@ -21,6 +21,7 @@ public struct RunningServe: Sendable {
         // these tests are about serving, not about hashing (which has tests of its own).
         if environment["VMP3_PASSWORD_HASH_COST"] == nil { environment["VMP3_PASSWORD_HASH_COST"] = testPasswordHashCost }
         // Every test user registers from 127.0.0.1; the throttle has tests of its own.
+        if environment["VMP3_EMAIL_ALLOWED_RECIPIENTS"] == nil { environment["VMP3_EMAIL_ALLOWED_RECIPIENTS"] = "@example.com" }
         if environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] == nil { environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] = "10000" }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),

@@ -48,6 +48,8 @@ struct Deployment {
             "VMP3_PASSWORD_HASH_COST": testPasswordHashCost,
             // Every test user registers from 127.0.0.1; the throttle has tests of its own.
             "VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR": "10000",
+            // The test users' addresses, which notify_email may mail.
+            "VMP3_EMAIL_ALLOWED_RECIPIENTS": "@example.com",
         ]
         return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
     }

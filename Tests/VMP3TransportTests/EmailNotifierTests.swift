@@ -97,6 +97,34 @@ import VMP3TestSupport
         #expect(record.outcome == .gaveUp && record.attempts == 2 && record.errorCode == "unavailable")
     }
 
+    @Test("an address VMP3_EMAIL_ALLOWED_RECIPIENTS does not name gets nothing: refused before connecting, recorded; an allowed one is mailed")
+    func recipientsNotAllowed() async throws {
+        let ledger = InMemoryNotificationLedger()
+        var channels = try NotificationChannels(environment: [
+            "VMP3_SMTP": "\(try TestServices.value("VMP3_TEST_SMTP_URL"))?from=vmp3@example.com&tls=none",
+            "VMP3_EMAIL_ALLOWED_RECIPIENTS": "@allowed.example.org, boss@example.net",
+        ])
+        channels.email?.initialBackoff = .milliseconds(100)
+        let notifier = EmailNotifier(configuration: try #require(channels.email), ledger: ledger)
+        let refused = Self.event(.succeeded, title: "Click here")
+        await #expect(throws: NotificationError.self) { try await notifier.deliver(refused, to: .email("victim@example.org")) }
+        let records = await ledger.records(for: refused.job.id)
+        #expect(records.map(\.outcome) == [.gaveUp] && records.first?.errorCode == "forbidden_destination", "\(records)")
+        #expect(try ReceivedMail.find(withID: "\(refused.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")) == nil)
+
+        for address in ["ann@allowed.example.org", "ann@eu.allowed.example.org", "Boss@Example.net"] {
+            let event = Self.event(.succeeded)
+            try await notifier.deliver(event, to: .email(address))
+            #expect(try ReceivedMail.find(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")) != nil, "\(address)")
+        }
+        // With the variable unset, the services mail nobody.
+        let unset = try NotificationChannels(environment: ["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com"])
+        #expect(unset.email?.recipients.allowsAny == false)
+        #expect(throws: ConfigurationError.self) {
+            try NotificationChannels(environment: ["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com", "VMP3_EMAIL_ALLOWED_RECIPIENTS": "not-an-address"])
+        }
+    }
+
     @Test("addresses that could inject headers or commands are refused before connecting")
     func invalidAddresses() async throws {
         let notifier = Self.notifier(try Self.smtp("VMP3_TEST_SMTP_URL", "tls=none"), ledger: InMemoryNotificationLedger())

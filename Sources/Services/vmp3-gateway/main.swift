@@ -33,7 +33,7 @@ await ServiceMain.run("vmp3-gateway") {
         maxActiveJobs: environment["VMP3_MAX_ACTIVE_JOBS"].flatMap(Int.init) ?? 20,
         storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: environment["VMP3_STORAGE_QUOTA_MB"]),
         webhookEgress: try WebhookEgressPolicy(environment: environment.values)
-    ).withEventStreamLimits(from: environment.values)
+    ).with(environment: environment.values)
 
     // The auth service may start after the gateway: its keys are asked for for up to a minute,
     // then again periodically and on a token signed with a key the gateway does not know.

@@ -98,7 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
                 maxUploadBytes: Int64(maxUploadMB) << 20,
                 storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"]),
                 webhookEgress: egress
-            ).withEventStreamLimits(from: environment)),
+            ).with(environment: environment)),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends),
             trustedProxies: try TrustedProxies(environment: environment)

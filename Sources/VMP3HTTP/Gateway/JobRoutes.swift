@@ -32,6 +32,9 @@ public struct JobRoutes: Sendable {
         public var maxEventStreamsPerUser: Int = 10
         /// Event streams this server keeps open at once, all users together. Default: 2,000.
         public var maxEventStreams: Int = 2000
+        /// Whose account address `notify_email=true` may mail; anyone else's is 422
+        /// `email_not_allowed`. Default: nobody's (`VMP3_EMAIL_ALLOWED_RECIPIENTS`).
+        public var emailRecipients = EmailRecipientPolicy()
 
         public init(
             maxUploadBytes: Int64 = 2 << 30, uploadsPerMinute: Int = 60, maxActiveJobs: Int = 20, storageQuotaBytes: Int64? = 10 << 30,
@@ -44,12 +47,13 @@ public struct JobRoutes: Sendable {
             self.webhookEgress = webhookEgress
         }
 
-        /// This configuration with `VMP3_MAX_EVENT_STREAMS_PER_USER` and `VMP3_MAX_EVENT_STREAMS`
-        /// from `environment` in place of the defaults.
+        /// This configuration with `VMP3_MAX_EVENT_STREAMS_PER_USER`, `VMP3_MAX_EVENT_STREAMS` and
+        /// `VMP3_EMAIL_ALLOWED_RECIPIENTS` (``EmailRecipientPolicy``) from `environment` in place
+        /// of the defaults.
         ///
-        /// - Throws: ``ConfigurationError`` naming the variable, for anything but a whole number
-        ///   from 1 to 1,000,000.
-        public func withEventStreamLimits(from environment: [String: String]) throws(ConfigurationError) -> Configuration {
+        /// - Throws: ``ConfigurationError`` naming the variable: for a cap, anything but a whole
+        ///   number from 1 to 1,000,000.
+        public func with(environment: [String: String]) throws(ConfigurationError) -> Configuration {
             func count(_ name: String) throws(ConfigurationError) -> Int? {
                 guard let text = environment[name], !text.isEmpty else { return nil }
                 guard let value = Int(text), (1...1_000_000).contains(value) else {
@@ -60,6 +64,7 @@ public struct JobRoutes: Sendable {
             var configuration = self
             if let perUser = try count("VMP3_MAX_EVENT_STREAMS_PER_USER") { configuration.maxEventStreamsPerUser = perUser }
             if let total = try count("VMP3_MAX_EVENT_STREAMS") { configuration.maxEventStreams = total }
+            configuration.emailRecipients = try EmailRecipientPolicy(environment: environment)
             return configuration
         }
 
@@ -197,9 +202,19 @@ public struct JobRoutes: Sendable {
             if left <= 0 || declared > left { throw QuotaExceeded(quota: quota, held: held) }
             limit = min(limit, left)
         }
+        var notifyEmail: String?
+        if parsed.notifyEmail {
+            guard let address = context.caller?.email, configuration.emailRecipients.allows(address) else {
+                throw ProblemDetails(
+                    .unprocessableContent, code: "email_not_allowed", title: "E-mail not allowed",
+                    detail: "this server does not e-mail notifications to this account's address"
+                )
+            }
+            notifyEmail = address
+        }
         let submission = JobService.Submission(
             owner: owner, sourceName: Self.fileName(request), options: parsed.options, webhookURL: parsed.webhookURL,
-            notifyEmail: parsed.notifyEmail ? context.caller?.email : nil,
+            notifyEmail: notifyEmail,
             idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) },
             maxActiveJobs: configuration.maxActiveJobs
         )

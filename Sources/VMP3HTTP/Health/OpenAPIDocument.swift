@@ -615,7 +615,8 @@ extension OpenAPIRoute {
             "in": "query",
             "schema": {
               "type": "boolean"
-            }
+            },
+            "description": "E-mail the outcome to the account's address. Only addresses the operator allows (VMP3_EMAIL_ALLOWED_RECIPIENTS) are mailed; any other is 422 email_not_allowed."
           },
           {
             "name": "Idempotency-Key",
@@ -675,7 +676,7 @@ extension OpenAPIRoute {
             }
           },
           "422": {
-            "description": "An option is invalid; nothing stored",
+            "description": "An option is invalid (invalid_option), or notify_email names an address that may not be mailed (email_not_allowed); nothing stored",
             "content": {
               "application/problem+json": {
                 "schema": {

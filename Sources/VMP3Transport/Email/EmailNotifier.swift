@@ -16,10 +16,18 @@ public struct EmailNotifier: Notifier {
         public var publicBaseURL: URL?
         public var maxAttempts: Int
         public var initialBackoff: Duration
+        /// Who may be mailed: a message to anyone else is refused (`forbidden_destination`),
+        /// unsent. Everyone by default here; the services read `VMP3_EMAIL_ALLOWED_RECIPIENTS`
+        /// (``NotificationChannels``), which allows nobody unless set.
+        public var recipients: EmailRecipientPolicy
 
-        public init(smtp: SMTPConfiguration, publicBaseURL: URL? = nil, maxAttempts: Int = 3, initialBackoff: Duration = .seconds(1)) {
+        public init(
+            smtp: SMTPConfiguration, publicBaseURL: URL? = nil, maxAttempts: Int = 3, initialBackoff: Duration = .seconds(1),
+            recipients: EmailRecipientPolicy = EmailRecipientPolicy(allowsEveryone: true)
+        ) {
             self.smtp = smtp
             self.publicBaseURL = publicBaseURL
+            self.recipients = recipients
             self.maxAttempts = max(1, maxAttempts)
             self.initialBackoff = initialBackoff
         }
@@ -49,6 +57,14 @@ public struct EmailNotifier: Notifier {
         var logger = logger
         logger[metadataKey: "job_id"] = "\(event.job.id)"
         logger[metadataKey: "delivery_id"] = "\(event.deliveryID)"
+        guard configuration.recipients.allows(address) else {
+            // Checked again here, not only at upload: a job recorded before the policy changed,
+            // or by another gateway, must not mail an address the operator has not allowed.
+            let error = NotificationError(code: .forbiddenDestination, message: "e-mail to this address is not allowed (VMP3_EMAIL_ALLOWED_RECIPIENTS)", attempts: 0)
+            logger.warning("e-mail refused: recipient not allowed")
+            await ledger?.recordOutcome(of: event, channel: destination.channel, attempts: 0, error: error, logger: logger)
+            throw error
+        }
         let message = self.message(for: event, to: address)
         var attempt = 0
         while true {

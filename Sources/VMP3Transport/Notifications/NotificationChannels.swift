@@ -37,7 +37,10 @@ public struct NotificationChannels: Sendable {
                 }
                 publicBaseURL = url
             }
-            email = EmailNotifier.Configuration(smtp: try SMTPConfiguration(url: url), publicBaseURL: publicBaseURL)
+            email = EmailNotifier.Configuration(
+                smtp: try SMTPConfiguration(url: url), publicBaseURL: publicBaseURL,
+                recipients: try EmailRecipientPolicy(environment: environment)
+            )
         }
     }
 
