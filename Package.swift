@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "CFFmpeg",
                 "CLame",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

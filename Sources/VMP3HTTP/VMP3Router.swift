@@ -9,6 +9,7 @@ public enum VMP3Router {
     public static func make(
         auth: AuthRoutes? = nil,
         jobs: JobRoutes? = nil,
+        webhookSecrets: WebhookSecretRoutes? = nil,
         verifier: (any TokenVerifier)? = nil,
         health: HealthRoutes = HealthRoutes(),
         trustedProxies: TrustedProxies = .loopback
@@ -21,8 +22,10 @@ public enum VMP3Router {
         OpenAPIRoute.add(to: router)
         VMP3Metrics.add(to: router)
         auth?.add(to: router)
-        if let jobs, let verifier {
-            jobs.add(to: router.group().add(middleware: BearerTokenMiddleware(verifier: verifier)))
+        if let verifier {
+            let authenticated = router.group().add(middleware: BearerTokenMiddleware(verifier: verifier))
+            jobs?.add(to: authenticated)
+            webhookSecrets?.add(to: authenticated)
         }
         return router
     }

@@ -116,6 +116,9 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX notification_by_job ON notification(jobID);
                 """)
         }
+        migrator.registerMigration("2-webhook-secret-generations") { db in
+            try db.execute(sql: "CREATE TABLE webhook_secret (owner TEXT PRIMARY KEY NOT NULL, generation INTEGER NOT NULL)")
+        }
         return migrator
     }
 }

@@ -147,6 +147,22 @@ public final class SQLiteJobStore: JobStore {
         watchers.add(for: id)
     }
 
+    public func webhookSecretGeneration(of owner: UserID) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT generation FROM webhook_secret WHERE owner = ?", arguments: [owner.rawValue]) ?? 0
+        }
+    }
+
+    public func rotateWebhookSecret(of owner: UserID) async throws -> Int {
+        try await perform { db in
+            try Int.fetchOne(db, sql: """
+                INSERT INTO webhook_secret (owner, generation) VALUES (?, 1)
+                ON CONFLICT(owner) DO UPDATE SET generation = generation + 1
+                RETURNING generation
+                """, arguments: [owner.rawValue]) ?? 1
+        }
+    }
+
     // MARK: - Rows
 
     private static func job(_ id: String, in db: Database) throws -> Job? {

@@ -303,5 +303,20 @@ public enum JobStoreConformance {
             try await store.cancel(one.id)
             try require(try await inbox.takeOne().job.status == .cancelled, "the job's own event")
         },
+
+        Check("webhook secret generations: 0 until rotated; each rotation the next, also when racing; per owner") { store in
+            let owner = UserID(rawValue: "secret-\(UUID().uuidString)")
+            let other = UserID(rawValue: "secret-\(UUID().uuidString)")
+            try require(try await store.webhookSecretGeneration(of: owner) == 0, "a new owner is at generation 0")
+            try require(try await store.rotateWebhookSecret(of: owner) == 1, "the first rotation is 1")
+            try require(try await store.webhookSecretGeneration(of: owner) == 1, "the generation is kept")
+            let racing = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.rotateWebhookSecret(of: owner) } }
+                return try await group.reduce(into: Set<Int>()) { $0.insert($1) }
+            }
+            try require(racing == Set(2...9), "eight racing rotations got \(racing.sorted())")
+            try require(try await store.webhookSecretGeneration(of: owner) == 9, "after nine rotations")
+            try require(try await store.webhookSecretGeneration(of: other) == 0, "another owner's secret is not moved")
+        },
     ]
 }

@@ -17,8 +17,13 @@ struct TestGateway: Sendable {
     let signingKey: SigningKey
     let storageDirectory: URL
     let backends: Backends
+    let webhookSecrets: WebhookSecretRoutes
 
-    init(jobs configuration: JobRoutes.Configuration = JobRoutes.Configuration(), auth: AuthRoutes.Configuration = AuthRoutes.Configuration(registrationsPerAddress: 1000, registrationsPerClient: 1000)) async throws {
+    init(
+        jobs configuration: JobRoutes.Configuration = JobRoutes.Configuration(),
+        auth: AuthRoutes.Configuration = AuthRoutes.Configuration(registrationsPerAddress: 1000, registrationsPerClient: 1000),
+        webhookMaster: String? = "test-webhook-master-secret"
+    ) async throws {
         VMP3Metrics.bootstrap()
         storageDirectory = try makeScratchDirectory()
         backends = try Backends.embedded(storageDirectory: storageDirectory)
@@ -29,6 +34,7 @@ struct TestGateway: Sendable {
         let verifier = await JWTTokenVerifier(publicKeys: [signingKey.publicKey])
         self.auth = AuthRoutes(authenticator: Authenticator(users: users, issuer: issuer), publicKeys: [signingKey.publicKey], configuration: auth)
         jobs = JobRoutes(service: backends.jobService, configuration: configuration)
+        webhookSecrets = WebhookSecretRoutes(store: backends.store, secrets: webhookMaster.map { WebhookSigningSecrets(master: $0) })
         self.verifier = verifier
     }
 
@@ -40,7 +46,7 @@ struct TestGateway: Sendable {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: Logger(label: "test.worker")))
         let task = Task { try await group.run() }
         defer { task.cancel() }
-        let app = Application(router: VMP3Router.make(auth: auth, jobs: jobs, verifier: verifier), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(router: VMP3Router.make(auth: auth, jobs: jobs, webhookSecrets: webhookSecrets, verifier: verifier), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let value = try await app.test(.live) { client in try await body(client) }
         await group.triggerGracefulShutdown()
         try await task.value

@@ -32,12 +32,30 @@ import VMP3Transport
         let probe = try await ExternalTool.run("ffprobe", ["-v", "error", "-show_entries", "format=format_name,bit_rate,duration", "-of", "csv=p=0", mp3.path])
         #expect(probe.text.hasPrefix("mp3,60."), "\(probe.text) \(probe.stderr)")
 
-        // The webhook, signed with the secret `vmp3 serve` made in its data directory.
+        // The webhook, signed with the user's own secret (derived from the master `vmp3 serve`
+        // made in its data directory), which the user reads and rotates through the API.
         await receiver.waitForRequests(1)
-        let secret = try String(contentsOf: served.directory.appendingPathComponent("data/webhook-secret"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let hook = try #require(receiver.requests.first)
         #expect(hook.header("VMP3-Delivery") == "\(jobID).succeeded")
-        #expect(WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(secret.utf8))))
+        let login = try await ExternalTool.run("curl", [
+            "-sf", served.url + "/v1/auth/login", "-H", "Content-Type: application/json", "-d", #"{"email":"\#(email)","password":"a long passphrase"}"#,
+        ])
+        let token = try #require(login.text.firstMatch(of: /"access_token":"([^"]+)"/).map { String($0.1) }, "\(login.text)")
+        func secret(_ method: String, _ path: String) async throws -> (secret: String, generation: Int) {
+            let answer = try await ExternalTool.run("curl", ["-sf", "-X", method, served.url + path, "-H", "Authorization: Bearer \(token)"])
+            struct Secret: Decodable { var secret: String; var generation: Int }
+            let decoded = try JSONDecoder().decode(Secret.self, from: answer.stdout)
+            return (decoded.secret, decoded.generation)
+        }
+        let own = try await secret("GET", "/v1/webhook-secret")
+        #expect(own.generation == 0 && own.secret.hasPrefix("whsec_"))
+        #expect(WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(own.secret.utf8))))
+        let master = try String(contentsOf: served.directory.appendingPathComponent("data/webhook-secret"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(master.utf8))))
+        let rotated = try await secret("POST", "/v1/webhook-secret/rotate")
+        #expect(rotated.generation == 1 && rotated.secret != own.secret)
+        let again = try await secret("GET", "/v1/webhook-secret")
+        #expect(again.secret == rotated.secret && again.generation == 1)
         let attributes = try FileManager.default.attributesOfItem(atPath: served.directory.appendingPathComponent("data/webhook-secret").path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
 

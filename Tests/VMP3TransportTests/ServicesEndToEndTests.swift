@@ -17,7 +17,7 @@ import VMP3TestSupport
         let services = Array(deployment.services.values)
         let receiver = deployment.receiver
         let data = deployment.data
-        let secret = try #require(deployment.environment["VMP3_WEBHOOK_SECRET"])
+        let master = try #require(deployment.environment["VMP3_WEBHOOK_SECRET"])
 
         _ = try await deployment.makeClip("video.mp4", seconds: 3)
         let run = try await deployment.run("""
@@ -26,6 +26,7 @@ import VMP3TestSupport
         echo "JOB=$JOB"
         curl -sf -N --max-time 60 $BASE/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
         curl -sf $BASE/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
+        echo "SECRET=$(curl -sf $BASE/v1/webhook-secret -H "Authorization: Bearer $TOKEN")"
         """, user: "e2e@example.com")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.text.contains(#""status":"succeeded""#), "\(run.text)")
@@ -41,7 +42,10 @@ import VMP3TestSupport
         #expect(hooks.count == 1)
         let hook = try #require(hooks.first)
         #expect(hook.header("VMP3-Delivery") == "\(jobID).succeeded")
+        // Signed with the user's own secret, as GET /v1/webhook-secret shows it; not the master.
+        let secret = try #require(run.text.firstMatch(of: /SECRET=\{"generation":0,"secret":"(whsec_[0-9a-f]{64})"\}/).map { String($0.1) }, "\(run.text)")
         #expect(WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(secret.utf8))))
+        #expect(!WebhookSignature.verify(header: hook.header("VMP3-Signature") ?? "", body: hook.body, secret: SymmetricKey(data: Array(master.utf8))))
 
         // The e-mail, with its download link.
         let mail = try #require(try ReceivedMail.find(withID: "\(jobID).succeeded@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")))

@@ -15,15 +15,23 @@ import VMP3TestSupport
 
     static func notifier(
         _ client: HTTPClient, ledger: InMemoryNotificationLedger, timeout: Duration = .seconds(5), maxAttempts: Int = 4,
-        egress: WebhookEgressPolicy = loopbackAllowed
+        egress: WebhookEgressPolicy = loopbackAllowed, generations: (any JobStore)? = nil
     ) -> WebhookNotifier {
         WebhookNotifier(
             configuration: WebhookConfiguration(
                 secret: SymmetricKey(data: Array(secret.utf8)), timeout: timeout, maxAttempts: maxAttempts,
                 initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400), egress: egress
             ),
-            client: client, ledger: ledger
+            client: client, ledger: ledger, generations: generations
         )
+    }
+
+    /// An owner's secret as Docs/operations.md defines it, computed here independently of
+    /// ``WebhookSigningSecrets``: `whsec_` + hex(HMAC-SHA256(master, "vmp3-webhook-secret" 0 OWNER 0 GENERATION)).
+    static func ownerSecret(_ owner: String = "user-1", generation: Int = 0) -> String {
+        let message = Array("vmp3-webhook-secret\u{0}\(owner)\u{0}\(generation)".utf8)
+        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.utf8)))
+        return "whsec_" + mac.map { String(format: "%02x", $0) }.joined()
     }
 
     static func finishedEvent() -> JobEvent {
@@ -35,8 +43,52 @@ import VMP3TestSupport
 
     /// `v1` recomputed from the spec, independently of ``WebhookSignature``.
     static func expectedMAC(timestamp: String, body: [UInt8]) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(ownerSecret().utf8)))
         return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test("each owner's webhooks are signed with that owner's secret, at its current generation: another owner's secret, or a rotated-away one, does not verify")
+    func perOwnerSecrets() async throws {
+        let receiver = try await HTTPTestReceiver.start(script: [], fallback: .status(200))
+        let client = WebhookNotifier.makeHTTPClient()
+        let store = InMemoryJobStore()
+        let notifier = Self.notifier(client, ledger: InMemoryNotificationLedger(), generations: store)
+        func delivered(owner: UserID) async throws -> HTTPTestReceiver.Request {
+            var job = Job(owner: owner, source: Job.sourceKey(for: JobID()), sourceName: "clip.mp4")
+            job.status = .succeeded
+            let before = receiver.requests.count
+            try await notifier.deliver(JobEvent(kind: .status, job: job), to: .webhook(receiver.url))
+            await receiver.waitForRequests(before + 1)
+            return try #require(receiver.requests.last)
+        }
+        func verifies(_ request: HTTPTestReceiver.Request, _ secret: String) -> Bool {
+            WebhookSignature.verify(header: request.header("VMP3-Signature") ?? "", body: request.body, secret: SymmetricKey(data: Array(secret.utf8)))
+        }
+        let ann = try await delivered(owner: "ann")
+        let bob = try await delivered(owner: "bob")
+        #expect(verifies(ann, Self.ownerSecret("ann")) && verifies(bob, Self.ownerSecret("bob")))
+        #expect(!verifies(ann, Self.ownerSecret("bob")) && !verifies(bob, Self.ownerSecret("ann")), "bob's secret cannot sign ann's webhooks")
+        #expect(WebhookSigningSecrets(master: Self.secret).secret(for: "ann", generation: 0) == Self.ownerSecret("ann"))
+
+        #expect(try await store.rotateWebhookSecret(of: "ann") == 1)
+        let rotated = try await delivered(owner: "ann")
+        #expect(verifies(rotated, Self.ownerSecret("ann", generation: 1)))
+        #expect(!verifies(rotated, Self.ownerSecret("ann", generation: 0)), "the old secret stops signing at once")
+        #expect(verifies(try await delivered(owner: "bob"), Self.ownerSecret("bob")), "bob's secret did not move")
+
+        // The receiver snippet of Docs/operations.md, run as it is printed there.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let operations = try String(contentsOf: repository.appendingPathComponent("Docs/operations.md"), encoding: .utf8)
+        let snippet = try #require(operations.firstMatch(of: /In Python:\n\n```python\n([\s\S]*?)```/).map { String($0.1) })
+        let bodyFile = try makeScratchDirectory().appendingPathComponent("body.json")
+        try Data(rotated.body).write(to: bodyFile)
+        for (secret, expected) in [(Self.ownerSecret("ann", generation: 1), "True"), (Self.ownerSecret("ann"), "False"), (Self.ownerSecret("bob"), "False")] {
+            let script = snippet + "\nimport sys\nprint(verify(sys.argv[1], open(sys.argv[2], 'rb').read(), sys.argv[3]))\n"
+            let run = try await ExternalTool.run("python3", ["-c", script, rotated.header("VMP3-Signature") ?? "", bodyFile.path, secret])
+            #expect(run.text.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "\(run.text) \(run.stderr)")
+        }
+        try await client.shutdown()
+        try await receiver.stop()
     }
 
     @Test("a receiver answering 500 twice then 200 gets the event delivered once, same delivery id, valid signature")
@@ -66,7 +118,8 @@ import VMP3TestSupport
         let timestamp = try #require(fields["t"])
         #expect(fields["v1"] == Self.expectedMAC(timestamp: timestamp, body: delivered.body))
         #expect(abs(Double(timestamp)! - Date().timeIntervalSince1970) < 60)
-        #expect(WebhookSignature.verify(header: header, body: delivered.body, secret: SymmetricKey(data: Array(Self.secret.utf8))))
+        #expect(WebhookSignature.verify(header: header, body: delivered.body, secret: SymmetricKey(data: Array(Self.ownerSecret().utf8))))
+        #expect(!WebhookSignature.verify(header: header, body: delivered.body, secret: SymmetricKey(data: Array(Self.secret.utf8))), "never the master itself")
 
         let payload = try JobDocument.makeDecoder().decode(WebhookEvent.self, from: Data(delivered.body))
         #expect(payload.id == event.deliveryID && payload.type == "job.succeeded")

@@ -25,7 +25,7 @@ await ServiceMain.run("vmp3-notifier") {
 
     let client = WebhookNotifier.makeHTTPClient()
     let dispatcher = NotificationDispatcher(
-        outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger), ledger: ledger, logger: logger
+        outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, store: backends.store, logger: logger), ledger: ledger, logger: logger
     )
     let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), defaultPort: 8084, logger: logger)
     try await ServiceGroup(services: [dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()

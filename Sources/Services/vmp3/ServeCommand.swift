@@ -67,7 +67,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path, hasher: try ScryptPasswordHasher(environment: ProcessInfo.processInfo.environment))
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
-        // Webhooks are signed with $VMP3_WEBHOOK_SECRET, or a secret kept in the data directory.
+        // Each user's webhook secret is derived from $VMP3_WEBHOOK_SECRET, or from a master secret
+        // kept in the data directory.
         var environment = ProcessInfo.processInfo.environment
         let limits = try ConversionLimits(environment: environment)
         var maintenance = try JobMaintenance.Configuration(environment: environment)
@@ -99,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
                 storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"]),
                 webhookEgress: egress
             ).with(environment: environment)),
+            webhookSecrets: WebhookSecretRoutes(store: backends.store, secrets: channels.webhook.map { WebhookSigningSecrets(master: $0.secret) }),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends),
             trustedProxies: try TrustedProxies(environment: environment)
@@ -128,7 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         let ledger = SQLiteNotificationLedger(database: try SQLiteDatabase.at(data.appendingPathComponent(Backends.databaseFileName).path))
         let client = WebhookNotifier.makeHTTPClient()
         let notifier = NotificationDispatcher(
-            outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, logger: logger),
+            outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, store: backends.store, logger: logger),
             ledger: ledger, logger: logger
         )
         logger.info("notifying by \(channels.summary)")
@@ -154,8 +156,9 @@ struct ServeCommand: AsyncParsableCommand {
           curl -s -N \(base)/v1/jobs/$JOB/events -H "Authorization: Bearer $TOKEN"
           curl -s \(base)/v1/jobs/$JOB/download -H "Authorization: Bearer $TOKEN" -o video.mp3
 
-        Add webhook_url=URL to the upload's query for a webhook when the job ends (signed with
-        \(webhookSigning)). The API: \(base)/openapi.json
+        Add webhook_url=URL to the upload's query for a webhook when the job ends, signed with your
+        own secret: curl -s \(base)/v1/webhook-secret -H "Authorization: Bearer $TOKEN"
+        (derived from \(webhookSigning)). The API: \(base)/openapi.json
 
         """
         // Written straight to the descriptor: a pipe (a test, a log collector) sees it at once.

@@ -284,6 +284,25 @@ extension OpenAPIRoute {
             "type": "string"
           }
         }
+      },
+      "WebhookSecret": {
+        "type": "object",
+        "required": [
+          "secret",
+          "generation"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "secret": {
+            "type": "string",
+            "pattern": "^whsec_[0-9a-f]{64}$"
+          },
+          "generation": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many times it has been rotated"
+          }
+        }
       }
     }
   },
@@ -1018,6 +1037,92 @@ extension OpenAPIRoute {
           },
           "404": {
             "description": "No such job, or not the caller's",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/webhook-secret": {
+      "get": {
+        "summary": "The caller's webhook signing secret",
+        "description": "The key of the VMP3-Signature HMAC on the webhooks of the caller's jobs (its UTF-8 bytes, whsec_ included). Each user has their own; it changes only when rotated.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The secret",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WebhookSecret"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid bearer token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "This server sends no webhooks (webhooks_not_configured)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/webhook-secret/rotate": {
+      "post": {
+        "summary": "Replace the caller's webhook signing secret",
+        "description": "Moves the caller to a new secret; webhooks are signed with it from now on, and the old one stops verifying at once.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The new secret",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WebhookSecret"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No valid bearer token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "This server sends no webhooks (webhooks_not_configured)",
             "content": {
               "application/problem+json": {
                 "schema": {

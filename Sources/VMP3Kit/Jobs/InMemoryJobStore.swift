@@ -9,6 +9,7 @@ public actor InMemoryJobStore: JobStore {
     private var jobs: [JobID: Job] = [:]
     private var idempotencyKeys: [String: (id: JobID, expires: Date)] = [:]
     private var watchers: [JobID: [UUID: AsyncThrowingStream<JobEvent, any Error>.Continuation]] = [:]
+    private var webhookSecretGenerations: [UserID: Int] = [:]
 
     public init(idempotencyWindow: Duration = .seconds(24 * 3600)) {
         self.idempotencyWindow = idempotencyWindow
@@ -93,5 +94,15 @@ public actor InMemoryJobStore: JobStore {
 
     private func emit(_ event: JobEvent) {
         watchers[event.job.id]?.values.forEach { $0.yield(event) }
+    }
+
+    public func webhookSecretGeneration(of owner: UserID) async throws -> Int {
+        webhookSecretGenerations[owner] ?? 0
+    }
+
+    public func rotateWebhookSecret(of owner: UserID) async throws -> Int {
+        let next = (webhookSecretGenerations[owner] ?? 0) + 1
+        webhookSecretGenerations[owner] = next
+        return next
     }
 }

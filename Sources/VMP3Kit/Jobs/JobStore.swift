@@ -54,6 +54,14 @@ public protocol JobStore: Sendable {
 
     /// The job's events from the moment this returns, until the stream's consumer stops.
     func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error>
+
+    /// The generation of the owner's webhook signing secret (``WebhookSigningSecrets``): 0
+    /// until the owner first rotates it.
+    func webhookSecretGeneration(of owner: UserID) async throws -> Int
+
+    /// Moves the owner's webhook signing secret to its next generation, atomically, and
+    /// returns that generation: the old secret stops signing at once.
+    func rotateWebhookSecret(of owner: UserID) async throws -> Int
 }
 
 extension JobStore {

@@ -44,11 +44,12 @@ public struct NotificationChannels: Sendable {
         }
     }
 
-    /// The notifiers of the configured channels, recording what they send in `ledger`.
-    public func makeNotifiers(client: HTTPClient, ledger: any NotificationLedger, logger: Logger) -> [any Notifier] {
+    /// The notifiers of the configured channels, recording what they send in `ledger`; webhooks
+    /// signed with each owner's secret at its generation in `store`.
+    public func makeNotifiers(client: HTTPClient, ledger: any NotificationLedger, store: any JobStore, logger: Logger) -> [any Notifier] {
         var notifiers: [any Notifier] = []
         if let webhook {
-            notifiers.append(WebhookNotifier(configuration: webhook, client: client, ledger: ledger, logger: logger))
+            notifiers.append(WebhookNotifier(configuration: webhook, client: client, ledger: ledger, generations: store, logger: logger))
         }
         if let email {
             notifiers.append(EmailNotifier(configuration: email, ledger: ledger, logger: logger))

@@ -166,6 +166,26 @@ public struct RedisJobStore: JobStore {
         _ = try await run(Scripts.delete, keys: [jobKey(id), jobIdempotencyKey(id)], arguments: [.text(prefix), .text(id.rawValue)])
     }
 
+    private func webhookSecretKey(_ owner: UserID) -> String { "\(prefix)webhook-secret:\(owner.rawValue)" }
+
+    public func webhookSecretGeneration(of owner: UserID) async throws -> Int {
+        switch try await send(["GET", .text(webhookSecretKey(owner))]) {
+        case .null: return 0
+        case let reply:
+            guard let text = reply.text, let generation = Int(text) else {
+                throw JobStoreError(code: .unavailable, message: "Redis holds no number at \(webhookSecretKey(owner))")
+            }
+            return generation
+        }
+    }
+
+    public func rotateWebhookSecret(of owner: UserID) async throws -> Int {
+        guard case .integer(let generation) = try await send(["INCR", .text(webhookSecretKey(owner))]) else {
+            throw JobStoreError(code: .unavailable, message: "Redis did not count \(webhookSecretKey(owner))")
+        }
+        return Int(generation)
+    }
+
     public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
         let subscription = try await RedisSubscription.open(client: client, channel: channel(id))
         return AsyncThrowingStream { continuation in

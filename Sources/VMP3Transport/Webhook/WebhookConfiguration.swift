@@ -4,7 +4,7 @@ import VMP3Kit
 
 /// How a ``WebhookNotifier`` signs, times out and retries.
 public struct WebhookConfiguration: Sendable {
-    /// The HMAC key of the `VMP3-Signature` header.
+    /// The master secret each user's signing secret is derived from (``WebhookSigningSecrets``).
     public var secret: SymmetricKey
     /// How long one attempt may take, connection included.
     public var timeout: Duration
@@ -44,6 +44,14 @@ public struct WebhookConfiguration: Sendable {
             throw ConfigurationError("VMP3_WEBHOOK_SECRET must be set to at least 16 bytes to sign webhooks")
         }
         self.init(secret: SymmetricKey(data: Array(secret.utf8)), egress: try WebhookEgressPolicy(environment: environment))
+    }
+
+    /// The users' webhook secrets derived from `VMP3_WEBHOOK_SECRET`, for the gateway that shows
+    /// them; `nil` when it is unset.
+    /// - Throws: ``ConfigurationError`` if it is set but shorter than 16 bytes.
+    public static func signingSecrets(environment: [String: String]) throws -> WebhookSigningSecrets? {
+        guard let secret = environment["VMP3_WEBHOOK_SECRET"], !secret.isEmpty else { return nil }
+        return WebhookSigningSecrets(master: try WebhookConfiguration(environment: environment).secret)
     }
 
     /// The secret kept in the file at `path`, made there (32 random bytes, hex, mode 0600) if

@@ -6,7 +6,9 @@ import NIOHTTP1
 import VMP3Kit
 
 /// A ``Notifier`` for ``NotificationDestination/webhook(_:)``: POSTs the event as JSON
-/// (``WebhookEvent``), signed in the `VMP3-Signature` header (``WebhookSignature``).
+/// (``WebhookEvent``), signed in the `VMP3-Signature` header (``WebhookSignature``) with the
+/// job owner's own secret (``WebhookSigningSecrets``: derived from
+/// ``WebhookConfiguration/secret`` and the owner's generation in the job store).
 ///
 /// - Each attempt has ``WebhookConfiguration/timeout``; connection errors, timeouts and 5xx
 ///   answers are retried with exponential backoff up to ``WebhookConfiguration/maxAttempts``;
@@ -19,16 +21,23 @@ public struct WebhookNotifier: Notifier {
     private let client: HTTPClient
     private let ledger: (any NotificationLedger)?
     private let logger: Logger
+    private let secrets: WebhookSigningSecrets
+    private let generations: (any JobStore)?
 
-    /// - Parameter client: should not follow redirects (``makeHTTPClient()``); the caller shuts it down.
+    /// - Parameters:
+    ///   - client: should not follow redirects (``makeHTTPClient()``); the caller shuts it down.
+    ///   - generations: where each owner's secret generation is read (the job store the
+    ///     gateway rotates in); without one, every owner is at generation 0.
     public init(
         configuration: WebhookConfiguration, client: HTTPClient, ledger: (any NotificationLedger)? = nil,
-        logger: Logger = Logger(label: "vmp3.webhook")
+        generations: (any JobStore)? = nil, logger: Logger = Logger(label: "vmp3.webhook")
     ) {
         self.configuration = configuration
         self.client = client
         self.ledger = ledger
         self.logger = logger
+        secrets = WebhookSigningSecrets(master: configuration.secret)
+        self.generations = generations
     }
 
     /// An HTTP client for webhooks: redirects are answers, not instructions.
@@ -82,7 +91,17 @@ public struct WebhookNotifier: Notifier {
             if attempt > 1 {
                 try await Task.sleep(for: configuration.backoff(before: attempt))
             }
-            let signature = WebhookSignature(body: body, secret: configuration.secret, timestamp: Int64(Date().timeIntervalSince1970))
+            // Read at every attempt: an owner who rotates between attempts gets the new secret.
+            let generation: Int
+            do {
+                generation = try await generations?.webhookSecretGeneration(of: event.job.owner) ?? 0
+            } catch {
+                lastError = NotificationError(code: .unavailable, message: "cannot read the owner's webhook secret: \(error)", attempts: attempt)
+                logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(lastError.message)"])
+                continue
+            }
+            let key = secrets.signingKey(for: event.job.owner, generation: generation)
+            let signature = WebhookSignature(body: body, secret: key, timestamp: Int64(Date().timeIntervalSince1970))
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
