@@ -60,6 +60,58 @@ import VMP3Kit
         try await restarted.stop()
     }
 
+    @Test("500 event streams of one process hold one Redis connection for all: each gets its own job's events only; Redis restarting ends them all, and new ones work")
+    func eventStreamsShareOneSubscription() async throws {
+        let redis = try await ScratchRedis.start()
+        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "hub[*]:")  // glob characters match only themselves
+        let admin = RedisClient(endpoint: redis.endpoint)
+        func connections() async throws -> Int {
+            let info = try await admin.send(["INFO", "clients"]).text ?? ""
+            return Int(info.firstMatch(of: /connected_clients:(\d+)/).map { String($0.1) } ?? "") ?? -1
+        }
+        var jobs: [Job] = []
+        for index in 0..<500 {
+            let job = Job(owner: UserID(rawValue: "owner-\(index % 7)"), source: try ObjectKey("sources/\(index)"))
+            try await store.create(job, idempotencyKey: nil)
+            jobs.append(job)
+        }
+        let before = try await connections()
+        var inboxes: [Inbox<JobEvent>] = []
+        for job in jobs { inboxes.append(Inbox(try await store.events(for: job.id))) }
+        let during = try await connections()
+        #expect(during <= before + 1, "500 streams: \(before) connections before, \(during) with them open")
+        #expect(store.eventHub.watcherCount == 500)
+        // A second watcher of the same job, and events for two jobs: each to its own watchers.
+        let twice = Inbox(try await store.events(for: jobs[3].id))
+        try await store.cancel(jobs[3].id)
+        try await store.cancel(jobs[400].id)
+        #expect(try await inboxes[3].takeOne().job.status == .cancelled)
+        #expect(try await twice.takeOne().job.status == .cancelled)
+        #expect(try await inboxes[400].takeOne().job.id == jobs[400].id)
+        for index in [0, 4, 399, 401, 499] {
+            await #expect(throws: (any Error).self, "job \(index) got another job's event") { _ = try await inboxes[index].takeOne(within: .milliseconds(300)) }
+        }
+        // A stream its consumer drops is unregistered.
+        inboxes.removeLast(100)
+        var waited = Duration.zero
+        while store.eventHub.watcherCount > 401, waited < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += .milliseconds(50)
+        }
+        #expect(store.eventHub.watcherCount == 401)
+
+        try await redis.stop()
+        await #expect(throws: (any Error).self) { _ = try await inboxes[0].takeOne(within: .seconds(30)) }
+        await #expect(throws: (any Error).self) { _ = try await inboxes[399].takeOne(within: .seconds(30)) }
+        let restarted = try await ScratchRedis.start(port: redis.port)
+        let job = Job(owner: "ann", source: "sources/again")
+        try await store.create(job, idempotencyKey: nil)
+        let again = Inbox(try await store.events(for: job.id))
+        try await store.cancel(job.id)
+        #expect(try await again.takeOne().job.status == .cancelled, "a new subscription after the restart")
+        try await restarted.stop()
+    }
+
     @Test("an unreachable Redis is an unavailable (transient) error, not a hang")
     func unreachable() async throws {
         let store = RedisJobStore(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(300)))

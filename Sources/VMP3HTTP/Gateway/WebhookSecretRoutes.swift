@@ -36,7 +36,9 @@ public struct WebhookSecretRoutes: Sendable {
         guard let secrets else {
             throw ProblemDetails(.notFound, code: "webhooks_not_configured", title: "Webhooks not configured", detail: "this server sends no webhooks")
         }
-        let body = try JSONEncoder().encode(Secret(secret: secrets.secret(for: owner, generation: generation), generation: generation))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let body = try encoder.encode(Secret(secret: secrets.secret(for: owner, generation: generation), generation: generation))
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))

@@ -24,9 +24,12 @@ public struct RedisJobStore: JobStore {
     public let prefix: String
     public let idempotencyWindow: Duration
     private let logger: Logger
+    /// Shared by the copies of this store: one subscription for all their event streams.
+    let eventHub: RedisEventHub
 
     public init(endpoint: RedisEndpoint, prefix: String = "vmp3:", idempotencyWindow: Duration = .seconds(24 * 3600), logger: Logger = Logger(label: "vmp3.redis")) {
         client = RedisClient(endpoint: endpoint)
+        eventHub = RedisEventHub(client: client, channelPrefix: "\(prefix)events:")
         self.prefix = prefix
         self.idempotencyWindow = idempotencyWindow
         self.logger = logger
@@ -186,18 +189,9 @@ public struct RedisJobStore: JobStore {
         return Int(generation)
     }
 
+    /// From the process's one subscription to all the store's event channels (``RedisEventHub``).
     public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
-        let subscription = try await RedisSubscription.open(client: client, channel: channel(id))
-        return AsyncThrowingStream { continuation in
-            subscription.start { payload in
-                if let event = try? JSONDecoder().decode(JobEvent.self, from: Data(payload)) {
-                    continuation.yield(event)
-                }
-            } onEnd: { error in
-                continuation.finish(throwing: error.map { JobStoreError(code: .unavailable, message: "the event subscription failed: \($0)") })
-            }
-            continuation.onTermination = { _ in subscription.close() }
-        }
+        try await eventHub.events(for: id)
     }
 
     // MARK: - Plumbing

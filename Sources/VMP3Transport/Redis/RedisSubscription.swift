@@ -2,10 +2,11 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A Redis pub/sub subscription on a connection of its own, read by a thread of its own.
+/// A Redis pub/sub subscription on a connection of its own, read by a thread of its own: to one
+/// channel (`SUBSCRIBE`) or to every channel matching a pattern (`PSUBSCRIBE`).
 ///
-/// ``open(client:channel:)`` returns once Redis has confirmed the subscription, so no message
-/// published after it returns is missed. ``close()`` unblocks the reading thread by shutting the
+/// ``open(client:channel:)`` and ``open(client:pattern:)`` return once Redis has confirmed the
+/// subscription, so no message published after they return is missed. ``close()`` unblocks the reading thread by shutting the
 /// socket down; the thread then frees the connection.
 final class RedisSubscription: Sendable {
     private let connection: PooledConnection
@@ -20,13 +21,21 @@ final class RedisSubscription: Sendable {
     }
 
     static func open(client: RedisClient, channel: String) async throws -> RedisSubscription {
+        try await open(client: client, command: "SUBSCRIBE", argument: channel)
+    }
+
+    static func open(client: RedisClient, pattern: String) async throws -> RedisSubscription {
+        try await open(client: client, command: "PSUBSCRIBE", argument: pattern)
+    }
+
+    private static func open(client: RedisClient, command: String, argument: String) async throws -> RedisSubscription {
         let connection = try await client.dedicatedConnection()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             DispatchQueue.global().async {
                 continuation.resume(with: Result {
-                    let reply = try connection.connection.command([Array("SUBSCRIBE".utf8), Array(channel.utf8)])
-                    guard reply.elements.first?.text == "subscribe" else {
-                        throw RedisError(description: "SUBSCRIBE \(channel) answered \(reply)")
+                    let reply = try connection.connection.command([Array(command.utf8), Array(argument.utf8)])
+                    guard reply.elements.first?.text == command.lowercased() else {
+                        throw RedisError(description: "\(command) \(argument) answered \(reply)")
                     }
                 })
             }
@@ -35,16 +44,19 @@ final class RedisSubscription: Sendable {
         return RedisSubscription(connection: connection)
     }
 
-    /// Reads messages on a thread of its own until closed or the connection fails.
-    func start(onMessage: @escaping @Sendable ([UInt8]) -> Void, onEnd: @escaping @Sendable ((any Error)?) -> Void) {
+    /// Reads messages on a thread of its own until closed or the connection fails; each with
+    /// the channel it came on.
+    func start(onMessage: @escaping @Sendable (_ channel: String, _ payload: [UInt8]) -> Void, onEnd: @escaping @Sendable ((any Error)?) -> Void) {
         Thread.detachNewThread { [self] in
             var failure: (any Error)?
             while true {
                 do {
                     let reply = try connection.connection.nextReply()
                     let parts = reply.elements
-                    if parts.count == 3, parts[0].text == "message", case .string(let payload) = parts[2] {
-                        onMessage(payload)
+                    if parts.count == 3, parts[0].text == "message", let channel = parts[1].text, case .string(let payload) = parts[2] {
+                        onMessage(channel, payload)
+                    } else if parts.count == 4, parts[0].text == "pmessage", let channel = parts[2].text, case .string(let payload) = parts[3] {
+                        onMessage(channel, payload)
                     }
                 } catch {
                     failure = error
