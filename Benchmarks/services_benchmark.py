@@ -26,19 +26,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from test_servers import ensure_services, stop_services
+from test_servers import deployment_environment, ensure_services, start_service, stop_services
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / ".build" / "release"
-
-
-def start(name, env):
-    process = subprocess.Popen([str(RELEASE / name)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
-    if not match:
-        sys.exit(f"{name} did not start: {line}")
-    return process, match.group(1)
 
 
 def peak_rss(pid):
@@ -89,25 +80,18 @@ def main():
     try:
         name = f"bench-{uuid.uuid4().hex[:8]}"
         work = Path(tempfile.mkdtemp(prefix="vmp3-services-bench-"))
+        env, s3 = deployment_environment(env, name, work)
         env.update({
-            "VMP3_STORAGE": f"s3://{name}?endpoint={env['VMP3_TEST_S3_ENDPOINT']}&region=us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
-            "VMP3_QUEUE": f"{env['VMP3_TEST_AMQP_URL']}?prefix={name}.", "VMP3_STORE": f"{env['VMP3_TEST_REDIS_URL']}?prefix={name}:",
-            "VMP3_DATA_DIR": str(work), "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "warning",
             "VMP3_MAX_UPLOAD_MB": str(args.upload_mb + 10),
             # The per-user limits must not turn this into a test of the limiter.
             "VMP3_UPLOADS_PER_MINUTE": "100000", "VMP3_MAX_ACTIVE_JOBS": "100000",
         })
-        import boto3
-        s3 = boto3.client("s3", endpoint_url=env["VMP3_TEST_S3_ENDPOINT"], region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench-secret")
-        s3.create_bucket(Bucket=name)
 
-        auth, auth_url = start("vmp3-auth", env)
+        auth, auth_url = start_service(RELEASE / "vmp3-auth", env)
         processes.append(auth)
         env["VMP3_AUTH_URL"] = auth_url
-        gateway, base = start("vmp3-gateway", env)
-        converter, _ = start("vmp3-converter", env)
+        gateway, base = start_service(RELEASE / "vmp3-gateway", env)
+        converter, _ = start_service(RELEASE / "vmp3-converter", env)
         processes += [gateway, converter]
 
         credentials = json.dumps({"email": "bench@example.com", "password": "a long passphrase"}).encode()

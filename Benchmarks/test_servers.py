@@ -21,3 +21,35 @@ def ensure_services():
 
 def stop_services():
     subprocess.run(["bash", str(SERVICES), "stop"], check=False)
+
+
+def deployment_environment(env, name, work):
+    """The variables of a deployment of the services on those servers, under `name` (its own
+    bucket, queues and keys) with its files in `work`. Creates the bucket."""
+    env = dict(env)
+    env.update({
+        "VMP3_STORAGE": f"s3://{name}?endpoint={env['VMP3_TEST_S3_ENDPOINT']}&region=us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "VMP3_QUEUE": f"{env['VMP3_TEST_AMQP_URL']}?prefix={name}.", "VMP3_STORE": f"{env['VMP3_TEST_REDIS_URL']}?prefix={name}:",
+        "VMP3_DATA_DIR": str(work), "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "warning",
+    })
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=env["VMP3_TEST_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id="bench", aws_secret_access_key="bench-secret")
+    s3.create_bucket(Bucket=name)
+    return env, s3
+
+
+def start_service(binary, env):
+    """Starts a service executable; returns (process, its http:// address) once it listens."""
+    import re
+    import sys
+    import threading
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = process.stdout.readline()
+    match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
+    if not match:
+        sys.exit(f"{Path(binary).name} did not start: {line}")
+    # Keep reading, so that a service that prints more never blocks on a full pipe.
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process, match.group(1)

@@ -6,12 +6,23 @@ import Foundation
 /// A hash takes a fifth of a second of CPU and 32 MiB (``ScryptPasswordHasher``): run on the
 /// cooperative pool it would hold up a server's few threads, and run without a bound, a flood of
 /// logins or registrations would take as much memory as it had requests. Beyond the bound,
-/// requests wait their turn in order of arrival.
+/// requests wait their turn: logins first, then the rest (registrations, rehashes) in order of
+/// arrival, so that a flood of registrations from many addresses delays a user's login by at
+/// most the hashes already running, not by the whole queue (measured: Docs/performance.md).
 actor PasswordHashingPool {
+    /// Which queue a hash waits in.
+    enum Priority: Sendable {
+        /// Checking a password at login: someone is waiting for their token.
+        case login
+        /// Making a new hash (a registration, a rehash): can wait behind logins.
+        case background
+    }
+
     static let shared = PasswordHashingPool(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     private let width: Int
     private var running = 0
+    private var waitingLogins: [CheckedContinuation<Void, Never>] = []
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(width: Int) {
@@ -19,15 +30,24 @@ actor PasswordHashingPool {
     }
 
     /// Runs `work` on a Dispatch thread once one of the pool's places is free.
-    func run<T: Sendable>(_ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
+    func run<T: Sendable>(_ priority: Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
         if running >= width {
-            await withCheckedContinuation { waiting.append($0) }
+            switch priority {
+            case .login: await withCheckedContinuation { waitingLogins.append($0) }
+            case .background: await withCheckedContinuation { waiting.append($0) }
+            }
         } else {
             running += 1
         }
         defer {
             // The place passes straight to the next waiter, so that `running` stays counted.
-            if waiting.isEmpty { running -= 1 } else { waiting.removeFirst().resume() }
+            if !waitingLogins.isEmpty {
+                waitingLogins.removeFirst().resume()
+            } else if !waiting.isEmpty {
+                waiting.removeFirst().resume()
+            } else {
+                running -= 1
+            }
         }
         let result: Result<T, AuthError> = await withCheckedContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {

@@ -106,7 +106,7 @@ public struct UserDirectory: Sendable {
             row = nil
         }
         let stored = row?.passwordHash ?? decoyHash
-        let matches = try await offPool { [hasher] () throws(AuthError) in try hasher.verify(password, against: stored) }
+        let matches = try await offPool(.login) { [hasher] () throws(AuthError) in try hasher.verify(password, against: stored) }
         guard matches, let row, let user = row.user else { throw refused }
         if hasher.needsRehash(stored) {
             await rehash(userID: row.id, replacing: stored, password: password)
@@ -119,7 +119,7 @@ public struct UserDirectory: Sendable {
     /// whether or not this does, and a failure leaves the old hash, tried again next login.
     /// Compare-and-set, so that a password changed meanwhile is not overwritten.
     private func rehash(userID: String, replacing stored: String, password: String) async {
-        guard let fresh = try? await offPool({ [hasher] () throws(AuthError) in try hasher.hash(password) }) else { return }
+        guard let fresh = try? await offPool(.background, { [hasher] () throws(AuthError) in try hasher.hash(password) }) else { return }
         _ = try? await database.write { db in
             try db.execute(
                 sql: "UPDATE user SET passwordHash = ? WHERE id = ? AND passwordHash = ?",
@@ -145,6 +145,8 @@ public struct UserDirectory: Sendable {
 }
 
 /// Hashes on ``PasswordHashingPool``: off the cooperative pool, a core at a time.
-private func offPool<T: Sendable>(_ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
-    try await PasswordHashingPool.shared.run(work)
+private func offPool<T: Sendable>(
+    _ priority: PasswordHashingPool.Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T
+) async throws(AuthError) -> T {
+    try await PasswordHashingPool.shared.run(priority, work)
 }

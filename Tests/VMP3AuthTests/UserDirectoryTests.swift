@@ -172,6 +172,35 @@ import VMP3Kit
         }
         #expect(counter.highest == 2)
     }
+
+    @Test("a login waiting for the pool goes before every registration queued ahead of it")
+    func loginsGoFirst() async throws {
+        final class Shared: Sendable {
+            let order = Mutex<[String]>([])
+            let gate = Mutex(false)
+        }
+        let pool = PasswordHashingPool(width: 1)
+        let shared = Shared()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // One hash holds the only place until the queue has formed behind it.
+            group.addTask {
+                try await pool.run { () throws(AuthError) in
+                    while !shared.gate.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            for index in 0..<5 {
+                group.addTask { try await pool.run(.background) { () throws(AuthError) in shared.order.withLock { $0.append("register-\(index)") } } }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            group.addTask { try await pool.run(.login) { () throws(AuthError) in shared.order.withLock { $0.append("login") } } }
+            try await Task.sleep(for: .milliseconds(200))
+            shared.gate.withLock { $0 = true }
+            try await group.waitForAll()
+        }
+        let ran = shared.order.withLock { $0 }
+        #expect(ran.first == "login" && ran.count == 6, "\(ran)")
+    }
 }
 
 /// Counts how many callers are between `enter` and `leave` at once, and the most there were.

@@ -168,6 +168,14 @@ struct Deployment {
         return output.text.split(separator: "\n").map(String.init)
     }
 
+    /// Runs `service` with this environment and expects it not to start: a non-zero exit and
+    /// one line on standard error naming `variable`, no crash report.
+    func expectRefusesToStart(_ service: String, naming variable: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let run = try await ExternalTool.run("/usr/bin/env", assignments + [builtExecutable(service)])
+        #expect(run.status != 0 && run.stderr.contains(variable) && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)", sourceLocation: sourceLocation)
+    }
+
     func stopAll() async throws {
         for service in services.values { service.process.kill(SIGTERM) }
         for service in services.values { _ = try await service.process.finish() }

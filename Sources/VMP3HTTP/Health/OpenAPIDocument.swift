@@ -304,6 +304,38 @@ extension OpenAPIRoute {
           }
         }
       }
+    },
+    "responses": {
+      "Unauthorized": {
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        },
+        "description": "No valid bearer token"
+      },
+      "JobNotFound": {
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        },
+        "description": "No such job, or not the caller's"
+      },
+      "WebhooksNotConfigured": {
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        },
+        "description": "This server sends no webhooks (webhooks_not_configured)"
+      }
     }
   },
   "paths": {
@@ -675,14 +707,7 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "413": {
             "description": "Over the upload limit (`upload_too_large`), or over what is left of the user's storage quota (`quota_exceeded`); nothing stored",
@@ -781,14 +806,7 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           }
         }
       }
@@ -824,24 +842,10 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "No such job, or not the caller's",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/JobNotFound"
           }
         }
       },
@@ -878,24 +882,10 @@ extension OpenAPIRoute {
             "description": "Deleted"
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "No such job, or not the caller's",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/JobNotFound"
           }
         }
       }
@@ -948,24 +938,10 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "No such job, or not the caller's",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/JobNotFound"
           },
           "429": {
             "description": "Too many event streams open: the caller's, or the server's (`too_many_event_streams`)",
@@ -1026,24 +1002,10 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "No such job, or not the caller's",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/JobNotFound"
           }
         }
       }
@@ -1069,24 +1031,10 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "This server sends no webhooks (webhooks_not_configured)",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/WebhooksNotConfigured"
           }
         }
       }
@@ -1112,24 +1060,10 @@ extension OpenAPIRoute {
             }
           },
           "401": {
-            "description": "No valid bearer token",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
-            "description": "This server sends no webhooks (webhooks_not_configured)",
-            "content": {
-              "application/problem+json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Problem"
-                }
-              }
-            }
+            "$ref": "#/components/responses/WebhooksNotConfigured"
           }
         }
       }
