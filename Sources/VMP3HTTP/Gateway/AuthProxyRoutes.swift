@@ -13,10 +13,19 @@ public struct AuthProxyRoutes: Sendable {
     let upstream: URL
     let client: HTTPClient
 
-    public init(upstream: URL, client: HTTPClient = .shared) {
+    public init(upstream: URL, client: HTTPClient = AuthProxyRoutes.sharedClient) {
         self.upstream = upstream
         self.client = client
     }
+
+    /// The default client: like `HTTPClient.shared`, but with 256 connections to the auth
+    /// service rather than 8, so that a login is not queued in the gateway behind a flood of
+    /// registrations (the auth service runs logins first; it must see them to do so).
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     public func add(to router: Router<VMP3RequestContext>) {
         router.post("v1/auth/register") { request, context in try await forward(request, context, path: "v1/auth/register") }
