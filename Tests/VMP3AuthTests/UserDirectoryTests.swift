@@ -163,7 +163,11 @@ import VMP3Kit
                 group.addTask {
                     try await pool.run { () throws(AuthError) in
                         counter.enter()
-                        Thread.sleep(forTimeInterval: 0.02)
+                        // Wait (a little) for a second hash to join: however slowly threads are
+                        // scheduled, the pool must let two run together, and never three.
+                        let deadline = Date().addingTimeInterval(2)
+                        while counter.now < 2, Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+                        Thread.sleep(forTimeInterval: 0.01)
                         counter.leave()
                     }
                 }
@@ -208,6 +212,7 @@ final class ConcurrencyCounter: Sendable {
     private let state = Mutex((now: 0, highest: 0))
     func enter() { state.withLock { $0.now += 1; $0.highest = max($0.highest, $0.now) } }
     func leave() { state.withLock { $0.now -= 1 } }
+    var now: Int { state.withLock { $0.now } }
     var highest: Int { state.withLock { $0.highest } }
 }
 
