@@ -9,28 +9,30 @@ import Foundation
 /// requests wait their turn: logins first, then the rest (registrations, rehashes) in order of
 /// arrival, so that a flood of registrations from many addresses delays a user's login by at
 /// most the hashes already running, not by the whole queue (measured: Docs/performance.md).
-actor PasswordHashingPool {
+public actor PasswordHashingPool {
     /// Which queue a hash waits in.
-    enum Priority: Sendable {
+    public enum Priority: Sendable {
         /// Checking a password at login: someone is waiting for their token.
         case login
         /// Making a new hash (a registration, a rehash): can wait behind logins.
         case background
     }
 
-    static let shared = PasswordHashingPool(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
+    /// The process's pool, as wide as it has cores.
+    public static let shared = PasswordHashingPool(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     private let width: Int
     private var running = 0
     private var waitingLogins: [CheckedContinuation<Void, Never>] = []
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    init(width: Int) {
+    /// A pool running at most `width` hashes at once (a program can give a directory its own).
+    public init(width: Int) {
         self.width = width
     }
 
     /// Runs `work` on a Dispatch thread once one of the pool's places is free.
-    func run<T: Sendable>(_ priority: Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
+    public func run<T: Sendable>(_ priority: Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
         if running >= width {
             switch priority {
             case .login: await withCheckedContinuation { waitingLogins.append($0) }

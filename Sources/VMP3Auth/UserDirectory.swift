@@ -21,9 +21,14 @@ public struct UserDirectory: Sendable {
     public let policy: PasswordPolicy
     /// Verified against when the address is unknown, so that a miss costs a full scrypt run too.
     private let decoyHash: String
+    /// Where hashes run: by default the process's one pool, a core at a time.
+    private let hashingPool: PasswordHashingPool
 
     /// Opens (creating and migrating if needed) the database at `path`; `nil` keeps it in memory.
-    public init(path: String?, hasher: ScryptPasswordHasher = ScryptPasswordHasher(), policy: PasswordPolicy = PasswordPolicy()) throws {
+    public init(
+        path: String?, hasher: ScryptPasswordHasher = ScryptPasswordHasher(), policy: PasswordPolicy = PasswordPolicy(),
+        hashingPool: PasswordHashingPool = .shared
+    ) throws {
         do {
             if let path {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -37,6 +42,7 @@ public struct UserDirectory: Sendable {
         }
         self.hasher = hasher
         self.policy = policy
+        self.hashingPool = hashingPool
         decoyHash = try hasher.hash(UUID().uuidString)
     }
 
@@ -74,7 +80,7 @@ public struct UserDirectory: Sendable {
     public func register(email: String, password: String) async throws(AuthError) -> User {
         let address = try EmailAddress(email)
         try policy.check(password)
-        let hash = try await offPool { [hasher] () throws(AuthError) in try hasher.hash(password) }
+        let hash = try await offPool(.background) { [hasher] () throws(AuthError) in try hasher.hash(password) }
         let row = Row(
             id: UUID().uuidString.lowercased(), email: address.value, passwordHash: hash,
             createdAtMillis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
@@ -144,9 +150,11 @@ public struct UserDirectory: Sendable {
     }
 }
 
-/// Hashes on ``PasswordHashingPool``: off the cooperative pool, a core at a time.
-private func offPool<T: Sendable>(
-    _ priority: PasswordHashingPool.Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T
-) async throws(AuthError) -> T {
-    try await PasswordHashingPool.shared.run(priority, work)
+extension UserDirectory {
+    /// Hashes on the ``PasswordHashingPool``: off the cooperative pool, a core at a time.
+    private func offPool<T: Sendable>(
+        _ priority: PasswordHashingPool.Priority, _ work: @escaping @Sendable () throws(AuthError) -> T
+    ) async throws(AuthError) -> T {
+        try await hashingPool.run(priority, work)
+    }
 }

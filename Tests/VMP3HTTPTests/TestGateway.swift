@@ -27,8 +27,9 @@ struct TestGateway: Sendable {
         VMP3Metrics.bootstrap()
         storageDirectory = try makeScratchDirectory()
         backends = try Backends.embedded(storageDirectory: storageDirectory)
-        // A cheap scrypt: these tests are about HTTP, not about password hashing.
-        let users = try UserDirectory(path: nil, hasher: ScryptPasswordHasher(logN: 8))
+        // A cheap scrypt on a pool of its own: these tests are about HTTP, not password hashing,
+        // and must not wait behind the costly hashes other tests run in the process's pool.
+        let users = try UserDirectory(path: nil, hasher: ScryptPasswordHasher(logN: 8), hashingPool: PasswordHashingPool(width: 2))
         signingKey = try SigningKey.generate()
         let issuer = await JWTTokenIssuer(signingKey: signingKey)
         let verifier = await JWTTokenVerifier(publicKeys: [signingKey.publicKey])
