@@ -34,11 +34,8 @@ public struct TransportBackendFactory: BackendFactory {
 
     public func makeJobStore(_ url: URL) async throws -> (any JobStore)? {
         guard url.scheme == "redis" else { return nil }
-        do {
-            return RedisJobStore(endpoint: try RedisEndpoint(url: url), prefix: Self.prefix(of: url) ?? "vmp3:")
-        } catch {
-            throw ConfigurationError("VMP3_STORE: \(error)")
-        }
+        let (endpoint, prefix) = try Self.redisStore(url)
+        return RedisJobStore(endpoint: endpoint, prefix: prefix)
     }
 
     public func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)? {
@@ -65,19 +62,23 @@ public struct TransportBackendFactory: BackendFactory {
     /// that notifiers in several processes send each outcome once), in memory otherwise.
     public func makeNotificationLedger(_ store: URL) throws -> any NotificationLedger {
         guard store.scheme == "redis" else { return InMemoryNotificationLedger() }
-        do {
-            return RedisNotificationLedger(endpoint: try RedisEndpoint(url: store), prefix: Self.prefix(of: store) ?? "vmp3:")
-        } catch {
-            throw ConfigurationError("VMP3_STORE: \(error)")
-        }
+        let (endpoint, prefix) = try Self.redisStore(store)
+        return RedisNotificationLedger(endpoint: endpoint, prefix: prefix)
     }
 
     /// Where rate limits count: in Redis for a `redis://` store (so that several gateways and
     /// auth services share their clients' counts), in memory otherwise.
     public func makeRateLimitCounter(_ store: URL) throws -> any RateLimitCounter {
         guard store.scheme == "redis" else { return InMemoryRateLimitCounter() }
+        let (endpoint, prefix) = try Self.redisStore(store)
+        return RedisRateLimitCounter(endpoint: endpoint, prefix: prefix)
+    }
+
+    /// The server and key prefix (`vmp3:` unless `?prefix=` says) of a `redis://` store URL:
+    /// what the job store, the notification ledger and the rate limits all keep their keys under.
+    private static func redisStore(_ url: URL) throws(ConfigurationError) -> (RedisEndpoint, String) {
         do {
-            return RedisRateLimitCounter(endpoint: try RedisEndpoint(url: store), prefix: Self.prefix(of: store) ?? "vmp3:")
+            return (try RedisEndpoint(url: url), prefix(of: url) ?? "vmp3:")
         } catch {
             throw ConfigurationError("VMP3_STORE: \(error)")
         }

@@ -25,11 +25,15 @@ import VMP3TestSupport
         func job() throws -> JobDocument { try JobDocument.makeDecoder().decode(JobDocument.self, from: Data(body.utf8)) }
     }
 
-    /// Sends with `Authorization: Bearer TOKEN`, or with the raw `authorization` header value.
-    static func send(_ method: HTTPMethod, _ url: String, token: String? = nil, authorization: String? = nil, body: ByteBuffer? = nil) async throws -> Answer {
+    /// Sends with `Authorization: Bearer TOKEN`, or with the raw `authorization` header value,
+    /// and `X-Forwarded-For` if given.
+    static func send(
+        _ method: HTTPMethod, _ url: String, token: String? = nil, authorization: String? = nil, forwardedFor: String? = nil, body: ByteBuffer? = nil
+    ) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let value = authorization ?? token.map({ "Bearer \($0)" }) { request.headers.add(name: "Authorization", value: value) }
+        if let forwardedFor { request.headers.add(name: "X-Forwarded-For", value: forwardedFor) }
         if let body {
             request.headers.add(name: "Content-Type", value: method == .POST && url.contains("/auth/") ? "application/json" : "application/octet-stream")
             request.body = .bytes(body)
@@ -315,15 +319,8 @@ import VMP3TestSupport
         let first = try #require(deployment.services["vmp3-auth"])
         let second = try await ServiceProcess.start("vmp3-auth", environment: deployment.environment)
         func post(_ base: String, _ path: String, _ email: String, password: String = "a long passphrase", forwardedFor: String? = nil) async throws -> Int {
-            var request = HTTPClientRequest(url: base + path)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            if let forwardedFor { request.headers.add(name: "X-Forwarded-For", value: forwardedFor) }
             let body = try JSONSerialization.data(withJSONObject: ["email": email, "password": password])
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            return Int(response.status.code)
+            return try await Self.send(.POST, base + path, forwardedFor: forwardedFor, body: ByteBuffer(bytes: body)).status
         }
 
         // Each auth service trusts loopback (where the gateways run): X-Forwarded-For names the

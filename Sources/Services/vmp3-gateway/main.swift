@@ -9,8 +9,9 @@
 // hold, in MiB; default 10240, 0 for none), VMP3_WEBHOOK_ALLOWED_NETWORKS (internal addresses
 // webhook URLs may name; default none), VMP3_MAX_EVENT_STREAMS_PER_USER (10),
 // VMP3_MAX_EVENT_STREAMS (2000), VMP3_WEBHOOK_SECRET (the master users' webhook secrets are
-// derived from, as the notifier's; without it /v1/webhook-secret is 404), VMP3_TRUSTED_PROXIES (loopback), VMP3_HTTP_ADDRESS (default
-// 127.0.0.1:8080), VMP3_LOG_LEVEL. Upload limits count in Redis when the store is Redis.
+// derived from, as the notifier's; without it /v1/webhook-secret is 404),
+// VMP3_TRUSTED_PROXIES (loopback), VMP3_HTTP_ADDRESS (default 127.0.0.1:8080), VMP3_LOG_LEVEL.
+// Upload limits count in Redis when the store is Redis.
 import AsyncHTTPClient
 import Foundation
 import ServiceLifecycle

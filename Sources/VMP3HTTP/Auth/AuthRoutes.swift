@@ -34,12 +34,9 @@ public struct AuthRoutes: Sendable {
         }
 
         /// `VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR` (default 20) over the defaults.
-        public init(environment: [String: String]) throws {
+        public init(environment: [String: String]) throws(ConfigurationError) {
             self.init()
-            if let text = environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"], !text.isEmpty {
-                guard let number = Int(text), (1...1_000_000).contains(number) else {
-                    throw ConfigurationError("VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR must be 1…1000000, not \(text)")
-                }
+            if let number = try EnvironmentValue.wholeNumber("VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR", in: 1...1_000_000, from: environment) {
                 registrationsPerClient = number
             }
         }

@@ -28,12 +28,9 @@ public actor RemoteKeySet: TokenVerifier, Service {
         }
 
         /// `VMP3_JWKS_REFRESH_SECONDS` (1…86400, default 300) over the defaults.
-        public init(environment: [String: String]) throws {
+        public init(environment: [String: String]) throws(ConfigurationError) {
             self.init()
-            if let text = environment["VMP3_JWKS_REFRESH_SECONDS"], !text.isEmpty {
-                guard let seconds = Int(text), (1...86_400).contains(seconds) else {
-                    throw ConfigurationError("VMP3_JWKS_REFRESH_SECONDS must be 1…86400, not \(text)")
-                }
+            if let seconds = try EnvironmentValue.wholeNumber("VMP3_JWKS_REFRESH_SECONDS", in: 1...86_400, from: environment) {
                 refreshInterval = .seconds(seconds)
                 unknownKeyInterval = min(unknownKeyInterval, refreshInterval)
             }
@@ -51,8 +48,6 @@ public actor RemoteKeySet: TokenVerifier, Service {
     /// rotated in just after one must not wait for the interval).
     private var unknownKeyFetchedAt: ContinuousClock.Instant?
     private var fetching: Task<JWTTokenVerifier, Never>?
-    /// How many fetches it has made, the first included (for tests and metrics).
-    public private(set) var fetchCount = 1
 
     /// A set that starts with `keys` (already fetched) and fetches with `fetch` from then on.
     public init(keys: [PublicSigningKey], configuration: Configuration = Configuration(), logger: Logger, fetch: @escaping Fetch) async {
@@ -128,9 +123,9 @@ public actor RemoteKeySet: TokenVerifier, Service {
                     logger.warning("the auth service published no keys: keeping the ones it had")
                     return current
                 }
-                if Set(keys.map(\.keyID)) != current.keyIDs {
-                    logger.info("signing keys changed", metadata: ["keys": "\(keys.map(\.keyID).joined(separator: ","))"])
-                }
+                // A key id is a hash of the key: the same ids are the same keys.
+                guard Set(keys.map(\.keyID)) != current.keyIDs else { return current }
+                logger.info("signing keys changed", metadata: ["keys": "\(keys.map(\.keyID).joined(separator: ","))"])
                 return await JWTTokenVerifier(publicKeys: keys, settings: configuration.tokenSettings)
             } catch {
                 logger.warning("cannot fetch the signing keys: keeping the ones it had", metadata: ["error": "\(error)"])
@@ -140,7 +135,6 @@ public actor RemoteKeySet: TokenVerifier, Service {
         fetching = task
         let refreshed = await task.value
         fetching = nil
-        fetchCount += 1
         verifier = refreshed
         return refreshed
     }

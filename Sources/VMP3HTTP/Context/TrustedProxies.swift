@@ -22,23 +22,12 @@ public struct TrustedProxies: Sendable, Hashable {
     /// `VMP3_TRUSTED_PROXIES`: addresses and blocks, comma-separated (`10.0.0.0/8,192.0.2.7`);
     /// `none` for no proxy at all; loopback when unset.
     /// - Throws: ``ConfigurationError`` naming an entry that is neither.
-    public init(environment: [String: String]) throws {
+    public init(environment: [String: String]) throws(ConfigurationError) {
         guard let text = environment["VMP3_TRUSTED_PROXIES"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             self = .loopback
             return
         }
-        if text == "none" {
-            self.init([])
-            return
-        }
-        var networks: [IPNetwork] = []
-        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            guard let network = IPNetwork(entry) else {
-                throw ConfigurationError("VMP3_TRUSTED_PROXIES: \(entry) is not an address or ADDRESS/BITS")
-            }
-            networks.append(network)
-        }
-        self.init(networks)
+        self.init(text == "none" ? [] : try IPNetwork.list(text, of: "VMP3_TRUSTED_PROXIES"))
     }
 
     public func trusts(_ address: String) -> Bool {

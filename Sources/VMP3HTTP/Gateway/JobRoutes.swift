@@ -55,11 +55,7 @@ public struct JobRoutes: Sendable {
         ///   number from 1 to 1,000,000.
         public func with(environment: [String: String]) throws(ConfigurationError) -> Configuration {
             func count(_ name: String) throws(ConfigurationError) -> Int? {
-                guard let text = environment[name], !text.isEmpty else { return nil }
-                guard let value = Int(text), (1...1_000_000).contains(value) else {
-                    throw ConfigurationError("\(name) must be a whole number from 1 to 1000000, not \(text)")
-                }
-                return value
+                try EnvironmentValue.wholeNumber(name, in: 1...1_000_000, from: environment)
             }
             var configuration = self
             if let perUser = try count("VMP3_MAX_EVENT_STREAMS_PER_USER") { configuration.maxEventStreamsPerUser = perUser }

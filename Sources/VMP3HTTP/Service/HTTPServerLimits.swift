@@ -37,11 +37,7 @@ public struct HTTPServerLimits: Sendable {
     public init(environment: [String: String]) throws(ConfigurationError) {
         self.init()
         func seconds(_ name: String) throws(ConfigurationError) -> Duration? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = Double(text), (0.1...86_400).contains(value) else {
-                throw ConfigurationError("\(name) must be a number of seconds from 0.1 to 86400, not \(text)")
-            }
-            return .milliseconds(Int64((value * 1000).rounded()))
+            try EnvironmentValue.number(name, in: 0.1...86_400, from: environment).map { .milliseconds(Int64(($0 * 1000).rounded())) }
         }
         if let head = try seconds("VMP3_HTTP_HEADER_TIMEOUT_SECONDS") { requestHeadTimeout = head }
         if let idle = try seconds("VMP3_HTTP_IDLE_TIMEOUT_SECONDS") { idleTimeout = idle }

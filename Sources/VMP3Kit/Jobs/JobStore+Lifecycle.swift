@@ -183,4 +183,9 @@ extension Duration {
     public var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
+
+    /// The duration in whole milliseconds, rounded down (what C APIs and Redis take).
+    public var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }

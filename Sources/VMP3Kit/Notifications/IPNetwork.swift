@@ -84,3 +84,19 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(address)/\(prefixLength)" }
 }
+
+extension IPNetwork {
+    /// The addresses and blocks of a comma-separated setting (`10.20.0.0/16, 192.168.1.7`);
+    /// empty entries are skipped.
+    /// - Throws: ``ConfigurationError`` naming `variable` and the first entry that is neither.
+    public static func list(_ text: String, of variable: String) throws(ConfigurationError) -> [IPNetwork] {
+        var networks: [IPNetwork] = []
+        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            guard let network = IPNetwork(entry) else {
+                throw ConfigurationError("\(variable): \(entry) is not an IP address or CIDR block")
+            }
+            networks.append(network)
+        }
+        return networks
+    }
+}

@@ -36,14 +36,8 @@ public struct WebhookEgressPolicy: Sendable {
     /// (`10.20.0.0/16,192.168.1.7`) that webhooks may reach although they are internal.
     ///
     /// - Throws: ``ConfigurationError`` naming an entry that is not an address or block.
-    public init(environment: [String: String]) throws {
-        let entries = (environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        self.init(allowedNetworks: try entries.map { entry in
-            guard let network = IPNetwork(entry) else {
-                throw ConfigurationError("VMP3_WEBHOOK_ALLOWED_NETWORKS: \(entry) is not an IP address or CIDR block")
-            }
-            return network
-        })
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        self.init(allowedNetworks: try IPNetwork.list(environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] ?? "", of: "VMP3_WEBHOOK_ALLOWED_NETWORKS"))
     }
 
     /// Whether a webhook may connect to `address`.

@@ -16,11 +16,7 @@ extension JobMaintenance.Configuration {
     public init(environment: [String: String]) throws(ConfigurationError) {
         self.init()
         func value(_ name: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let number = Double(text), range.contains(number) else {
-                throw ConfigurationError("\(name) must be a number from \(range.lowerBound) to \(range.upperBound), not \(text)")
-            }
-            return number
+            try EnvironmentValue.number(name, in: range, from: environment)
         }
         if let days = try value(EnvironmentKey.retentionDays, range: 0...36_500) {
             retention = days == 0 ? nil : .milliseconds(Int64((days * 86_400_000).rounded()))

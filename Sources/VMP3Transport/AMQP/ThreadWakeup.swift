@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import VMP3Kit
 
 /// Wakes a thread that waits in `poll(2)` on a socket: a non-blocking pipe that other threads
 /// write a byte to, polled together with the socket, so that a command (an acknowledgement, a
@@ -85,6 +86,6 @@ final class ThreadWakeup: Sendable {
     }
 
     private static func milliseconds(_ duration: Duration) -> Int32 {
-        Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        Int32(clamping: duration.wholeMilliseconds)
     }
 }

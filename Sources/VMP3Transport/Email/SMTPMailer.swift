@@ -47,8 +47,7 @@ public struct SMTPMailer: Sendable {
         if let caFile = configuration.caFile { curl.set(CURLOPT_CAINFO, caFile) }
         if let username = configuration.username { curl.set(CURLOPT_USERNAME, username) }
         if let password = configuration.password { curl.set(CURLOPT_PASSWORD, password) }
-        let timeout = configuration.timeout.components
-        curl.set(CURLOPT_TIMEOUT_MS, Int(timeout.seconds) * 1000 + Int(timeout.attoseconds / 1_000_000_000_000_000))
+        curl.set(CURLOPT_TIMEOUT_MS, Int(configuration.timeout.wholeMilliseconds))
         curl.set(CURLOPT_MAIL_FROM, "<\(configuration.from)>")
         curl.set(CURLOPT_MAIL_RCPT, list: ["<\(message.to)>"])
         curl.setUpload(message.rendered())

@@ -29,7 +29,7 @@ public struct RedisJobStore: JobStore {
 
     public init(endpoint: RedisEndpoint, prefix: String = "vmp3:", idempotencyWindow: Duration = .seconds(24 * 3600), logger: Logger = Logger(label: "vmp3.redis")) {
         client = RedisClient(endpoint: endpoint)
-        eventHub = RedisEventHub(client: client, channelPrefix: "\(prefix)events:")
+        eventHub = RedisEventHub(client: client, channelPrefix: Self.channelPrefix(prefix))
         self.prefix = prefix
         self.idempotencyWindow = idempotencyWindow
         self.logger = logger
@@ -41,7 +41,9 @@ public struct RedisJobStore: JobStore {
     private func ownerKey(_ owner: UserID) -> String { "\(prefix)owner:\(owner.rawValue)" }
     private func activeKey(_ owner: UserID) -> String { "\(prefix)active:\(owner.rawValue)" }
     private func jobIdempotencyKey(_ id: JobID) -> String { "\(prefix)job-idem:\(id.rawValue)" }
-    private func channel(_ id: JobID) -> String { "\(prefix)events:\(id.rawValue)" }
+    private func channel(_ id: JobID) -> String { Self.channelPrefix(prefix) + id.rawValue }
+    /// Where every job's event channel begins (``RedisEventHub`` subscribes to all of them).
+    private static func channelPrefix(_ prefix: String) -> String { "\(prefix)events:" }
     private func idempotencyKey(_ key: String, owner: UserID) -> String {
         let pair = (try? JSONEncoder().encode([owner.rawValue, key])).map { String(decoding: $0, as: UTF8.self) } ?? key
         return "\(prefix)idem:\(pair)"
