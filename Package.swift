@@ -1,13 +1,19 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Dependencies point one way: Services -> (VMP3Auth, VMP3Transport) -> VMP3Kit -> C targets.
-// VMP3Auth, VMP3Transport and the four services join this graph in later issues.
+// Dependencies point one way: Services -> (VMP3AuthHTTP, VMP3HTTP, VMP3Auth, VMP3Transport,
+// VMP3SQLite) -> VMP3Core. Only VMP3MediaConverter reaches FFmpeg and LAME, only VMP3SQLite and
+// VMP3Auth reach SQLite; VMP3Kit is the umbrella embedders import (VMP3Core + VMP3MediaConverter).
+// Docs/architecture.md has the graph and which shared libraries each executable links.
 let package = Package(
     name: "VMP3",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
+        .library(name: "VMP3Core", targets: ["VMP3Core"]),
+        .library(name: "VMP3MediaConverter", targets: ["VMP3MediaConverter"]),
+        .library(name: "VMP3AuthHTTP", targets: ["VMP3AuthHTTP"]),
+        .library(name: "VMP3Conformance", targets: ["VMP3Conformance"]),
         .library(name: "VMP3SQLite", targets: ["VMP3SQLite"]),
         .library(name: "VMP3Auth", targets: ["VMP3Auth"]),
         .library(name: "VMP3Transport", targets: ["VMP3Transport"]),
@@ -16,6 +22,7 @@ let package = Package(
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
         .executable(name: "GatewayClient", targets: ["GatewayClient"]),
+        .executable(name: "CustomObjectStore", targets: ["CustomObjectStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,29 +64,47 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
 
+        // The C-free core: models, the seam protocols, errors, JobService, the embedded
+        // backends and the worker (against the AudioConverter protocol).
         .target(
-            name: "VMP3Kit",
+            name: "VMP3Core",
             dependencies: [
-                "CFFmpeg",
-                "CLame",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The in-process converter on FFmpeg's libraries and LAME: the one module that links them.
+        .target(
+            name: "VMP3MediaConverter",
+            dependencies: [
+                "VMP3Core",
+                "CFFmpeg",
+                "CLame",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The umbrella: `import VMP3Kit` gives an embedder the core and the converter.
+        .target(
+            name: "VMP3Kit",
+            dependencies: ["VMP3Core", "VMP3MediaConverter"]
         ),
         // The durable embedded backends (SQLite through GRDB): job store, queues, notification
         // ledger. Its own module, so that a program that keeps no state links no SQLite.
         .target(
             name: "VMP3SQLite",
             dependencies: [
-                "VMP3Kit",
+                "VMP3Core",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .target(
             name: "VMP3Auth",
             dependencies: [
-                "VMP3Kit",
+                "VMP3Core",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -90,7 +115,7 @@ let package = Package(
         .target(
             name: "VMP3Transport",
             dependencies: [
-                "VMP3Kit",
+                "VMP3Core",
                 "CRabbitMQ",
                 "CHiredis",
                 "CCurl",
@@ -101,13 +126,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The HTTP face of the SDK (Hummingbird 2): the auth and gateway routes, problem+json,
-        // bearer tokens, rate limits. The services compose it; other programs can too.
+        // The HTTP face of the SDK (Hummingbird 2): the gateway's routes, problem+json, bearer
+        // tokens, rate limits, health and metrics. The services compose it; other programs can too.
+        // It knows tokens only through VMP3Core's TokenVerifier, so that the converter and the
+        // notifier, which serve /healthz with it, link no jwt-kit or SQLite.
         .target(
             name: "VMP3HTTP",
             dependencies: [
-                "VMP3Kit",
-                "VMP3Auth",
+                "VMP3Core",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,12 +145,22 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The auth service's routes (register, login, refresh, JWKS) on VMP3HTTP and VMP3Auth.
+        .target(
+            name: "VMP3AuthHTTP",
+            dependencies: [
+                "VMP3Core",
+                "VMP3Auth",
+                "VMP3HTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The conformance suites: one per protocol, written once, run against every backend
-        // (the embedded ones in VMP3KitTests, the networked ones in VMP3TransportTests).
+        // (ours in the test targets; a third party's as Examples/CustomObjectStore shows).
         .target(
             name: "VMP3Conformance",
-            dependencies: ["VMP3Kit", "VMP3TestSupport"],
-            path: "Tests/VMP3Conformance"
+            dependencies: ["VMP3Core", "VMP3TestSupport"]
         ),
 
         // Helpers the test targets share: scratch folders, running external programs.
@@ -145,6 +181,7 @@ let package = Package(
                 "VMP3SQLite",
                 "VMP3Auth",
                 "VMP3HTTP",
+                "VMP3AuthHTTP",
                 "VMP3Transport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -158,13 +195,13 @@ let package = Package(
         // ServiceLifecycle.
         .executableTarget(
             name: "vmp3-auth",
-            dependencies: ["VMP3Auth", "VMP3HTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["VMP3Core", "VMP3Auth", "VMP3HTTP", "VMP3AuthHTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Sources/Services/vmp3-auth"
         ),
         .executableTarget(
             name: "vmp3-gateway",
             dependencies: [
-                "VMP3Kit", "VMP3Auth", "VMP3HTTP", "VMP3Transport",
+                "VMP3Core", "VMP3Auth", "VMP3HTTP", "VMP3Transport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -172,13 +209,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "vmp3-converter",
-            dependencies: ["VMP3Kit", "VMP3HTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["VMP3Core", "VMP3MediaConverter", "VMP3HTTP", "VMP3Transport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Sources/Services/vmp3-converter"
         ),
         .executableTarget(
             name: "vmp3-notifier",
             dependencies: [
-                "VMP3Kit", "VMP3HTTP", "VMP3Transport",
+                "VMP3Core", "VMP3HTTP", "VMP3Transport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -201,7 +238,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayClient",
             dependencies: [
-                "VMP3Kit",
+                "VMP3Core",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,6 +247,12 @@ let package = Package(
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
             ],
             path: "Examples/GatewayClient"
+        ),
+        // A backend of someone else's, checked by the SDK's conformance suite.
+        .executableTarget(
+            name: "CustomObjectStore",
+            dependencies: ["VMP3Core", "VMP3Conformance", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Examples/CustomObjectStore"
         ),
 
         // The conversion fuzzer (scripts/fuzz.sh builds it with libFuzzer); in an ordinary build,
@@ -223,7 +266,7 @@ let package = Package(
         // The Swift half of Benchmarks/transport_benchmark.py.
         .executableTarget(
             name: "vmp3-transport-bench",
-            dependencies: ["VMP3Transport", "VMP3Kit"],
+            dependencies: ["VMP3Transport", "VMP3Core"],
             path: "Benchmarks/TransportBenchmark"
         ),
 
@@ -233,11 +276,14 @@ let package = Package(
             name: "VMP3KitTests",
             dependencies: [
                 "VMP3Kit",
+                "VMP3Core",
+                "VMP3MediaConverter",
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 "vmp3",
                 "ConvertFile",
                 "EmbeddedPipeline",
+                "CustomObjectStore",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Inputs the fuzzer found bugs with, replayed by MutationCorpusTests.
@@ -252,6 +298,7 @@ let package = Package(
                 "VMP3Kit",
                 "VMP3Auth",
                 "VMP3HTTP",
+                "VMP3AuthHTTP",
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -278,6 +325,7 @@ let package = Package(
             dependencies: [
                 "VMP3HTTP",
                 "VMP3Auth",
+                "VMP3AuthHTTP",
                 "VMP3Kit",
                 "VMP3TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

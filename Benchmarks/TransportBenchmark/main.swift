@@ -5,7 +5,7 @@
 //   vmp3-transport-bench redis REDIS_URL JOBS CONCURRENCY
 //   vmp3-transport-bench s3 S3_ENDPOINT FILE
 import Foundation
-import VMP3Kit
+import VMP3Core
 import VMP3Transport
 
 func emit(_ fields: [String: Any]) {

@@ -4,7 +4,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOFileSystem
 import NIOHTTP1
-import VMP3Kit
+import VMP3Core
 
 /// A client of the VMP3 gateway's HTTP API (Docs/openapi.json), on AsyncHTTPClient. Uploads and
 /// downloads stream between the file and the socket: memory stays flat whatever the file's size.

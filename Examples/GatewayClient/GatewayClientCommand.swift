@@ -8,7 +8,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 @main
 struct GatewayClientCommand: AsyncParsableCommand {

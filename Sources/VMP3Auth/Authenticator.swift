@@ -1,4 +1,4 @@
-import VMP3Kit
+import VMP3Core
 
 /// Registration and login as the auth service offers them: users plus token issue.
 public struct Authenticator: Sendable {

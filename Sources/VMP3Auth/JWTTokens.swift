@@ -1,6 +1,6 @@
 import Foundation
 import JWTKit
-import VMP3Kit
+import VMP3Core
 
 /// Issuer, audience and lifetime of access tokens: the issuer and verifier must agree.
 public struct TokenSettings: Sendable, Hashable {

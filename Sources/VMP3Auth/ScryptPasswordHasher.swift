@@ -1,7 +1,7 @@
 import _CryptoExtras
 import Crypto
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// Hashes passwords with scrypt (swift-crypto's `_CryptoExtras`) and a random 16-byte salt per
 /// password, and verifies them in constant time.

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import GRDB
-import VMP3Kit
+import VMP3Core
 
 /// A registered user.
 public struct User: Sendable, Hashable, Codable {

@@ -1,13 +1,13 @@
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
-/// Builds the router of a VMP3 HTTP process from the parts it serves: the auth routes (the auth
-/// service, or `vmp3 serve`), the job routes behind bearer tokens (the gateway), and always
+/// Builds the router of a VMP3 HTTP process from the parts it serves: routes without a token
+/// (``PublicRoutes``: the auth service's, or `vmp3 serve`'s), the job routes behind bearer tokens (the gateway), and always
 /// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. Every error leaves as `application/problem+json`;
 /// the client's address is the one `trustedProxies` vouch for (``TrustedProxies``).
 public enum VMP3Router {
     public static func make(
-        auth: AuthRoutes? = nil,
+        auth: (any PublicRoutes)? = nil,
         jobs: JobRoutes? = nil,
         webhookSecrets: WebhookSecretRoutes? = nil,
         verifier: (any TokenVerifier)? = nil,

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import VMP3Kit
+import VMP3Core
 
 /// An exclusive `flock` on a file, held from creation until deinit (or the process's end, which
 /// the kernel releases it on whatever killed the process).

@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// Makes the durable embedded backends from `sqlite:` URLs: `sqlite:///var/lib/vmp3/vmp3.sqlite`
 /// (or a relative `sqlite:vmp3-data/vmp3.sqlite`) for the job store and the queues. Every backend

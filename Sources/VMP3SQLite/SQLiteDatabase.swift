@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// The SQLite database that holds the durable embedded backends of one data directory: the
 /// job store, the queues and the notification ledger share it (and its one writer), so that

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// A ``JobStore`` in SQLite: the durable embedded store (`sqlite:///PATH`) of `vmp3 serve` and
 /// of programs that embed VMP3Kit. Jobs and idempotency keys survive a restart and `kill -9`.

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import VMP3Kit
+import VMP3Core
 
 /// A ``MessageQueue`` in SQLite: the durable embedded queue (`sqlite:///PATH`). Published
 /// messages and deliveries that were never settled survive a restart and `kill -9`; when the

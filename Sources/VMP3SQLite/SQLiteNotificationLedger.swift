@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import VMP3Kit
+import VMP3Core
 
 /// A ``NotificationLedger`` in SQLite, beside the jobs of `vmp3 serve`: what was sent survives a
 /// restart, so an outcome delivered again after `kill -9` is not notified twice.

@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// Makes the networked backends from configuration URLs: `s3://` storage (credentials from
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), `redis://` job stores and `amqp://` queues.

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import ServiceLifecycle
 import VMP3Auth
+import VMP3AuthHTTP
 import VMP3HTTP
 import VMP3Kit
 import VMP3TestSupport

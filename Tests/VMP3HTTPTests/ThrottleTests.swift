@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import VMP3AuthHTTP
 import VMP3HTTP
 import VMP3Kit
 

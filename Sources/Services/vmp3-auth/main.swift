@@ -10,8 +10,9 @@
 // VMP3_LOG_LEVEL.
 import ServiceLifecycle
 import VMP3Auth
+import VMP3AuthHTTP
 import VMP3HTTP
-import VMP3Kit
+import VMP3Core
 import VMP3Transport
 
 await ServiceMain.run("vmp3-auth") {

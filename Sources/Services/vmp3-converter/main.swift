@@ -17,7 +17,8 @@
 import Foundation
 import ServiceLifecycle
 import VMP3HTTP
-import VMP3Kit
+import VMP3Core
+import VMP3MediaConverter
 import VMP3Transport
 
 await ServiceMain.run("vmp3-converter") {

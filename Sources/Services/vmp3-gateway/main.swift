@@ -17,7 +17,7 @@ import Foundation
 import ServiceLifecycle
 import VMP3Auth
 import VMP3HTTP
-import VMP3Kit
+import VMP3Core
 import VMP3Transport
 
 await ServiceMain.run("vmp3-gateway") {

@@ -9,7 +9,7 @@
 // gateway's address, for download links), VMP3_HTTP_ADDRESS (default 127.0.0.1:8084), VMP3_LOG_LEVEL.
 import ServiceLifecycle
 import VMP3HTTP
-import VMP3Kit
+import VMP3Core
 import VMP3Transport
 
 await ServiceMain.run("vmp3-notifier") {

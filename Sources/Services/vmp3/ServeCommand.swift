@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import VMP3Auth
+import VMP3AuthHTTP
 import VMP3HTTP
 import VMP3Kit
 import VMP3SQLite

@@ -1,5 +1,5 @@
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
 /// Verifies `Authorization: Bearer TOKEN` locally with a ``TokenVerifier`` (public keys only) and
 /// puts the claims in the context. No token, a malformed, expired or tampered one, or a token

@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// The proxies whose `X-Forwarded-For` a server believes, and the client address that follows
 /// from them: the rightmost hop that is not a trusted proxy.

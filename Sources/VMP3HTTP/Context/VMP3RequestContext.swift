@@ -1,5 +1,5 @@
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
 /// The request context of VMP3's routers: Hummingbird's core storage plus the caller, once
 /// ``BearerTokenMiddleware`` has verified the token.

@@ -1,6 +1,6 @@
 import Logging
 import ServiceLifecycle
-import VMP3Kit
+import VMP3Core
 
 /// The text of one job's server-sent event stream, in order: a `retry:` hint, then each event
 /// (`id:` the job's version, `event: status|progress`, `data:` the job as JSON), a comment every

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
 /// The options of `POST /v1/jobs`, read from its query: `bitrate`, `quality`, `channels`,
 /// `sample_rate`, `start`, `duration`, `title`, `artist`, `album`, `webhook_url`,

@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// The gateway's job routes, behind ``BearerTokenMiddleware``: upload, list, read, follow
 /// (server-sent events), download and cancel or delete. A job belongs to its creator: anyone

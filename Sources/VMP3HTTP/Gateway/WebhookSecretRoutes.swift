@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
 /// `GET /v1/webhook-secret` and `POST /v1/webhook-secret/rotate`: the caller's own webhook
 /// signing secret (``WebhookSigningSecrets``), to verify the `VMP3-Signature` of the webhooks of

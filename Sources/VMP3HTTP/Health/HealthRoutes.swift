@@ -1,5 +1,5 @@
 import Hummingbird
-import VMP3Kit
+import VMP3Core
 
 /// `GET /healthz` (the process answers) and `GET /readyz` (its backends answer too).
 public struct HealthRoutes: Sendable {

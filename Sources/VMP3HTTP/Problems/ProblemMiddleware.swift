@@ -1,7 +1,7 @@
 import Hummingbird
 import Logging
-import VMP3Auth
-import VMP3Kit
+
+import VMP3Core
 
 /// Turns every error a route throws into `application/problem+json`: the SDK's typed errors get
 /// the status their code means (a job store's `not_found` is 404, a storage outage 503, …);
@@ -28,13 +28,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return problem
         case let error as HTTPError:
             return ProblemDetails(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body)
-        case let error as AuthError:
-            switch error.code {
-            case .invalidEmail, .weakPassword: return ProblemDetails(.unprocessableContent, code: error.code.rawValue, title: "Invalid registration", detail: error.message)
-            case .emailTaken: return ProblemDetails(.conflict, code: error.code.rawValue, title: "Address taken", detail: error.message)
-            case .invalidCredentials: return ProblemDetails(.unauthorized, code: error.code.rawValue, title: "Invalid credentials", detail: "wrong e-mail address or password")
-            default: return ProblemDetails(.serviceUnavailable, code: error.code.rawValue, title: "Authentication unavailable")
-            }
+        case let error as any ProblemDetailsConvertible:
+            return error.problemDetails
         case let error as TokenError:
             return ProblemDetails(.unauthorized, code: "invalid_token", title: "Invalid token", detail: error.message)
         case let error as ConversionError where error.code == .invalidOption:

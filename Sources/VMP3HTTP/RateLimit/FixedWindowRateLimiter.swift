@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// A limit of `limit` events per key per `window` (for example, login attempts per address per
 /// minute), counted by a ``RateLimitCounter``: in memory, or in Redis so that every process of

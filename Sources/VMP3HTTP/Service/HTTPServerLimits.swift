@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
-import VMP3Kit
+import VMP3Core
 
 /// How long a connection may take to say what it wants, and how long it may say nothing: the
 /// limits every VMP3 HTTP server (the services, `vmp3 serve`) runs with, so that slow or silent

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
-import VMP3Kit
+import VMP3Core
 
 /// What the service executables read from the environment besides the backend URLs
 /// (``BackendConfiguration``): where to listen and where their files go.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// A ``MessageQueue`` on RabbitMQ (`amqp://user:pass@host:5672/vhost`), through librabbitmq.
 ///

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// Wakes a thread that waits in `poll(2)` on a socket: a non-blocking pipe that other threads
 /// write a byte to, polled together with the socket, so that a command (an acknowledgement, a

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import VMP3Kit
+import VMP3Core
 
 /// A ``Notifier`` for ``NotificationDestination/email(_:)``: a plain-text message saying the
 /// job finished (with its download link) or failed (with the reason), sent by an ``SMTPMailer``.

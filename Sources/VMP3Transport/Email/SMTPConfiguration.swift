@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// Where and how e-mail is sent, from a URL:
 ///

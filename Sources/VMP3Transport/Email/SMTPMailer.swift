@@ -1,7 +1,7 @@
 import CCurl
 import Dispatch
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// Sends ``EmailMessage``s over SMTP with libcurl: plain, STARTTLS or implicit TLS as
 /// ``SMTPConfiguration/security`` says.

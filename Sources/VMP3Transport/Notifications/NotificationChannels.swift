@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import VMP3Kit
+import VMP3Core
 
 /// The channels a process notifies on, and how: a signed webhook when there is a secret to sign
 /// with, e-mail when there is an SMTP server. What `vmp3-notifier` and `vmp3 serve` both run.

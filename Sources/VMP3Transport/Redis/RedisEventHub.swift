@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// One Redis subscription for every event stream of a process: a `PSUBSCRIBE` to the store's
 /// event channels on one connection and one thread, fanned out in memory to each job's

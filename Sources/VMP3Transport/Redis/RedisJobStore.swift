@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// A ``JobStore`` in Redis (`redis://host:6379/0`), on hiredis.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// A ``NotificationLedger`` in Redis, shared by every notifier process: a list per job
 /// (`PREFIX notifications:JOB_ID`, JSON records, oldest first) that expires with the job's

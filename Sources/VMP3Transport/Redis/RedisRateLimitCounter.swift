@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// A ``RateLimitCounter`` in Redis, shared by every process on the same store: one key per
 /// counted key and window (`PREFIX ratelimit:SHA256(KEY)`), incremented and given its expiry

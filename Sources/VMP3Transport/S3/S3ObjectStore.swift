@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import VMP3Kit
+import VMP3Core
 
 /// An ``ObjectStore`` on S3 or an S3-compatible server, over async-http-client with AWS
 /// Signature V4 (``SigV4Signer``).

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// How a ``WebhookNotifier`` signs, times out and retries.
 public struct WebhookConfiguration: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import VMP3Kit
+import VMP3Core
 
 /// The JSON body of a webhook: which event, about which job, with a delivery id that stays the
 /// same across retries and redeliveries (receivers drop duplicates by it).

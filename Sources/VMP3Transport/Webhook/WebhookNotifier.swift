@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import VMP3Kit
+import VMP3Core
 
 /// A ``Notifier`` for ``NotificationDestination/webhook(_:)``: POSTs the event as JSON
 /// (``WebhookEvent``), signed in the `VMP3-Signature` header (``WebhookSignature``) with the

@@ -2,7 +2,9 @@ import Foundation
 import VMP3TestSupport
 import Testing
 import VMP3Conformance
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// The conformance suites against the embedded backends. VMP3TransportTests runs the same
 /// suites against RabbitMQ, Redis and S3.

@@ -1,5 +1,7 @@
 import Testing
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// Which addresses webhooks may reach.
 @Suite struct WebhookEgressPolicyTests {

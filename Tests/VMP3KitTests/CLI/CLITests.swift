@@ -160,4 +160,13 @@ import Testing
         let failed = try await ExternalTool.run(builtExecutable("EmbeddedPipeline"), [directory.appendingPathComponent("missing.mp4").path])
         #expect(failed.status != 0)
     }
+
+    @Test("CustomObjectStore passes the SDK's ObjectStore conformance suite")
+    func customObjectStore() async throws {
+        let result = try await ExternalTool.run(builtExecutable("CustomObjectStore"), [])
+        #expect(result.status == 0, "\(result.text)\(result.stderr)")
+        let summary = try #require(result.text.firstMatch(of: /(\d+) of (\d+) checks passed/), "\(result.text)")
+        #expect(summary.1 == summary.2 && Int(summary.2) ?? 0 >= 10, "\(result.text)")
+        #expect(!result.text.contains("FAIL"))
+    }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import VMP3TestSupport
 import Testing
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// Bad input and bad options: each ends in a typed error naming the cause, and leaves nothing at
 /// the destination (no MP3, no hidden partial file).

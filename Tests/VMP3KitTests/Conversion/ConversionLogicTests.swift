@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// The pure logic under the pipeline: trim windows, sample rates, tags, option checks.
 @Suite struct ConversionLogicTests {

@@ -2,7 +2,9 @@ import Foundation
 import VMP3TestSupport
 import Synchronization
 import Testing
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// Converts real media made by the ffmpeg CLI and checks the MP3 as a listener would: it decodes,
 /// lasts as long as the source, has the channels and rate asked for, and sounds the same.

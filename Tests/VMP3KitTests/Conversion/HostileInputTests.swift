@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import VMP3Conformance
 import VMP3TestSupport
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// Uploads and options written by an attacker: each of the ways they once broke the converter —
 /// a trap, a read of the server's files, a memory blow-up, hours of work — now ends in a typed

@@ -2,7 +2,9 @@ import Foundation
 import VMP3TestSupport
 import Testing
 import VMP3Conformance
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// The worker on embedded backends with real media: a job's whole life, and each way it can go wrong.
 @Suite struct ConversionWorkerTests {

@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import VMP3Conformance
 import VMP3TestSupport
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// The maintenance sweeps on embedded backends with real media.
 @Suite struct JobMaintenanceTests {

@@ -4,7 +4,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import VMP3Conformance
-@testable import VMP3Kit
+@testable import VMP3Core
+@testable import VMP3MediaConverter
+import VMP3Kit
 
 /// Embedded backends in a scratch folder, a job service on them, and workers to run.
 struct WorkerHarness {

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import VMP3Core
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// A file written under a temporary name beside its destination and renamed into place by
+/// ``commit()``. Until then the destination is untouched; if the file is never committed, `deinit`
+/// removes the temporary file, so a failed or cancelled conversion leaves nothing behind.
+final class AtomicOutputFile {
+    let destination: String
+    let temporaryPath: String
+    private var descriptor: Int32
+    private var committed = false
+    /// Bytes appended so far.
+    private(set) var size: Int64 = 0
+    /// The most bytes the file may hold, or `nil` for no limit.
+    let maxSize: Int64?
+
+    /// - Parameter maxSize: the most bytes that may be appended; one more fails the append with
+    ///   ``ConversionError/Code/outputTooLarge``.
+    init(destination: String, maxSize: Int64? = nil) throws(ConversionError) {
+        self.destination = destination
+        self.maxSize = maxSize
+        let url = URL(fileURLWithPath: destination)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw Self.failure(destination, "it is a directory")
+        }
+        temporaryPath = directory + "/." + url.lastPathComponent + "." + UUID().uuidString.prefix(8) + ".partial"
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            throw Self.failure(directory, String(cString: strerror(errno)))
+        }
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+        if !committed { unlink(temporaryPath) }
+    }
+
+    /// Appends `bytes`.
+    func append(_ bytes: UnsafeRawBufferPointer) throws(ConversionError) {
+        if let maxSize, size + Int64(bytes.count) > maxSize {
+            throw ConversionError(code: .outputTooLarge, message: "the MP3 would be larger than its limit of \(maxSize) bytes")
+        }
+        try write(bytes, at: size)
+        size += Int64(bytes.count)
+    }
+
+    /// Appends `bytes`.
+    func append(_ bytes: [UInt8]) throws(ConversionError) {
+        let result: Result<Void, ConversionError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(ConversionError) in try append(buffer) }
+        }
+        try result.get()
+    }
+
+    /// Writes `bytes` at `offset`, which must lie within what was appended (used to fill in the
+    /// LAME/Xing frame once the length is known).
+    func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
+        guard offset >= 0, offset + Int64(bytes.count) <= size else {
+            throw ConversionError(code: .encodingFailed, message: "the LAME/Xing frame does not fit where the first frame was written")
+        }
+        try write(bytes, at: offset)
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Self.failure(temporaryPath, String(cString: strerror(errno)))
+            }
+            done += written
+        }
+    }
+
+    /// Flushes the file to disk and moves it to the destination, replacing any file there.
+    func commit() throws(ConversionError) {
+        if fsync(descriptor) != 0 {
+            throw Self.failure(temporaryPath, String(cString: strerror(errno)))
+        }
+        close(descriptor)
+        descriptor = -1
+        if rename(temporaryPath, destination) != 0 {
+            throw Self.failure(destination, String(cString: strerror(errno)))
+        }
+        committed = true
+    }
+
+    private static func failure(_ path: String, _ reason: String) -> ConversionError {
+        ConversionError(code: .outputNotWritable, message: "cannot write \(path): \(reason)")
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+import VMP3TestSupport
+
+/// Each executable links only what it uses (Docs/architecture.md, "What each executable links"):
+/// the module split is what keeps FFmpeg out of the processes that never convert and SQLite out
+/// of the converter, and a new import in the wrong module would bring them back unnoticed.
+@Suite struct LinkedLibrariesTests {
+    /// The shared libraries the dynamic loader maps for `executable` (`ldd`, so transitive ones too).
+    static func libraries(of executable: String) async throws -> Set<String> {
+        let output = try await ExternalTool.run("ldd", [builtExecutable(executable)])
+        #expect(output.status == 0, "\(output.stderr)")
+        return Set(output.text.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first.map { String($0.split(separator: ".").first ?? $0).trimmingCharacters(in: .whitespaces) }
+        })
+    }
+
+    static let ffmpeg: Set<String> = ["libavformat", "libavcodec", "libswresample", "libavutil", "libmp3lame"]
+
+    @Test("the gateway, the auth service, the notifier and GatewayClient link no FFmpeg or LAME",
+          arguments: ["vmp3-gateway", "vmp3-auth", "vmp3-notifier", "GatewayClient"])
+    func noFFmpeg(_ executable: String) async throws {
+        let linked = try await Self.libraries(of: executable)
+        #expect(linked.contains("libswiftCore"), "ldd listed nothing we recognise: \(linked.sorted())")
+        #expect(linked.isDisjoint(with: Self.ffmpeg), "\(executable) links \(linked.intersection(Self.ffmpeg).sorted())")
+    }
+
+    @Test("the converter and the notifier link no SQLite", arguments: ["vmp3-converter", "vmp3-notifier"])
+    func noSQLite(_ executable: String) async throws {
+        let linked = try await Self.libraries(of: executable)
+        #expect(linked.contains("libswiftCore"), "ldd listed nothing we recognise: \(linked.sorted())")
+        #expect(!linked.contains("libsqlite3"), "\(executable) links SQLite")
+    }
+
+    @Test("the converter does link FFmpeg and LAME: the check above looks at the right names")
+    func converterLinksFFmpeg() async throws {
+        #expect(try await Self.libraries(of: "vmp3-converter").isSuperset(of: Self.ffmpeg))
+        #expect(try await Self.libraries(of: "vmp3-auth").contains("libsqlite3"))
+    }
+}
