@@ -115,8 +115,7 @@ struct ShardedDirectoryStore: ObjectStore {
 /// One chunk of a file per call, so that the consumer's pace bounds memory; closes the file at
 /// its end.
 private final class ChunkReader: Sendable {
-    // FileHandle is not Sendable, but the stream calls `next()` from one task at a time.
-    nonisolated(unsafe) private let handle: FileHandle
+    private let handle: FileHandle
     private let chunkSize: Int
 
     init(handle: FileHandle, chunkSize: Int) {

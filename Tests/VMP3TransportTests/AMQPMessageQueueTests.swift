@@ -17,6 +17,17 @@ import VMP3Kit
         try await check.run(try Self.queue())
     }
 
+    @Test("shutdown closes the publishing connection and ends its thread: a publish afterwards fails at once")
+    func shutdown() async throws {
+        let queue = try Self.queue()
+        try await queue.publish(ConformanceMessage(1, text: "before"))
+        await queue.shutdown()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: QueueError.self) { try await queue.publish(ConformanceMessage(2, text: "after")) }
+        #expect(error?.code == .unavailable)
+        #expect(ContinuousClock.now - started < .seconds(2), "a stopped thread answers at once, not after a timeout")
+    }
+
     @Test("the broker itself dead-letters a message delivered more often than the queue's delivery limit")
     func deliveryLimit() async throws {
         let queue = AMQPMessageQueue<ConformanceMessage>(

@@ -112,6 +112,26 @@ import VMP3Kit
         try await restarted.stop()
     }
 
+    @Test("shutdown closes the store's connections: its subscription and its pool; open event streams end")
+    func shutdown() async throws {
+        let redis = try await ScratchRedis.start()
+        let admin = RedisClient(endpoint: redis.endpoint)
+        func connections() async throws -> Int {
+            let info = try await admin.send(["INFO", "clients"]).text ?? ""
+            return Int(info.firstMatch(of: /connected_clients:(\d+)/).map { String($0.1) } ?? "") ?? -1
+        }
+        let alone = try await connections()
+        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown:")
+        let job = Job(owner: "ann", source: "sources/x")
+        try await store.create(job, idempotencyKey: nil)
+        let inbox = Inbox(try await store.events(for: job.id))
+        #expect(try await connections() >= alone + 2, "a pooled connection and the subscription")
+        await store.shutdown()
+        await #expect(throws: (any Error).self) { _ = try await inbox.takeOne(within: .seconds(10)) }
+        try await eventually("the store's connections to close") { try await connections() == alone }
+        try await redis.stop()
+    }
+
     @Test("an unreachable Redis is an unavailable (transient) error, not a hang")
     func unreachable() async throws {
         let store = RedisJobStore(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1, connectTimeout: .seconds(300)))

@@ -49,5 +49,5 @@ await ServiceMain.run("vmp3-converter") {
     let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
     let health = HealthRoutes(backends: backends)
     let app = try environment.application(router: VMP3Router.make(health: health), defaultPort: 8083, logger: logger)
-    try await ServiceGroup(services: [worker, sweeps, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    try await ServiceGroup(services: [BackendsService(backends), worker, sweeps, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 }

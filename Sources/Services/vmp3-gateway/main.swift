@@ -50,5 +50,5 @@ await ServiceMain.run("vmp3-gateway") {
     )
     AuthProxyRoutes(upstream: authURL).add(to: router)
     let app = try environment.application(router: router, defaultPort: 8080, logger: logger)
-    try await ServiceGroup(services: [app, keySet], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    try await ServiceGroup(services: [BackendsService(backends), app, keySet], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 }

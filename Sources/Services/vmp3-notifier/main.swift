@@ -28,6 +28,6 @@ await ServiceMain.run("vmp3-notifier") {
         outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, store: backends.store, logger: logger), ledger: ledger, logger: logger
     )
     let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), defaultPort: 8084, logger: logger)
-    try await ServiceGroup(services: [dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    try await ServiceGroup(services: [BackendsService(backends), dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     try await client.shutdown()
 }

@@ -136,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         logger.info("notifying by \(channels.summary)")
         let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
-        let group = ServiceGroup(services: [app, worker, sweeps, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: [BackendsService(backends), app, worker, sweeps, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

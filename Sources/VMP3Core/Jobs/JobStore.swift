@@ -62,9 +62,16 @@ public protocol JobStore: Sendable {
     /// Moves the owner's webhook signing secret to its next generation, atomically, and
     /// returns that generation: the old secret stops signing at once.
     func rotateWebhookSecret(of owner: UserID) async throws -> Int
+
+    /// Releases the connections and threads the store holds: called once, when the process is
+    /// done with it (``BackendsService`` does it after the services that use it have stopped).
+    /// The default, for stores that hold none, does nothing.
+    func shutdown() async
 }
 
 extension JobStore {
+    public func shutdown() async {}
+
     /// Stores a new job, with no limit on its owner's active jobs.
     @discardableResult
     public func create(_ job: Job, idempotencyKey: String?) async throws -> JobCreation {

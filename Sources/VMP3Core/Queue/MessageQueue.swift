@@ -26,10 +26,16 @@ public protocol MessageQueue<Message>: Sendable {
     /// Returns if the queue can be reached now, throws ``QueueError`` if not: for readiness
     /// checks. The default (for in-process queues) always returns.
     func checkReachable() async throws
+
+    /// Releases the connections and threads the queue holds (subscriptions end with their own
+    /// ``QueueSubscription``): called once, when the process is done with the queue. The default,
+    /// for in-process queues, does nothing.
+    func shutdown() async
 }
 
 extension MessageQueue {
     public func checkReachable() async throws {}
+    public func shutdown() async {}
 }
 
 /// The message a converter takes from the job queue.

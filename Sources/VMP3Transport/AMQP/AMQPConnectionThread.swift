@@ -59,6 +59,16 @@ final class AMQPConnectionThread: Sendable {
         }
     }
 
+    /// Asks the thread to close the connection and end, without waiting for it.
+    func requestStop() {
+        let signal = state.withLock { state -> Bool in
+            if state.finished || state.stopping { return false }
+            state.stopping = true
+            return true
+        }
+        if signal { wakeup.signal() }
+    }
+
     /// Closes the connection (the broker then requeues unsettled deliveries) and ends the thread.
     func stop() async {
         await withCheckedContinuation { continuation in

@@ -37,9 +37,15 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
         }
     }
 
+    /// Closes the publishing connection and ends its thread.
+    public func shutdown() async {
+        await publisher.stop()
+    }
+
     deinit {
-        let publisher = publisher
-        Task { await publisher.stop() }
+        // Only tells the thread to end (it holds no reference back to the queue): no work is
+        // started here. ``shutdown()`` is the way to wait for it.
+        publisher.requestStop()
     }
 
     public func publish(_ message: Message) async throws {

@@ -57,6 +57,12 @@ final class RedisClient: Sendable {
         throw RedisError(description: "unreachable")
     }
 
+    /// Closes the idle connections. A command sent afterwards connects anew.
+    func closeIdleConnections() {
+        let closing = idle.withLock { idle in defer { idle = [] }; return idle }
+        _ = closing  // freed here, each closing its socket in its deinit
+    }
+
     /// A connection of its own for a subscription.
     func dedicatedConnection() async throws -> PooledConnection {
         let endpoint = endpoint

@@ -115,7 +115,12 @@ final class RedisEventHub: Sendable {
         return escaped
     }
 
-    deinit {
+    /// Closes the subscription, ending its thread; open event streams end with `unavailable`.
+    func close() {
         state.withLock { $0.subscription }?.close()
+    }
+
+    deinit {
+        close()
     }
 }

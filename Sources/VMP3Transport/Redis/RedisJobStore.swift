@@ -196,6 +196,12 @@ public struct RedisJobStore: JobStore {
         try await eventHub.events(for: id)
     }
 
+    /// Closes the event subscription (its thread ends) and the pooled connections.
+    public func shutdown() async {
+        eventHub.close()
+        client.closeIdleConnections()
+    }
+
     // MARK: - Plumbing
 
     private func send(_ arguments: [RedisArgument]) async throws -> RedisReply {
