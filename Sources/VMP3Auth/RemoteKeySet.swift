@@ -27,10 +27,10 @@ public actor RemoteKeySet: TokenVerifier, Service {
             self.tokenSettings = tokenSettings
         }
 
-        /// `VMP3_JWKS_REFRESH_SECONDS` (1…86400, default 300) over the defaults.
-        public init(environment: [String: String]) throws(ConfigurationError) {
+        /// ``Setting/jwksRefresh`` (1…86400, default 300) over the defaults.
+        public init(settings: Settings) throws(ConfigurationError) {
             self.init()
-            if let seconds = try EnvironmentValue.wholeNumber("VMP3_JWKS_REFRESH_SECONDS", in: 1...86_400, from: environment) {
+            if settings.isGiven(.jwksRefresh), let seconds = try settings.wholeNumber(.jwksRefresh) {
                 refreshInterval = .seconds(seconds)
                 unknownKeyInterval = min(unknownKeyInterval, refreshInterval)
             }

@@ -29,17 +29,17 @@ public struct ScryptPasswordHasher: Sendable, Equatable {
 
     static let keyLength = 32
 
-    /// The hasher `VMP3_PASSWORD_HASH_COST` names (`ln=LOG2N,r=R,p=P`, as in a stored hash), or
+    /// The hasher ``Setting/passwordHashCost`` names (`ln=LOG2N,r=R,p=P`, as in a stored hash), or
     /// the default when it is unset. Stored hashes of other parameters are rehashed at the next
     /// login, so the cost can be raised (or, for a test deployment, lowered) at any restart.
     ///
     /// - Throws: ``ConfigurationError`` naming the variable, for a malformed value or one
     ///   outside ln 10–20, r 1–32, p 1–16.
-    public init(environment: [String: String]) throws(ConfigurationError) {
+    public init(settings: Settings) throws(ConfigurationError) {
         self.init()
-        guard let text = environment["VMP3_PASSWORD_HASH_COST"], !text.isEmpty else { return }
+        guard let text = settings.text(.passwordHashCost) else { return }
         guard let parameters = Self.parameters(Substring(text)), parameters.logN >= 10 else {
-            throw ConfigurationError("VMP3_PASSWORD_HASH_COST must be ln=10…20,r=1…32,p=1…16 (the default is ln=15,r=8,p=3), not \(text)")
+            throw settings.malformed(.passwordHashCost, text, "ln=10…20,r=1…32,p=1…16 (the default is ln=15,r=8,p=3)")
         }
         self.init(logN: parameters.logN, blockSize: parameters.r, parallelism: parameters.p)
     }

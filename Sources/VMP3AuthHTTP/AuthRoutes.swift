@@ -34,10 +34,10 @@ public struct AuthRoutes: PublicRoutes {
             self.registrationWindow = registrationWindow
         }
 
-        /// `VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR` (default 20) over the defaults.
-        public init(environment: [String: String]) throws(ConfigurationError) {
+        /// ``Setting/registrationsPerClientPerHour`` over the defaults.
+        public init(settings: Settings) throws(ConfigurationError) {
             self.init()
-            if let number = try EnvironmentValue.wholeNumber("VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR", in: 1...1_000_000, from: environment) {
+            if settings.isGiven(.registrationsPerClientPerHour), let number = try settings.wholeNumber(.registrationsPerClientPerHour) {
                 registrationsPerClient = number
             }
         }

@@ -14,15 +14,16 @@ import VMP3Core
 /// let backends = try await Backends.make(BackendConfiguration(), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])
 /// ```
 public struct TransportBackendFactory: BackendFactory {
-    private let environment: [String: String]
+    private let settings: Settings
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.environment = environment
+    /// - Parameter settings: where the S3 credentials come from.
+    public init(settings: Settings = Settings()) {
+        self.settings = settings
     }
 
     public func makeObjectStore(_ url: URL) async throws -> (any ObjectStore)? {
         guard url.scheme == "s3" else { return nil }
-        guard let credentials = AWSCredentials.fromEnvironment(environment) else {
+        guard let credentials = AWSCredentials.from(settings) else {
             throw ConfigurationError("VMP3_STORAGE is S3, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
         }
         do {

@@ -9,16 +9,16 @@ import VMP3Kit
 @Suite struct EmailRecipientTests {
     @Test("VMP3_EMAIL_ALLOWED_RECIPIENTS: addresses, domains with their subdomains, or everyone; nobody when unset; junk refused")
     func policy() throws {
-        let policy = try EmailRecipientPolicy(environment: ["VMP3_EMAIL_ALLOWED_RECIPIENTS": " Boss@Example.net , @corp.example.com"])
+        let policy = try EmailRecipientPolicy(settings: Settings(["VMP3_EMAIL_ALLOWED_RECIPIENTS": " Boss@Example.net , @corp.example.com"]))
         #expect(policy.allows("boss@example.net") && policy.allows("BOSS@example.NET"))
         #expect(policy.allows("ann@corp.example.com") && policy.allows("ann@eu.corp.example.com"))
         #expect(!policy.allows("ann@example.net") && !policy.allows("ann@evilcorp.example.com") && !policy.allows("ann@example.com"))
         #expect(!policy.allows("corp.example.com") && !policy.allows("ann@com"))
-        #expect(try EmailRecipientPolicy(environment: ["VMP3_EMAIL_ALLOWED_RECIPIENTS": "*"]).allows("anyone@anywhere.org"))
-        let unset = try EmailRecipientPolicy(environment: [:])
+        #expect(try EmailRecipientPolicy(settings: Settings(["VMP3_EMAIL_ALLOWED_RECIPIENTS": "*"])).allows("anyone@anywhere.org"))
+        let unset = try EmailRecipientPolicy(settings: Settings([:]))
         #expect(!unset.allowsAny && !unset.allows("ann@example.com"))
         for bad in ["ann", "@com", "a@b@c.d", "@", "@x@y.z", "ann@localhost"] {
-            #expect(throws: ConfigurationError.self, "\(bad)") { try EmailRecipientPolicy(environment: ["VMP3_EMAIL_ALLOWED_RECIPIENTS": bad]) }
+            #expect(throws: ConfigurationError.self, "\(bad)") { try EmailRecipientPolicy(settings: Settings(["VMP3_EMAIL_ALLOWED_RECIPIENTS": bad])) }
         }
     }
 

@@ -130,11 +130,11 @@ import VMP3Kit
 
     @Test("VMP3_JWKS_REFRESH_SECONDS is 1…86400")
     func refreshSetting() throws {
-        #expect(try RemoteKeySet.Configuration(environment: [:]).refreshInterval == .seconds(300))
-        #expect(try RemoteKeySet.Configuration(environment: ["VMP3_JWKS_REFRESH_SECONDS": "2"]).refreshInterval == .seconds(2))
-        #expect(try RemoteKeySet.Configuration(environment: ["VMP3_JWKS_REFRESH_SECONDS": "2"]).unknownKeyInterval == .seconds(2))
+        #expect(try RemoteKeySet.Configuration(settings: Settings([:])).refreshInterval == .seconds(300))
+        #expect(try RemoteKeySet.Configuration(settings: Settings(["VMP3_JWKS_REFRESH_SECONDS": "2"])).refreshInterval == .seconds(2))
+        #expect(try RemoteKeySet.Configuration(settings: Settings(["VMP3_JWKS_REFRESH_SECONDS": "2"])).unknownKeyInterval == .seconds(2))
         for bad in ["0", "-1", "86401", "x", "1.5"] {
-            #expect(throws: ConfigurationError.self) { try RemoteKeySet.Configuration(environment: ["VMP3_JWKS_REFRESH_SECONDS": bad]) }
+            #expect(throws: ConfigurationError.self) { try RemoteKeySet.Configuration(settings: Settings(["VMP3_JWKS_REFRESH_SECONDS": bad])) }
         }
     }
 }

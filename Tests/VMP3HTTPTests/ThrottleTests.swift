@@ -9,7 +9,7 @@ import VMP3Kit
 /// Whose request is whose (``TrustedProxies``) and the limits keyed on it.
 @Suite struct ThrottleTests {
     static func proxies(_ text: String) throws -> TrustedProxies {
-        try TrustedProxies(environment: ["VMP3_TRUSTED_PROXIES": text])
+        try TrustedProxies(settings: Settings(["VMP3_TRUSTED_PROXIES": text]))
     }
 
     @Test("the client is the rightmost hop no trusted proxy vouches for; a client's own X-Forwarded-For is never believed")
@@ -32,7 +32,7 @@ import VMP3Kit
         #expect(try Self.proxies("::1").clientAddress(peer: "::1", forwardedFor: ["2001:DB8::0:1"]) == "2001:db8::1")
         // `none`: nobody's header counts.
         #expect(try Self.proxies("none").clientAddress(peer: "127.0.0.1", forwardedFor: ["203.0.113.9"]) == "127.0.0.1")
-        #expect(try TrustedProxies(environment: [:]) == .loopback)
+        #expect(try TrustedProxies(settings: Settings([:])) == .loopback)
         for bad in ["10.0.0.0/33", "gateway.internal", "1.2.3"] {
             #expect(throws: ConfigurationError.self) { try Self.proxies(bad) }
         }

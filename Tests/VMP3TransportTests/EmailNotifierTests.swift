@@ -100,10 +100,10 @@ import VMP3TestSupport
     @Test("an address VMP3_EMAIL_ALLOWED_RECIPIENTS does not name gets nothing: refused before connecting, recorded; an allowed one is mailed")
     func recipientsNotAllowed() async throws {
         let ledger = InMemoryNotificationLedger()
-        var channels = try NotificationChannels(environment: [
+        var channels = try NotificationChannels(settings: Settings([
             "VMP3_SMTP": "\(try TestServices.value("VMP3_TEST_SMTP_URL"))?from=vmp3@example.com&tls=none",
             "VMP3_EMAIL_ALLOWED_RECIPIENTS": "@allowed.example.org, boss@example.net",
-        ])
+        ]))
         channels.email?.initialBackoff = .milliseconds(100)
         let notifier = EmailNotifier(configuration: try #require(channels.email), ledger: ledger)
         let refused = Self.event(.succeeded, title: "Click here")
@@ -118,10 +118,10 @@ import VMP3TestSupport
             #expect(try ReceivedMail.find(withID: "\(event.deliveryID)@example.com", in: try TestServices.value("VMP3_TEST_MAILDIR")) != nil, "\(address)")
         }
         // With the variable unset, the services mail nobody.
-        let unset = try NotificationChannels(environment: ["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com"])
+        let unset = try NotificationChannels(settings: Settings(["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com"]))
         #expect(unset.email?.recipients.allowsAny == false)
         #expect(throws: ConfigurationError.self) {
-            try NotificationChannels(environment: ["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com", "VMP3_EMAIL_ALLOWED_RECIPIENTS": "not-an-address"])
+            try NotificationChannels(settings: Settings(["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com", "VMP3_EMAIL_ALLOWED_RECIPIENTS": "not-an-address"]))
         }
     }
 

@@ -41,12 +41,12 @@ import VMP3TestSupport
         }
 
         var s3 = BackendConfiguration(storage: URL(string: "s3://media?endpoint=\(try TestServices.s3Endpoint.absoluteString)")!)
-        let withKeys = TransportBackendFactory(environment: ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"])
+        let withKeys = TransportBackendFactory(settings: Settings(["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"]))
         #expect(try await Backends.make(s3, factories: [withKeys, EmbeddedBackendFactory()]).storage is S3ObjectStore)
         // No credentials in the environment: a clear error at start-up, never a default key.
         s3.queue = URL(string: "memory:")!
         await #expect(throws: ConfigurationError.self) {
-            _ = try await Backends.make(s3, factories: [TransportBackendFactory(environment: [:]), EmbeddedBackendFactory()])
+            _ = try await Backends.make(s3, factories: [TransportBackendFactory(settings: Settings([:])), EmbeddedBackendFactory()])
         }
     }
 

@@ -9,14 +9,14 @@ import VMP3Transport
 @Suite struct NotificationChannelsTests {
     @Test("from the environment: nothing set, nothing sent; a secret and an SMTP URL turn webhook and e-mail on")
     func fromEnvironment() throws {
-        let none = try NotificationChannels(environment: [:])
+        let none = try NotificationChannels(settings: Settings([:]))
         #expect(none.webhook == nil && none.email == nil)
         #expect(none.summary.hasPrefix("nothing"))
 
-        let both = try NotificationChannels(environment: [
+        let both = try NotificationChannels(settings: Settings([
             "VMP3_WEBHOOK_SECRET": "a secret of twenty bytes", "VMP3_SMTP": "smtp://127.0.0.1:2525?from=vmp3@example.com",
             "VMP3_PUBLIC_URL": "https://vmp3.example.com",
-        ])
+        ]))
         #expect(both.summary == "webhook, e-mail")
         #expect(both.email?.publicBaseURL?.absoluteString == "https://vmp3.example.com")
     }
@@ -28,7 +28,7 @@ import VMP3Transport
         ["VMP3_SMTP": "smtp://127.0.0.1:25?from=vmp3@example.com", "VMP3_PUBLIC_URL": "ftp://example.com"],
     ])
     func refused(_ environment: [String: String]) {
-        #expect(throws: ConfigurationError.self) { try NotificationChannels(environment: environment) }
+        #expect(throws: ConfigurationError.self) { try NotificationChannels(settings: Settings(environment)) }
     }
 
     @Test("a webhook secret file is made once (0600) and read back the same; one too short is refused")

@@ -9,7 +9,7 @@ import VMP3TestSupport
     static func backends(storage: String, queue: String, store: String) async throws -> Backends {
         try await Backends.make(
             BackendConfiguration(storage: URL(string: storage)!, queue: URL(string: queue)!, store: URL(string: store)!),
-            factories: [TransportBackendFactory(environment: ["AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret"])]
+            factories: [TransportBackendFactory(settings: Settings(["AWS_ACCESS_KEY_ID": "vmp3-test", "AWS_SECRET_ACCESS_KEY": "vmp3-test-secret"]))]
         )
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import VMP3Core
 import VMP3TestSupport
 @testable import VMP3Transport
 
@@ -89,9 +90,9 @@ import VMP3TestSupport
 
     @Test("the secret never appears in descriptions, and credentials come from the environment")
     func credentials() {
-        let credentials = AWSCredentials.fromEnvironment(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s3cr3t"])
+        let credentials = AWSCredentials.from(Settings(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s3cr3t"]))
         #expect(credentials?.accessKeyID == "AKID")
         #expect(!"\(credentials!)".contains("s3cr3t"))
-        #expect(AWSCredentials.fromEnvironment([:]) == nil)
+        #expect(AWSCredentials.from(Settings([:])) == nil)
     }
 }

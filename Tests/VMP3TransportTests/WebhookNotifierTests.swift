@@ -243,9 +243,9 @@ import VMP3TestSupport
 
     @Test("the secret comes from the environment and must be long enough")
     func configuration() throws {
-        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(environment: [:]) }
-        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(environment: ["VMP3_WEBHOOK_SECRET": "short"]) }
-        let configuration = try WebhookConfiguration(environment: ["VMP3_WEBHOOK_SECRET": Self.secret])
+        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(settings: Settings([:])) }
+        #expect(throws: ConfigurationError.self) { try WebhookConfiguration(settings: Settings(["VMP3_WEBHOOK_SECRET": "short"])) }
+        let configuration = try WebhookConfiguration(settings: Settings(["VMP3_WEBHOOK_SECRET": Self.secret]))
         #expect(configuration.backoff(before: 2) == .milliseconds(500) && configuration.backoff(before: 4) == .seconds(2))
         #expect(configuration.backoff(before: 30) == configuration.maxBackoff)
     }

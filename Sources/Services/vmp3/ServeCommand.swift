@@ -29,25 +29,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on.")
     var port = 8080
 
-    @Option(name: .customLong("data-dir"), help: "Where uploads, MP3s, jobs, users and the signing key are kept.")
-    var dataDirectory = "vmp3-data"
+    // The flags below are settings (`vmp3 settings`): a flag given wins over its variable,
+    // which wins over the setting's default.
+    @Option(name: .customLong("data-dir"), help: "Where uploads, MP3s, jobs, users and the signing key are kept (VMP3_DATA_DIR; default vmp3-data).")
+    var dataDirectory: String?
 
-    @Option(name: .customLong("max-upload-mb"), help: "The largest upload accepted, in MB.")
-    var maxUploadMB = 2048
+    @Option(name: .customLong("max-upload-mb"), help: "The largest upload accepted, in MiB (VMP3_MAX_UPLOAD_MB; default 2048).")
+    var maxUploadMB: String?
 
-    @Option(help: "Conversions run at once (default: the number of cores).")
-    var concurrency = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Conversions run at once (VMP3_CONCURRENCY; default: the number of cores).")
+    var concurrency: String?
 
-    @Option(name: .customLong("shutdown-grace-seconds"), help: "On SIGTERM or Ctrl-C, how long running conversions may finish before they are stopped and kept for the next start.")
-    var shutdownGraceSeconds = 3
+    @Option(name: .customLong("shutdown-grace-seconds"), help: "On SIGTERM or Ctrl-C, how long running conversions may finish before they are stopped and kept for the next start (VMP3_SHUTDOWN_GRACE_SECONDS; default 3).")
+    var shutdownGraceSeconds: String?
 
-    @Option(name: .customLong("storage-quota-mb"), help: "MiB a user's uploads and MP3s may hold (0: no quota; default: $VMP3_STORAGE_QUOTA_MB, or 10240).")
+    @Option(name: .customLong("storage-quota-mb"), help: "MiB a user's uploads and MP3s may hold (VMP3_STORAGE_QUOTA_MB; 0: no quota; default 10240).")
     var storageQuotaMB: String?
 
-    @Option(name: .customLong("retention-days"), help: "Days an ended job and its MP3 are kept (0: for ever; default: $VMP3_RETENTION_DAYS, or 7).")
-    var retentionDays: Double?
+    @Option(name: .customLong("retention-days"), help: "Days an ended job and its MP3 are kept (VMP3_RETENTION_DAYS; 0: for ever; default 7).")
+    var retentionDays: String?
 
-    @Option(help: "Send e-mail through this SMTP server (smtp[s]://host:port?from=ADDRESS; default: $VMP3_SMTP, or no e-mail).")
+    @Option(help: "Send e-mail through this SMTP server (VMP3_SMTP: smtp[s]://host:port?from=ADDRESS; default: no e-mail).")
     var smtp: String?
 
     @Option(name: .customLong("example-video"), help: "The video the printed curl commands upload.")
@@ -56,33 +58,48 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Log every request and job step.")
     var verbose = false
 
+    /// The environment's settings with the flags given in their place.
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) -> Settings {
+        Settings(environment, program: .serve)
+            .overriding(.dataDirectory, with: dataDirectory)
+            .overriding(.maxUploadMB, with: maxUploadMB)
+            .overriding(.concurrency, with: concurrency)
+            .overriding(.shutdownGraceSeconds, with: shutdownGraceSeconds)
+            .overriding(.storageQuotaMB, with: storageQuotaMB)
+            .overriding(.retentionDays, with: retentionDays)
+            .overriding(.smtp, with: smtp)
+    }
+
     func run() async throws {
         let logger = CLILogging.logger(verbose: verbose)
+        let settings = settings()
+        do {
+            try settings.validate(for: .serve)
+            try await serve(settings: settings, logger: logger)
+        } catch let error as ConfigurationError {
+            CLIFailure.exit(CLIFailure(error.message, exitCode: 78))  // EX_CONFIG
+        }
+    }
+
+    private func serve(settings: Settings, logger: Logger) async throws {
         VMP3Metrics.bootstrap()
+        let dataDirectory = settings.text(.dataDirectory) ?? "vmp3-data"
         let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
         let backends: Backends
         do {
             backends = try Backends.durable(dataDirectory: data)
         } catch let error as ConfigurationError {
-            CLIFailure.exit(CLIFailure("data directory \(dataDirectory): \(error.message)", exitCode: 78))  // EX_CONFIG
+            throw ConfigurationError("data directory \(dataDirectory): \(error.message)")
         }
-        let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path, hasher: try ScryptPasswordHasher(environment: ProcessInfo.processInfo.environment))
+        let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path, hasher: try ScryptPasswordHasher(settings: settings))
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)
+        let limits = try ConversionLimits(settings: settings)
+        let maintenance = try JobMaintenance.Configuration(settings: settings)
+        var channels = try NotificationChannels(settings: settings)
         // Each user's webhook secret is derived from $VMP3_WEBHOOK_SECRET, or from a master secret
         // kept in the data directory.
-        var environment = ProcessInfo.processInfo.environment
-        let limits = try ConversionLimits(environment: environment)
-        var maintenance = try JobMaintenance.Configuration(environment: environment)
-        if let retentionDays {
-            guard (0...36_500).contains(retentionDays) else {
-                CLIFailure.exit(CLIFailure("--retention-days must be from 0 to 36500, not \(retentionDays)", exitCode: 64))
-            }
-            maintenance.retention = retentionDays == 0 ? nil : .milliseconds(Int64((retentionDays * 86_400_000).rounded()))
-        }
-        if let smtp { environment["VMP3_SMTP"] = smtp }
-        var channels = try NotificationChannels(environment: environment)
         let secretFile = data.appendingPathComponent("webhook-secret").path
-        let egress = try WebhookEgressPolicy(environment: environment)
+        let egress = try WebhookEgressPolicy(settings: settings)
         if channels.webhook == nil {
             channels.webhook = try WebhookConfiguration(secretFile: secretFile)
             channels.webhook?.egress = egress
@@ -94,24 +111,20 @@ struct ServeCommand: AsyncParsableCommand {
         let router = VMP3Router.make(
             auth: AuthRoutes(
                 authenticator: Authenticator(users: users, issuer: await JWTTokenIssuer(signingKey: key)), publicKeys: [key.publicKey],
-                configuration: try AuthRoutes.Configuration(environment: environment)
+                configuration: try AuthRoutes.Configuration(settings: settings)
             ),
-            jobs: JobRoutes(service: backends.jobService, configuration: try JobRoutes.Configuration(
-                maxUploadBytes: Int64(maxUploadMB) << 20,
-                storageQuotaBytes: try JobRoutes.Configuration.storageQuota(megabytes: storageQuotaMB ?? environment["VMP3_STORAGE_QUOTA_MB"]),
-                webhookEgress: egress
-            ).with(environment: environment)),
+            jobs: JobRoutes(service: backends.jobService, configuration: try JobRoutes.Configuration(settings: settings)),
             webhookSecrets: WebhookSecretRoutes(store: backends.store, secrets: channels.webhook.map { WebhookSigningSecrets(master: $0.secret) }),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends),
-            trustedProxies: try TrustedProxies(environment: environment)
+            trustedProxies: try TrustedProxies(settings: settings)
         )
         let host = host
         let video = exampleVideo
-        let signing = environment["VMP3_WEBHOOK_SECRET"] == nil ? "the secret in \(secretFile)" : "$VMP3_WEBHOOK_SECRET"
+        let signing = settings.isGiven(.webhookSecret) ? "$VMP3_WEBHOOK_SECRET" : "the secret in \(secretFile)"
         let app = Application(
             router: router,
-            server: try HTTPServerLimits(environment: environment).server,
+            server: try HTTPServerLimits(settings: settings).server,
             configuration: .init(address: .hostname(host, port: port), serverName: "vmp3"),
             onServerRunning: { channel in
                 let base = "http://\(host):\(channel.localAddress?.port ?? 0)"
@@ -119,9 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
             },
             logger: logger
         )
-        var workerConfiguration = ConversionWorker.Configuration()
-        workerConfiguration.concurrency = max(1, concurrency)
-        workerConfiguration.shutdownGracePeriod = .seconds(max(0, shutdownGraceSeconds))
+        var workerConfiguration = try ConversionWorker.Configuration(settings: settings)
         workerConfiguration.temporaryDirectory = data.appendingPathComponent("work", isDirectory: true)
         let worker = ConversionWorker(
             converter: MediaConverter(configuration: .init(limits: limits)),

@@ -18,22 +18,16 @@ public struct BackendConfiguration: Sendable, Hashable {
         self.store = store
     }
 
-    /// Reads `VMP3_STORAGE`, `VMP3_QUEUE` and `VMP3_STORE`; `VMP3_DATA_DIR` (default `./vmp3-data`)
-    /// places the embedded file storage.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        func url(_ name: String, default fallback: String) throws -> URL {
-            let value = environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
-            guard let url = URL(string: value), url.scheme != nil else {
-                throw ConfigurationError("\(name) is not a URL: \(value)")
-            }
-            return url
-        }
-        let dataDirectory = environment["VMP3_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vmp3-data"
+    /// ``Setting/storage``, ``Setting/queue`` and ``Setting/store``; ``Setting/dataDirectory``
+    /// (default `./vmp3-data`) places the embedded file storage.
+    /// - Throws: ``ConfigurationError`` naming a setting that is not a URL.
+    public init(settings: Settings) throws(ConfigurationError) {
+        let dataDirectory = settings.text(.dataDirectory) ?? "vmp3-data"
         let objects = URL(fileURLWithPath: dataDirectory, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
-        try self.init(
-            storage: url("VMP3_STORAGE", default: objects.absoluteString),
-            queue: url("VMP3_QUEUE", default: "memory:"),
-            store: url("VMP3_STORE", default: "memory:")
+        self.init(
+            storage: try settings.url(.storage) ?? objects,
+            queue: try settings.url(.queue) ?? URL(string: "memory:")!,
+            store: try settings.url(.store) ?? URL(string: "memory:")!
         )
     }
 }

@@ -19,12 +19,12 @@ public struct EmailRecipientPolicy: Sendable, Hashable {
         self.domains = Set(domains.map { $0.lowercased() })
     }
 
-    /// `VMP3_EMAIL_ALLOWED_RECIPIENTS`: comma-separated `ann@example.com`, `@example.com`, `*`;
-    /// none when unset.
+    /// ``Setting/emailAllowedRecipients``: comma-separated `ann@example.com`, `@example.com`,
+    /// `*`; none when unset.
     /// - Throws: ``ConfigurationError`` for an entry that is none of these.
-    public init(environment: [String: String]) throws(ConfigurationError) {
+    public init(settings: Settings) throws(ConfigurationError) {
         self.init()
-        let entries = (environment["VMP3_EMAIL_ALLOWED_RECIPIENTS"] ?? "").split(separator: ",")
+        let entries = (settings.text(.emailAllowedRecipients) ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         for entry in entries {
             if entry == "*" {
@@ -35,7 +35,7 @@ public struct EmailRecipientPolicy: Sendable, Hashable {
                       entry.filter({ $0 == "@" }).count == 1 {
                 addresses.insert(entry)
             } else {
-                throw ConfigurationError("VMP3_EMAIL_ALLOWED_RECIPIENTS: \(entry) is not ADDRESS, @DOMAIN or *")
+                throw ConfigurationError("\(settings.source(of: .emailAllowedRecipients)): \(entry) is not ADDRESS, @DOMAIN or *")
             }
         }
     }

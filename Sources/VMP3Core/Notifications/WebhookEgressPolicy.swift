@@ -32,12 +32,12 @@ public struct WebhookEgressPolicy: Sendable {
         self.allowedNetworks = allowedNetworks
     }
 
-    /// `VMP3_WEBHOOK_ALLOWED_NETWORKS`: a comma-separated list of addresses and CIDR blocks
+    /// ``Setting/webhookAllowedNetworks``: a comma-separated list of addresses and CIDR blocks
     /// (`10.20.0.0/16,192.168.1.7`) that webhooks may reach although they are internal.
     ///
     /// - Throws: ``ConfigurationError`` naming an entry that is not an address or block.
-    public init(environment: [String: String]) throws(ConfigurationError) {
-        self.init(allowedNetworks: try IPNetwork.list(environment["VMP3_WEBHOOK_ALLOWED_NETWORKS"] ?? "", of: "VMP3_WEBHOOK_ALLOWED_NETWORKS"))
+    public init(settings: Settings) throws(ConfigurationError) {
+        self.init(allowedNetworks: try IPNetwork.list(settings.text(.webhookAllowedNetworks) ?? "", of: settings.source(of: .webhookAllowedNetworks)))
     }
 
     /// Whether a webhook may connect to `address`.

@@ -60,3 +60,23 @@ extension ConversionWorker {
         }
     }
 }
+
+extension ConversionWorker.Configuration {
+    /// The defaults with what the settings give in their place: ``Setting/concurrency``,
+    /// ``Setting/leaseSeconds`` (renewed every quarter of it), ``Setting/maxAttempts`` and
+    /// ``Setting/shutdownGraceSeconds`` (whose default differs for `vmp3 serve`).
+    ///
+    /// - Throws: ``ConfigurationError`` naming the setting whose value is malformed.
+    public init(settings: Settings) throws(ConfigurationError) {
+        self.init()
+        if let count = try settings.wholeNumber(.concurrency) { concurrency = count }
+        if settings.isGiven(.leaseSeconds), let seconds = try settings.wholeNumber(.leaseSeconds) {
+            leaseDuration = .seconds(seconds)
+            leaseRenewalInterval = .seconds(max(1, seconds / 4))
+        }
+        if settings.isGiven(.maxAttempts), let attempts = try settings.wholeNumber(.maxAttempts) { maxAttempts = attempts }
+        if let seconds = try settings.wholeNumber(.shutdownGraceSeconds), settings.isGiven(.shutdownGraceSeconds) || settings.program == .serve {
+            shutdownGracePeriod = .seconds(seconds)
+        }
+    }
+}

@@ -19,15 +19,15 @@ public struct TrustedProxies: Sendable, Hashable {
     /// Loopback only: the gateway (or a reverse proxy) on the same host.
     public static let loopback = TrustedProxies(["127.0.0.0/8", "::1/128"].map { IPNetwork($0)! })
 
-    /// `VMP3_TRUSTED_PROXIES`: addresses and blocks, comma-separated (`10.0.0.0/8,192.0.2.7`);
+    /// ``Setting/trustedProxies``: addresses and blocks, comma-separated (`10.0.0.0/8,192.0.2.7`);
     /// `none` for no proxy at all; loopback when unset.
     /// - Throws: ``ConfigurationError`` naming an entry that is neither.
-    public init(environment: [String: String]) throws(ConfigurationError) {
-        guard let text = environment["VMP3_TRUSTED_PROXIES"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+    public init(settings: Settings) throws(ConfigurationError) {
+        guard let text = settings.text(.trustedProxies)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             self = .loopback
             return
         }
-        self.init(text == "none" ? [] : try IPNetwork.list(text, of: "VMP3_TRUSTED_PROXIES"))
+        self.init(text == "none" ? [] : try IPNetwork.list(text, of: Setting.trustedProxies.name))
     }
 
     public func trusts(_ address: String) -> Bool {

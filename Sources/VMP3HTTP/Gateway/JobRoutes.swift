@@ -33,7 +33,7 @@ public struct JobRoutes: Sendable {
         /// Event streams this server keeps open at once, all users together. Default: 2,000.
         public var maxEventStreams: Int = 2000
         /// Whose account address `notify_email=true` may mail; anyone else's is 422
-        /// `email_not_allowed`. Default: nobody's (`VMP3_EMAIL_ALLOWED_RECIPIENTS`).
+        /// `email_not_allowed`. Default: nobody's (``Setting/emailAllowedRecipients``).
         public var emailRecipients = EmailRecipientPolicy()
 
         public init(
@@ -47,33 +47,24 @@ public struct JobRoutes: Sendable {
             self.webhookEgress = webhookEgress
         }
 
-        /// This configuration with `VMP3_MAX_EVENT_STREAMS_PER_USER`, `VMP3_MAX_EVENT_STREAMS` and
-        /// `VMP3_EMAIL_ALLOWED_RECIPIENTS` (``EmailRecipientPolicy``) from `environment` in place
-        /// of the defaults.
+        /// The defaults with what the settings give in their place: the upload limits
+        /// (``Setting/maxUploadMB``, ``Setting/uploadsPerMinute``, ``Setting/maxActiveJobs``,
+        /// ``Setting/storageQuotaMB``, `0` for no quota), the event-stream caps, whose webhook
+        /// URLs (``WebhookEgressPolicy``) and e-mail addresses (``EmailRecipientPolicy``) are accepted.
         ///
-        /// - Throws: ``ConfigurationError`` naming the variable: for a cap, anything but a whole
-        ///   number from 1 to 1,000,000.
-        public func with(environment: [String: String]) throws(ConfigurationError) -> Configuration {
-            func count(_ name: String) throws(ConfigurationError) -> Int? {
-                try EnvironmentValue.wholeNumber(name, in: 1...1_000_000, from: environment)
+        /// - Throws: ``ConfigurationError`` naming the setting whose value is malformed.
+        public init(settings: Settings) throws(ConfigurationError) {
+            self.init(webhookEgress: try WebhookEgressPolicy(settings: settings))
+            func given(_ setting: Setting) throws(ConfigurationError) -> Int? {
+                settings.isGiven(setting) ? try settings.wholeNumber(setting) : nil
             }
-            var configuration = self
-            if let perUser = try count("VMP3_MAX_EVENT_STREAMS_PER_USER") { configuration.maxEventStreamsPerUser = perUser }
-            if let total = try count("VMP3_MAX_EVENT_STREAMS") { configuration.maxEventStreams = total }
-            configuration.emailRecipients = try EmailRecipientPolicy(environment: environment)
-            return configuration
-        }
-
-        /// A storage quota given in MiB (`VMP3_STORAGE_QUOTA_MB`, `--storage-quota-mb`): unset
-        /// or empty keeps the default (10 GiB), `0` is no quota.
-        ///
-        /// - Throws: ``ConfigurationError`` for anything but a whole number from 0 to 2^40.
-        public static func storageQuota(megabytes text: String?) throws(ConfigurationError) -> Int64? {
-            guard let text, !text.isEmpty else { return Configuration().storageQuotaBytes }
-            guard let megabytes = Int64(text), (0...(1 << 40)).contains(megabytes) else {
-                throw ConfigurationError("the storage quota must be a whole number of MiB (0 for none), not \(text)")
-            }
-            return megabytes == 0 ? nil : megabytes << 20
+            if let megabytes = try given(.maxUploadMB) { maxUploadBytes = Int64(megabytes) << 20 }
+            if let count = try given(.uploadsPerMinute) { uploadsPerMinute = count }
+            if let count = try given(.maxActiveJobs) { maxActiveJobs = count }
+            if let megabytes = try given(.storageQuotaMB) { storageQuotaBytes = megabytes == 0 ? nil : Int64(megabytes) << 20 }
+            if let count = try given(.maxEventStreamsPerUser) { maxEventStreamsPerUser = count }
+            if let count = try given(.maxEventStreams) { maxEventStreams = count }
+            emailRecipients = try EmailRecipientPolicy(settings: settings)
         }
     }
 

@@ -32,16 +32,17 @@ public struct HTTPServerLimits: Sendable {
         self.maxHeaderBytes = maxHeaderBytes
     }
 
-    /// `VMP3_HTTP_HEADER_TIMEOUT_SECONDS`, `VMP3_HTTP_IDLE_TIMEOUT_SECONDS` and
-    /// `VMP3_HTTP_BODY_TIMEOUT_SECONDS` in place of the defaults. - Throws: ``ConfigurationError`` for a value that is not a number of seconds from 0.1 to 86400.
-    public init(environment: [String: String]) throws(ConfigurationError) {
+    /// ``Setting/httpHeaderTimeout``, ``Setting/httpIdleTimeout`` and ``Setting/httpBodyTimeout``
+    /// in place of the defaults. - Throws: ``ConfigurationError`` naming the setting, for a value
+    /// that is not a number of seconds from 0.1 to 86400.
+    public init(settings: Settings) throws(ConfigurationError) {
         self.init()
-        func seconds(_ name: String) throws(ConfigurationError) -> Duration? {
-            try EnvironmentValue.number(name, in: 0.1...86_400, from: environment).map { .milliseconds(Int64(($0 * 1000).rounded())) }
+        func seconds(_ setting: Setting) throws(ConfigurationError) -> Duration? {
+            settings.isGiven(setting) ? try settings.seconds(setting) : nil
         }
-        if let head = try seconds("VMP3_HTTP_HEADER_TIMEOUT_SECONDS") { requestHeadTimeout = head }
-        if let idle = try seconds("VMP3_HTTP_IDLE_TIMEOUT_SECONDS") { idleTimeout = idle }
-        if let body = try seconds("VMP3_HTTP_BODY_TIMEOUT_SECONDS") { requestBodyTimeout = body }
+        if let head = try seconds(.httpHeaderTimeout) { requestHeadTimeout = head }
+        if let idle = try seconds(.httpIdleTimeout) { idleTimeout = idle }
+        if let body = try seconds(.httpBodyTimeout) { requestBodyTimeout = body }
     }
 
     /// The HTTP/1 server with these limits, for `Application(router:server:…)`.

@@ -3,48 +3,49 @@ import Hummingbird
 import Logging
 import VMP3Core
 
-/// What the service executables read from the environment besides the backend URLs
-/// (``BackendConfiguration``): where to listen and where their files go.
+/// What a service executable starts from: its ``Settings``, checked at once, and the parts every
+/// service makes of them (where to listen, where its files go, its logger, its HTTP application).
 public struct ServiceEnvironment: Sendable {
-    public let values: [String: String]
+    public let program: Setting.Program
+    public let settings: Settings
 
-    public init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
-        self.values = values
+    /// The settings of `program` from `environment`.
+    /// - Throws: ``ConfigurationError`` naming the first setting of `program` whose value is
+    ///   malformed, before anything is started or connected.
+    public init(_ program: Setting.Program, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
+        self.program = program
+        settings = Settings(environment, program: program)
+        try settings.validate(for: program)
     }
 
-    /// A variable's value, `nil` when unset or empty.
-    public subscript(_ name: String) -> String? {
-        values[name].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    /// `VMP3_HTTP_ADDRESS` (`HOST:PORT`), or `127.0.0.1:defaultPort`.
-    public func address(defaultPort: Int) throws -> BindAddress {
-        guard let text = self["VMP3_HTTP_ADDRESS"] else { return .hostname("127.0.0.1", port: defaultPort) }
+    /// ``Setting/httpAddress`` (`HOST:PORT`; the program's own port by default).
+    public func address() throws(ConfigurationError) -> BindAddress {
+        let text = settings.text(.httpAddress) ?? "127.0.0.1:8080"
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ConfigurationError("VMP3_HTTP_ADDRESS must be HOST:PORT, not \(text)")
+            throw settings.malformed(.httpAddress, text)
         }
         return .hostname(String(text[..<colon]), port: port)
     }
 
-    /// `VMP3_DATA_DIR` (default `vmp3-data`) joined with `name`.
-    public func dataPath(_ name: String) -> String {
-        URL(fileURLWithPath: self["VMP3_DATA_DIR"] ?? "vmp3-data", isDirectory: true).appendingPathComponent(name).path
+    /// The path `setting` names, or `name` in ``Setting/dataDirectory`` when it is unset.
+    public func path(_ setting: Setting, orInDataDirectory name: String) -> String {
+        settings.text(setting) ?? URL(fileURLWithPath: settings.text(.dataDirectory) ?? "vmp3-data", isDirectory: true).appendingPathComponent(name).path
     }
 
-    /// A logger to standard error at `VMP3_LOG_LEVEL` (default `info`), labelled `label`.
-    public func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = self["VMP3_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    /// A logger to standard error at ``Setting/logLevel``, labelled with the program's name.
+    public func logger() -> Logger {
+        var logger = Logger(label: program.rawValue) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = settings.text(.logLevel).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
         return logger
     }
 
     /// The HTTP application of a service, printing `listening on http://HOST:PORT` when it is,
-    /// with the ``HTTPServerLimits`` of the environment.
-    public func application(router: Router<VMP3RequestContext>, defaultPort: Int, logger: Logger) throws -> some ApplicationProtocol {
+    /// with the ``HTTPServerLimits`` of the settings.
+    public func application(router: Router<VMP3RequestContext>, logger: Logger) throws(ConfigurationError) -> some ApplicationProtocol {
         Application(
             router: router,
-            server: try HTTPServerLimits(environment: values).server,
-            configuration: .init(address: try address(defaultPort: defaultPort), serverName: logger.label),
+            server: try HTTPServerLimits(settings: settings).server,
+            configuration: .init(address: try address(), serverName: logger.label),
             onServerRunning: { channel in
                 FileHandle.standardOutput.write(Data("\(logger.label) listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n".utf8))
             },

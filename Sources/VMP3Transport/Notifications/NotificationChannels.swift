@@ -16,30 +16,30 @@ public struct NotificationChannels: Sendable {
         self.email = email
     }
 
-    /// `VMP3_WEBHOOK_SECRET` (at least 16 bytes) for webhooks, `VMP3_SMTP`
-    /// (`smtp[s]://…?from=…`, see ``SMTPConfiguration``) for e-mail, and `VMP3_PUBLIC_URL` (the
-    /// gateway's address) for the download links in e-mails. An unset variable leaves its
+    /// ``Setting/webhookSecret`` (at least 16 bytes) for webhooks, ``Setting/smtp``
+    /// (`smtp[s]://…?from=…`, see ``SMTPConfiguration``) for e-mail, and ``Setting/publicURL``
+    /// (the gateway's address) for the download links in e-mails. An unset one leaves its
     /// channel off.
     ///
     /// - Throws: ``ConfigurationError`` for a value that is set but unusable.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+    public init(settings: Settings) throws {
         self.init(webhook: nil, email: nil)
-        if value("VMP3_WEBHOOK_SECRET") != nil {
-            webhook = try WebhookConfiguration(environment: environment)
+        // Parsed whether or not their channel is on, so that a malformed list stops the notifier
+        // at start rather than when the channel is turned on.
+        let recipients = try EmailRecipientPolicy(settings: settings)
+        _ = try WebhookEgressPolicy(settings: settings)
+        if settings.text(.webhookSecret) != nil {
+            webhook = try WebhookConfiguration(settings: settings)
         }
-        if let smtp = value("VMP3_SMTP") {
-            guard let url = URL(string: smtp) else { throw ConfigurationError("VMP3_SMTP is not a URL") }
-            var publicBaseURL: URL?
-            if let text = value("VMP3_PUBLIC_URL") {
-                guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
-                    throw ConfigurationError("VMP3_PUBLIC_URL must be an http(s) URL, not \(text)")
-                }
-                publicBaseURL = url
+        if let url = try settings.url(.smtp) {
+            let smtp: SMTPConfiguration
+            do {
+                smtp = try SMTPConfiguration(url: url)
+            } catch {
+                throw ConfigurationError("\(settings.source(of: .smtp)): \(error)")
             }
             email = EmailNotifier.Configuration(
-                smtp: try SMTPConfiguration(url: url), publicBaseURL: publicBaseURL,
-                recipients: try EmailRecipientPolicy(environment: environment)
+                smtp: smtp, publicBaseURL: try settings.url(.publicURL), recipients: recipients
             )
         }
     }

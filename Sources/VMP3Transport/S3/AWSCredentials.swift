@@ -1,4 +1,5 @@
 import Foundation
+import VMP3Core
 
 /// An AWS access key, from the environment (never from code or configuration URLs).
 public struct AWSCredentials: Sendable, Hashable {
@@ -12,11 +13,11 @@ public struct AWSCredentials: Sendable, Hashable {
         self.sessionToken = sessionToken
     }
 
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, if set, `AWS_SESSION_TOKEN`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AWSCredentials? {
-        guard let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty,
-              let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else { return nil }
-        return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+    /// ``Setting/awsAccessKeyID``, ``Setting/awsSecretAccessKey`` and, if set,
+    /// ``Setting/awsSessionToken``; `nil` without the first two.
+    public static func from(_ settings: Settings) -> AWSCredentials? {
+        guard let id = settings.text(.awsAccessKeyID), let secret = settings.text(.awsSecretAccessKey) else { return nil }
+        return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: settings.text(.awsSessionToken))
     }
 }
 

@@ -35,23 +35,24 @@ public struct WebhookConfiguration: Sendable {
         self.egress = egress
     }
 
-    /// The secret from `VMP3_WEBHOOK_SECRET` (at least 16 bytes), the internal networks webhooks
-    /// may reach from `VMP3_WEBHOOK_ALLOWED_NETWORKS` (``WebhookEgressPolicy``), defaults otherwise.
+    /// The secret from ``Setting/webhookSecret`` (at least 16 bytes), the internal networks
+    /// webhooks may reach from ``Setting/webhookAllowedNetworks`` (``WebhookEgressPolicy``),
+    /// defaults otherwise.
     ///
     /// - Throws: ``ConfigurationError`` if the secret is missing or too short, or a network is malformed.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard let secret = environment["VMP3_WEBHOOK_SECRET"], secret.utf8.count >= 16 else {
-            throw ConfigurationError("VMP3_WEBHOOK_SECRET must be set to at least 16 bytes to sign webhooks")
+    public init(settings: Settings) throws {
+        guard let secret = settings.text(.webhookSecret), secret.utf8.count >= 16 else {
+            throw ConfigurationError("\(settings.source(of: .webhookSecret)) must be set to at least 16 bytes to sign webhooks")
         }
-        self.init(secret: SymmetricKey(data: Array(secret.utf8)), egress: try WebhookEgressPolicy(environment: environment))
+        self.init(secret: SymmetricKey(data: Array(secret.utf8)), egress: try WebhookEgressPolicy(settings: settings))
     }
 
-    /// The users' webhook secrets derived from `VMP3_WEBHOOK_SECRET`, for the gateway that shows
-    /// them; `nil` when it is unset.
+    /// The users' webhook secrets derived from ``Setting/webhookSecret``, for the gateway that
+    /// shows them; `nil` when it is unset.
     /// - Throws: ``ConfigurationError`` if it is set but shorter than 16 bytes.
-    public static func signingSecrets(environment: [String: String]) throws -> WebhookSigningSecrets? {
-        guard let secret = environment["VMP3_WEBHOOK_SECRET"], !secret.isEmpty else { return nil }
-        return WebhookSigningSecrets(master: try WebhookConfiguration(environment: environment).secret)
+    public static func signingSecrets(settings: Settings) throws -> WebhookSigningSecrets? {
+        guard settings.text(.webhookSecret) != nil else { return nil }
+        return WebhookSigningSecrets(master: try WebhookConfiguration(settings: settings).secret)
     }
 
     /// The secret kept in the file at `path`, made there (32 random bytes, hex, mode 0600) if

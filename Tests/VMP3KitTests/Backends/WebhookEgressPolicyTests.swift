@@ -19,14 +19,14 @@ import VMP3Kit
 
     @Test("an allow-list opens internal networks, and only those")
     func allowList() throws {
-        let policy = try WebhookEgressPolicy(environment: ["VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8, 10.20.0.0/16,fd12::/16"])
+        let policy = try WebhookEgressPolicy(settings: Settings(["VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8, 10.20.0.0/16,fd12::/16"]))
         #expect(policy.permits(try #require(IPAddress("127.0.0.1"))))
         #expect(policy.permits(try #require(IPAddress("10.20.7.7"))))
         #expect(!policy.permits(try #require(IPAddress("10.21.0.1"))))
         #expect(policy.permits(try #require(IPAddress("fd12::9"))))
         #expect(!policy.permits(try #require(IPAddress("169.254.169.254"))))
         for bad in ["10.0.0.0/33", "localhost", "1.2.3", "::1/129"] {
-            #expect(throws: ConfigurationError.self) { try WebhookEgressPolicy(environment: ["VMP3_WEBHOOK_ALLOWED_NETWORKS": bad]) }
+            #expect(throws: ConfigurationError.self) { try WebhookEgressPolicy(settings: Settings(["VMP3_WEBHOOK_ALLOWED_NETWORKS": bad])) }
         }
     }
 

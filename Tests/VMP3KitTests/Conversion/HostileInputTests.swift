@@ -310,14 +310,14 @@ import VMP3Kit
 
     @Test("limits from the environment: numbers, 0 for none, a bad value named")
     func limitsFromEnvironment() throws {
-        let limits = try ConversionLimits(environment: [
+        let limits = try ConversionLimits(settings: Settings([
             "VMP3_MAX_AUDIO_SECONDS": "600", "VMP3_MAX_OUTPUT_MB": "0", "VMP3_MAX_CONVERSION_SECONDS": "",
-        ])
+        ]))
         #expect(limits.maxAudioDuration == .seconds(600))
         #expect(limits.maxOutputBytes == nil)
         #expect(limits.maxConversionTime == ConversionLimits().maxConversionTime)
         for bad in ["-1", "ten", "1e3", "99999999999"] {
-            #expect(throws: ConfigurationError.self) { try ConversionLimits(environment: ["VMP3_MAX_OUTPUT_MB": bad]) }
+            #expect(throws: ConfigurationError.self) { try ConversionLimits(settings: Settings(["VMP3_MAX_OUTPUT_MB": bad])) }
         }
     }
 }

@@ -77,16 +77,16 @@ import VMP3Kit
 
     @Test("settings from the environment; a bad value names its variable")
     func environment() throws {
-        let configuration = try JobMaintenance.Configuration(environment: [
+        let configuration = try JobMaintenance.Configuration(settings: Settings([
             "VMP3_RETENTION_DAYS": "0.5", "VMP3_REQUEUE_AFTER_SECONDS": "30", "VMP3_MAINTENANCE_INTERVAL_SECONDS": "0.5",
-        ])
+        ]))
         #expect(configuration.retention == .seconds(43_200))
         #expect(configuration.requeueAfter == .seconds(30))
         #expect(configuration.interval == .milliseconds(500))
-        #expect(try JobMaintenance.Configuration(environment: ["VMP3_RETENTION_DAYS": "0"]).retention == nil)
-        #expect(try JobMaintenance.Configuration(environment: [:]).retention == .seconds(7 * 86_400))
+        #expect(try JobMaintenance.Configuration(settings: Settings(["VMP3_RETENTION_DAYS": "0"])).retention == nil)
+        #expect(try JobMaintenance.Configuration(settings: Settings([:])).retention == .seconds(7 * 86_400))
         for bad in ["-1", "nan", "1e300", "seven"] {
-            #expect(throws: ConfigurationError.self) { try JobMaintenance.Configuration(environment: ["VMP3_RETENTION_DAYS": bad]) }
+            #expect(throws: ConfigurationError.self) { try JobMaintenance.Configuration(settings: Settings(["VMP3_RETENTION_DAYS": bad])) }
         }
     }
 }

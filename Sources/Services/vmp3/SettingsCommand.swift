@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import VMP3Kit
+
+/// `vmp3 settings`: every setting of the VMP3 programs, its default and what it means; with
+/// `--markdown`, the table of Docs/operations.md.
+struct SettingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings",
+        abstract: "List the settings (environment variables) of vmp3 serve and the four services."
+    )
+
+    @Flag(help: "Print the Markdown table of Docs/operations.md.")
+    var markdown = false
+
+    func run() {
+        if markdown {
+            FileHandle.standardOutput.write(Data(Setting.markdownTable.utf8))
+            return
+        }
+        var text = ""
+        for setting in Setting.all {
+            text += setting.name + (setting.flag.map { "  (\($0))" } ?? "") + "\n"
+            text += "    default: \(setting.defaultDescription.replacingOccurrences(of: "`", with: ""))\n"
+            text += "    read by: \(setting.programs.sorted().map(\.rawValue).joined(separator: ", "))\n"
+            text += "    \(setting.meaning.replacingOccurrences(of: "`", with: ""))\n"
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
