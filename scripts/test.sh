@@ -8,7 +8,8 @@
 #   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
 #      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
 #      reads or writes out of bounds. Any report fails the run.
-# Between the two, the conversion fuzzer runs for VMP3_CI_FUZZ_SECONDS (default 180;
+# Between the two, the DocC catalogues of the public modules are built (scripts/docs.sh; a broken
+# symbol link fails the run) and the conversion fuzzer runs for VMP3_CI_FUZZ_SECONDS (default 180;
 # scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails the run (skipped when the
 # arguments filter the tests).
 #
@@ -28,8 +29,10 @@ echo "== Tests (debug build)" >&2
 swift build --build-tests
 swift test --skip-build --disable-xctest "$@"
 
-# A filtered run (arguments given) is a developer's quick check: no fuzzing then.
+# A filtered run (arguments given) is a developer's quick check: no documentation or fuzzing then.
 if [ $# -eq 0 ]; then
+  echo "== Documentation (DocC, warnings are errors)" >&2
+  scripts/docs.sh
   scripts/fuzz.sh "${VMP3_CI_FUZZ_SECONDS:-180}"
 fi
 

@@ -27,7 +27,7 @@ public actor RemoteKeySet: TokenVerifier, Service {
             self.tokenSettings = tokenSettings
         }
 
-        /// ``Setting/jwksRefresh`` (1…86400, default 300) over the defaults.
+        /// `Setting.jwksRefresh` (1…86400, default 300) over the defaults.
         public init(settings: Settings) throws(ConfigurationError) {
             self.init()
             if settings.isGiven(.jwksRefresh), let seconds = try settings.wholeNumber(.jwksRefresh) {
@@ -59,7 +59,7 @@ public actor RemoteKeySet: TokenVerifier, Service {
 
     /// The set of the auth service at `authURL` (its `v1/auth/jwks`), asked for once a second
     /// for up to `wait` (the auth service may start after the gateway).
-    /// - Throws: ``ConfigurationError`` if no key came in that time.
+    /// - Throws: `ConfigurationError` if no key came in that time.
     public static func fetching(
         from authURL: URL,
         client: HTTPClient = .shared,

@@ -29,11 +29,11 @@ public struct ScryptPasswordHasher: Sendable, Equatable {
 
     static let keyLength = 32
 
-    /// The hasher ``Setting/passwordHashCost`` names (`ln=LOG2N,r=R,p=P`, as in a stored hash), or
+    /// The hasher `Setting.passwordHashCost` names (`ln=LOG2N,r=R,p=P`, as in a stored hash), or
     /// the default when it is unset. Stored hashes of other parameters are rehashed at the next
     /// login, so the cost can be raised (or, for a test deployment, lowered) at any restart.
     ///
-    /// - Throws: ``ConfigurationError`` naming the variable, for a malformed value or one
+    /// - Throws: `ConfigurationError` naming the variable, for a malformed value or one
     ///   outside ln 10–20, r 1–32, p 1–16.
     public init(settings: Settings) throws(ConfigurationError) {
         self.init()

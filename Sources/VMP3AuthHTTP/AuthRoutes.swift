@@ -11,7 +11,7 @@ import VMP3Core
 /// Login attempts are limited per address and per client (429 with `Retry-After`), so that
 /// guessing passwords is slow whichever of the two an attacker varies; registrations too, so
 /// that accounts (each a scrypt hash, and a fresh set of per-user limits) are not free. The
-/// client is ``VMP3RequestContext/clientAddress`` (trusted proxies resolved), the address the
+/// client is `VMP3RequestContext.clientAddress` (trusted proxies resolved), the address the
 /// normalised e-mail address, so `Ann@X.com\n` and `ann@x.com` share one count.
 public struct AuthRoutes: PublicRoutes {
     public struct Configuration: Sendable {
@@ -34,7 +34,7 @@ public struct AuthRoutes: PublicRoutes {
             self.registrationWindow = registrationWindow
         }
 
-        /// ``Setting/registrationsPerClientPerHour`` over the defaults.
+        /// `Setting.registrationsPerClientPerHour` over the defaults.
         public init(settings: Settings) throws(ConfigurationError) {
             self.init()
             if settings.isGiven(.registrationsPerClientPerHour), let number = try settings.wholeNumber(.registrationsPerClientPerHour) {
@@ -75,8 +75,11 @@ public struct AuthRoutes: PublicRoutes {
     let registrationsPerAddress: FixedWindowRateLimiter
     let registrationsPerClient: FixedWindowRateLimiter
 
-    /// - Parameter rateLimits: where the limits count (shared by several auth services when it
-    ///   is Redis).
+    /// - Parameters:
+    ///   - authenticator: registers and logs users in.
+    ///   - publicKeys: the keys `GET /v1/auth/jwks` publishes.
+    ///   - configuration: the registration and login limits.
+    ///   - rateLimits: where the limits count (shared by several auth services when it is Redis).
     public init(
         authenticator: Authenticator, publicKeys: [PublicSigningKey], configuration: Configuration = Configuration(),
         rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()

@@ -1,7 +1,7 @@
 import Foundation
 import VMP3Core
 
-/// The ``JobStore`` contract, including the lifecycle built on it. Each check gets a new store
+/// The `JobStore` contract, including the lifecycle built on it. Each check gets a new store
 /// (or one where the jobs it makes cannot collide with others: every job has a fresh id and owner).
 public enum JobStoreConformance {
     public typealias Check = ConformanceCheck<any JobStore>

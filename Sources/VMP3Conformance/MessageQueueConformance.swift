@@ -12,7 +12,7 @@ public struct ConformanceMessage: Codable, Sendable, Hashable {
     }
 }
 
-/// The ``MessageQueue`` contract. Each check gets a new, empty queue.
+/// The `MessageQueue` contract. Each check gets a new, empty queue.
 public enum MessageQueueConformance {
     public typealias Queue = any MessageQueue<ConformanceMessage>
     public typealias Check = ConformanceCheck<Queue>

@@ -2,7 +2,7 @@ import Foundation
 import VMP3Core
 import VMP3TestSupport
 
-/// The ``ObjectStore`` contract, as checks every implementation must pass. Each check gets a
+/// The `ObjectStore` contract, as checks every implementation must pass. Each check gets a
 /// store of its own (empty, or at least without the keys it uses).
 public enum ObjectStoreConformance {
     public typealias Check = ConformanceCheck<any ObjectStore>

@@ -4,7 +4,7 @@ import Dispatch
 import Foundation
 import Logging
 
-/// The in-process ``AudioConverter``: FFmpeg's libavformat, libavcodec and libswresample decode,
+/// The in-process `AudioConverter`: FFmpeg's libavformat, libavcodec and libswresample decode,
 /// libmp3lame encodes. No subprocess, no temporary WAV.
 ///
 /// Each conversion runs on a thread of its own (the C libraries block), so it never holds up
@@ -16,7 +16,7 @@ public struct MediaConverter: AudioConverter {
         public var lfeMixLevel: Double
         /// Shortest interval between two progress reports. Default: 100 ms.
         public var progressInterval: Duration
-        /// The most a conversion may cost. Default: ``ConversionLimits/init(maxAudioDuration:maxOutputBytes:maxConversionTime:probeBytes:analyzeDuration:maxStreams:)``'s
+        /// The most a conversion may cost. Default: `ConversionLimits.init(maxAudioDuration:maxOutputBytes:maxConversionTime:probeBytes:analyzeDuration:maxStreams:)`'s
         /// defaults (6 hours of audio, a 1 GiB MP3, an hour of wall time).
         public var limits: ConversionLimits
 

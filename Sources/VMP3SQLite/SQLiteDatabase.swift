@@ -34,7 +34,7 @@ public final class SQLiteDatabase: Sendable {
     /// The database at `path`, created and migrated if needed. Within one process, every call
     /// with the same path returns the same instance while any backend still uses it.
     ///
-    /// - Throws: ``ConfigurationError`` if the file cannot be opened or another process holds it.
+    /// - Throws: `ConfigurationError` if the file cannot be opened or another process holds it.
     public static func at(_ path: String) throws -> SQLiteDatabase {
         let path = URL(fileURLWithPath: path).standardizedFileURL.path
         return try open.withLock { databases in

@@ -3,7 +3,7 @@ import GRDB
 import Synchronization
 import VMP3Core
 
-/// A ``JobStore`` in SQLite: the durable embedded store (`sqlite:///PATH`) of `vmp3 serve` and
+/// A `JobStore` in SQLite: the durable embedded store (`sqlite:///PATH`) of `vmp3 serve` and
 /// of programs that embed VMP3Kit. Jobs and idempotency keys survive a restart and `kill -9`.
 ///
 /// Each job is one row: its JSON beside the columns the queries need (owner, creation time,

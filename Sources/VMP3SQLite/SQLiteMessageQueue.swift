@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import VMP3Core
 
-/// A ``MessageQueue`` in SQLite: the durable embedded queue (`sqlite:///PATH`). Published
+/// A `MessageQueue` in SQLite: the durable embedded queue (`sqlite:///PATH`). Published
 /// messages and deliveries that were never settled survive a restart and `kill -9`; when the
 /// database is opened again, messages whose consumer died are delivered again (their delivery
 /// count one higher), first in line.

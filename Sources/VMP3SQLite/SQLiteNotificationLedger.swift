@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import VMP3Core
 
-/// A ``NotificationLedger`` in SQLite, beside the jobs of `vmp3 serve`: what was sent survives a
+/// A `NotificationLedger` in SQLite, beside the jobs of `vmp3 serve`: what was sent survives a
 /// restart, so an outcome delivered again after `kill -9` is not notified twice.
 public struct SQLiteNotificationLedger: NotificationLedger {
     public let database: SQLiteDatabase

@@ -8,7 +8,7 @@ import VMP3Core
 /// that several deployments, or test runs, can share one server. `?delivery_limit=N` on an
 /// `amqp://` URL sets the queues' `x-delivery-limit` (default 20; 0 for none).
 ///
-/// Chain it before ``EmbeddedBackendFactory``:
+/// Chain it before `EmbeddedBackendFactory`:
 ///
 /// ```swift
 /// let backends = try await Backends.make(BackendConfiguration(), factories: [TransportBackendFactory(), EmbeddedBackendFactory()])

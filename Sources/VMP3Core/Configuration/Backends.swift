@@ -21,7 +21,7 @@ public struct BackendConfiguration: Sendable, Hashable {
     /// ``Setting/storage``, ``Setting/queue`` and ``Setting/store``; ``Setting/dataDirectory``
     /// (default `./vmp3-data`) places the embedded file storage.
     /// - Throws: ``ConfigurationError`` naming a setting that is not a URL.
-    public init(settings: Settings) throws(ConfigurationError) {
+    public init(settings: Settings = Settings()) throws(ConfigurationError) {
         let dataDirectory = settings.text(.dataDirectory) ?? "vmp3-data"
         let objects = URL(fileURLWithPath: dataDirectory, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
         self.init(

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What ``JobStore/claim(_:holder:leaseDuration:)`` found.
+/// What ``JobStore/claim(_:holder:leaseDuration:maxAttempts:)`` found.
 public enum JobClaim: Sendable, Hashable {
     /// The caller now holds the job (status `running`) until the lease expires or is renewed.
     case claimed(Job)

@@ -13,7 +13,7 @@ import Foundation
 /// tests).
 ///
 /// The check is made on the addresses the host name resolves to, immediately before connecting,
-/// and the connection then goes to the address that was checked (``WebhookNotifier`` pins it),
+/// and the connection then goes to the address that was checked (VMP3Transport's `WebhookNotifier` pins it),
 /// so a name that resolves to a public address for the check and a private one for the connect
 /// (DNS rebinding) gets nowhere. A name with any forbidden address is refused whole.
 public struct WebhookEgressPolicy: Sendable {

@@ -1,7 +1,7 @@
 import Hummingbird
 import VMP3Core
 
-/// Verifies `Authorization: Bearer TOKEN` locally with a ``TokenVerifier`` (public keys only) and
+/// Verifies `Authorization: Bearer TOKEN` locally with a `TokenVerifier` (public keys only) and
 /// puts the claims in the context. No token, a malformed, expired or tampered one, or a token
 /// signed with another algorithm (`alg: none` included) is a 401.
 public struct BearerTokenMiddleware: RouterMiddleware {

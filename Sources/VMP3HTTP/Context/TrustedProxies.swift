@@ -19,9 +19,9 @@ public struct TrustedProxies: Sendable, Hashable {
     /// Loopback only: the gateway (or a reverse proxy) on the same host.
     public static let loopback = TrustedProxies(["127.0.0.0/8", "::1/128"].map { IPNetwork($0)! })
 
-    /// ``Setting/trustedProxies``: addresses and blocks, comma-separated (`10.0.0.0/8,192.0.2.7`);
+    /// `Setting.trustedProxies`: addresses and blocks, comma-separated (`10.0.0.0/8,192.0.2.7`);
     /// `none` for no proxy at all; loopback when unset.
-    /// - Throws: ``ConfigurationError`` naming an entry that is neither.
+    /// - Throws: `ConfigurationError` naming an entry that is neither.
     public init(settings: Settings) throws(ConfigurationError) {
         guard let text = settings.text(.trustedProxies)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             self = .loopback

@@ -33,7 +33,7 @@ public struct JobRoutes: Sendable {
         /// Event streams this server keeps open at once, all users together. Default: 2,000.
         public var maxEventStreams: Int = 2000
         /// Whose account address `notify_email=true` may mail; anyone else's is 422
-        /// `email_not_allowed`. Default: nobody's (``Setting/emailAllowedRecipients``).
+        /// `email_not_allowed`. Default: nobody's (`Setting.emailAllowedRecipients`).
         public var emailRecipients = EmailRecipientPolicy()
 
         public init(
@@ -48,11 +48,11 @@ public struct JobRoutes: Sendable {
         }
 
         /// The defaults with what the settings give in their place: the upload limits
-        /// (``Setting/maxUploadMB``, ``Setting/uploadsPerMinute``, ``Setting/maxActiveJobs``,
-        /// ``Setting/storageQuotaMB``, `0` for no quota), the event-stream caps, whose webhook
-        /// URLs (``WebhookEgressPolicy``) and e-mail addresses (``EmailRecipientPolicy``) are accepted.
+        /// (`Setting.maxUploadMB`, `Setting.uploadsPerMinute`, `Setting.maxActiveJobs`,
+        /// `Setting.storageQuotaMB`, `0` for no quota), the event-stream caps, whose webhook
+        /// URLs (`WebhookEgressPolicy`) and e-mail addresses (`EmailRecipientPolicy`) are accepted.
         ///
-        /// - Throws: ``ConfigurationError`` naming the setting whose value is malformed.
+        /// - Throws: `ConfigurationError` naming the setting whose value is malformed.
         public init(settings: Settings) throws(ConfigurationError) {
             self.init(webhookEgress: try WebhookEgressPolicy(settings: settings))
             func given(_ setting: Setting) throws(ConfigurationError) -> Int? {
@@ -82,8 +82,11 @@ public struct JobRoutes: Sendable {
     let uploads: FixedWindowRateLimiter
     let eventStreams: EventStreamAdmission
 
-    /// - Parameter rateLimits: where the upload limit counts (shared by the gateways of a
-    ///   deployment when it is Redis).
+    /// - Parameters:
+    ///   - service: the jobs the routes create, read and end.
+    ///   - configuration: the limits of uploads and event streams.
+    ///   - rateLimits: where the upload limit counts (shared by the gateways of a deployment
+    ///     when it is Redis).
     public init(service: JobService, configuration: Configuration = Configuration(), rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()) {
         self.service = service
         self.configuration = configuration

@@ -3,7 +3,7 @@ import Hummingbird
 import VMP3Core
 
 /// `GET /v1/webhook-secret` and `POST /v1/webhook-secret/rotate`: the caller's own webhook
-/// signing secret (``WebhookSigningSecrets``), to verify the `VMP3-Signature` of the webhooks of
+/// signing secret (`WebhookSigningSecrets`), to verify the `VMP3-Signature` of the webhooks of
 /// their jobs, and a new one when it may have leaked (the old one stops signing at once).
 /// Behind bearer tokens; `Cache-Control: no-store`.
 public struct WebhookSecretRoutes: Sendable {

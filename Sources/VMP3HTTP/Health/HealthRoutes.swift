@@ -11,7 +11,7 @@ public struct HealthRoutes: Sendable {
         self.checks = checks
     }
 
-    /// `/readyz` asks each of `backends` (``Backends/readinessChecks``).
+    /// `/readyz` asks each of `backends` (`Backends.readinessChecks`).
     public init(backends: Backends) {
         self.init(checks: backends.readinessChecks)
     }

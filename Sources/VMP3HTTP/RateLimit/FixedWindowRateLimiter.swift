@@ -2,7 +2,7 @@ import Foundation
 import VMP3Core
 
 /// A limit of `limit` events per key per `window` (for example, login attempts per address per
-/// minute), counted by a ``RateLimitCounter``: in memory, or in Redis so that every process of
+/// minute), counted by a `RateLimitCounter`: in memory, or in Redis so that every process of
 /// a deployment counts together.
 ///
 /// If the shared counter cannot be reached, the limit is counted in this process's memory until

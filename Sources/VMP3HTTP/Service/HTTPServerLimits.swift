@@ -32,8 +32,8 @@ public struct HTTPServerLimits: Sendable {
         self.maxHeaderBytes = maxHeaderBytes
     }
 
-    /// ``Setting/httpHeaderTimeout``, ``Setting/httpIdleTimeout`` and ``Setting/httpBodyTimeout``
-    /// in place of the defaults. - Throws: ``ConfigurationError`` naming the setting, for a value
+    /// `Setting.httpHeaderTimeout`, `Setting.httpIdleTimeout` and `Setting.httpBodyTimeout`
+    /// in place of the defaults. - Throws: `ConfigurationError` naming the setting, for a value
     /// that is not a number of seconds from 0.1 to 86400.
     public init(settings: Settings) throws(ConfigurationError) {
         self.init()

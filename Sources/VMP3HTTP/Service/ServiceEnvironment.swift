@@ -3,14 +3,14 @@ import Hummingbird
 import Logging
 import VMP3Core
 
-/// What a service executable starts from: its ``Settings``, checked at once, and the parts every
+/// What a service executable starts from: its `Settings`, checked at once, and the parts every
 /// service makes of them (where to listen, where its files go, its logger, its HTTP application).
 public struct ServiceEnvironment: Sendable {
     public let program: Setting.Program
     public let settings: Settings
 
     /// The settings of `program` from `environment`.
-    /// - Throws: ``ConfigurationError`` naming the first setting of `program` whose value is
+    /// - Throws: `ConfigurationError` naming the first setting of `program` whose value is
     ///   malformed, before anything is started or connected.
     public init(_ program: Setting.Program, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         self.program = program
@@ -18,7 +18,7 @@ public struct ServiceEnvironment: Sendable {
         try settings.validate(for: program)
     }
 
-    /// ``Setting/httpAddress`` (`HOST:PORT`; the program's own port by default).
+    /// `Setting.httpAddress` (`HOST:PORT`; the program's own port by default).
     public func address() throws(ConfigurationError) -> BindAddress {
         let text = settings.text(.httpAddress) ?? "127.0.0.1:8080"
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
@@ -27,12 +27,12 @@ public struct ServiceEnvironment: Sendable {
         return .hostname(String(text[..<colon]), port: port)
     }
 
-    /// The path `setting` names, or `name` in ``Setting/dataDirectory`` when it is unset.
+    /// The path `setting` names, or `name` in `Setting.dataDirectory` when it is unset.
     public func path(_ setting: Setting, orInDataDirectory name: String) -> String {
         settings.text(setting) ?? URL(fileURLWithPath: settings.text(.dataDirectory) ?? "vmp3-data", isDirectory: true).appendingPathComponent(name).path
     }
 
-    /// A logger to standard error at ``Setting/logLevel``, labelled with the program's name.
+    /// A logger to standard error at `Setting.logLevel`, labelled with the program's name.
     public func logger() -> Logger {
         var logger = Logger(label: program.rawValue) { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = settings.text(.logLevel).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info

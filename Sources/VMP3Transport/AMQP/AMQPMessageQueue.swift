@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 import VMP3Core
 
-/// A ``MessageQueue`` on RabbitMQ (`amqp://user:pass@host:5672/vhost`), through librabbitmq.
+/// A `MessageQueue` on RabbitMQ (`amqp://user:pass@host:5672/vhost`), through librabbitmq.
 ///
 /// - The queue is a durable quorum queue (so the broker counts deliveries: `x-delivery-count`)
 ///   that dead-letters to `NAME.dead`; both are declared on every (re)connection. With a
@@ -11,13 +11,13 @@ import VMP3Core
 ///   that many times: a second line behind the job store's attempt count, for a message whose
 ///   consumers die before they can settle it.
 /// - Messages are persistent JSON; ``publish(_:)`` returns only once the broker has confirmed the
-///   message (publisher confirms) and throws ``QueueError/Code/unavailable`` otherwise.
+///   message (publisher confirms) and throws `QueueError.Code.unavailable` otherwise.
 /// - Each subscription consumes on a connection and thread of its own, with `basic.qos`
 ///   prefetch, manual acknowledgement, and heartbeats serviced however long a delivery is held.
 /// - Dead-lettering publishes the message to `NAME.dead` with an `x-vmp3-reason` header
 ///   (confirmed), then acknowledges the original: the reason travels with the message.
 /// - A lost connection is re-established with backoff; the broker redelivers what was unsettled,
-///   and settling a delivery of the lost connection throws ``QueueError/Code/unknownDelivery``.
+///   and settling a delivery of the lost connection throws `QueueError.Code.unknownDelivery`.
 public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, Sendable {
     public let endpoint: AMQPEndpoint
     public let name: String

@@ -2,11 +2,11 @@ import Foundation
 import Logging
 import VMP3Core
 
-/// A ``Notifier`` for ``NotificationDestination/email(_:)``: a plain-text message saying the
+/// A `Notifier` for `NotificationDestination.email(_:)`: a plain-text message saying the
 /// job finished (with its download link) or failed (with the reason), sent by an ``SMTPMailer``.
 ///
 /// Transient failures (no connection, a 4xx reply, a timeout) are retried with backoff up to
-/// ``Configuration/maxAttempts``; the outcome goes to the ``NotificationLedger`` if there is one.
+/// ``Configuration/maxAttempts``; the outcome goes to the `NotificationLedger` if there is one.
 /// The `Message-ID` is made from the event's delivery id, so a message sent twice (after a
 /// redelivery) is recognisably the same message.
 public struct EmailNotifier: Notifier {

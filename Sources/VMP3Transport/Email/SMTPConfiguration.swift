@@ -48,7 +48,7 @@ public struct SMTPConfiguration: Sendable, Hashable {
 
     /// Reads the URL form described above.
     ///
-    /// - Throws: ``ConfigurationError`` for another scheme, no host, no or a malformed `from`, an
+    /// - Throws: `ConfigurationError` for another scheme, no host, no or a malformed `from`, an
     ///   unknown `tls` value.
     public init(url: URL) throws {
         guard let scheme = url.scheme?.lowercased(), scheme == "smtp" || scheme == "smtps" else {

@@ -17,7 +17,7 @@ public struct SMTPMailer: Sendable {
 
     /// Sends one message to `message.to`.
     ///
-    /// - Throws: ``NotificationError``: `rejected` when the server refused it for good (an SMTP
+    /// - Throws: `NotificationError`: `rejected` when the server refused it for good (an SMTP
     ///   5xx reply, refused credentials, no STARTTLS where it is required), `timedOut`, or
     ///   `unavailable` (no connection, a 4xx reply: worth trying again later).
     public func send(_ message: EmailMessage) async throws {

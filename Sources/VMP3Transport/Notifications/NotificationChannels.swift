@@ -16,12 +16,12 @@ public struct NotificationChannels: Sendable {
         self.email = email
     }
 
-    /// ``Setting/webhookSecret`` (at least 16 bytes) for webhooks, ``Setting/smtp``
-    /// (`smtp[s]://…?from=…`, see ``SMTPConfiguration``) for e-mail, and ``Setting/publicURL``
+    /// `Setting.webhookSecret` (at least 16 bytes) for webhooks, `Setting.smtp`
+    /// (`smtp[s]://…?from=…`, see ``SMTPConfiguration``) for e-mail, and `Setting.publicURL`
     /// (the gateway's address) for the download links in e-mails. An unset one leaves its
     /// channel off.
     ///
-    /// - Throws: ``ConfigurationError`` for a value that is set but unusable.
+    /// - Throws: `ConfigurationError` for a value that is set but unusable.
     public init(settings: Settings) throws {
         self.init(webhook: nil, email: nil)
         // Parsed whether or not their channel is on, so that a malformed list stops the notifier

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import VMP3Core
 
-/// A ``JobStore`` in Redis (`redis://host:6379/0`), on hiredis.
+/// A `JobStore` in Redis (`redis://host:6379/0`), on hiredis.
 ///
 /// Layout, under a prefix (default `vmp3:`):
 /// - `job:ID` — the job as JSON;
@@ -191,7 +191,7 @@ public struct RedisJobStore: JobStore {
         return Int(generation)
     }
 
-    /// From the process's one subscription to all the store's event channels (``RedisEventHub``).
+    /// From the process's one subscription to all the store's event channels (`RedisEventHub`).
     public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
         try await eventHub.events(for: id)
     }

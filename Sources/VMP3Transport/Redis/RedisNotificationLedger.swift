@@ -1,7 +1,7 @@
 import Foundation
 import VMP3Core
 
-/// A ``NotificationLedger`` in Redis, shared by every notifier process: a list per job
+/// A `NotificationLedger` in Redis, shared by every notifier process: a list per job
 /// (`PREFIX notifications:JOB_ID`, JSON records, oldest first) that expires with the job's
 /// notifications (30 days by default), so that an outcome redelivered to any notifier, or after
 /// a restart, is not sent twice.

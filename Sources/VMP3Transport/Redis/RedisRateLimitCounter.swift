@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import VMP3Core
 
-/// A ``RateLimitCounter`` in Redis, shared by every process on the same store: one key per
+/// A `RateLimitCounter` in Redis, shared by every process on the same store: one key per
 /// counted key and window (`PREFIX ratelimit:SHA256(KEY)`), incremented and given its expiry
 /// in one script, so that the window is exactly the key's lifetime.
 public struct RedisRateLimitCounter: RateLimitCounter {

@@ -13,8 +13,8 @@ public struct AWSCredentials: Sendable, Hashable {
         self.sessionToken = sessionToken
     }
 
-    /// ``Setting/awsAccessKeyID``, ``Setting/awsSecretAccessKey`` and, if set,
-    /// ``Setting/awsSessionToken``; `nil` without the first two.
+    /// `Setting.awsAccessKeyID`, `Setting.awsSecretAccessKey` and, if set,
+    /// `Setting.awsSessionToken`; `nil` without the first two.
     public static func from(_ settings: Settings) -> AWSCredentials? {
         guard let id = settings.text(.awsAccessKeyID), let secret = settings.text(.awsSecretAccessKey) else { return nil }
         return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: settings.text(.awsSessionToken))

@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import VMP3Core
 
-/// An ``ObjectStore`` on S3 or an S3-compatible server, over async-http-client with AWS
+/// An `ObjectStore` on S3 or an S3-compatible server, over async-http-client with AWS
 /// Signature V4 (``SigV4Signer``).
 ///
 /// - Objects below ``S3Configuration/multipartThreshold`` go up in one streamed PUT; larger ones
@@ -15,15 +15,19 @@ import VMP3Core
 ///   so no half-written object is left. Memory stays at a few parts whatever the object's size.
 /// - GETs stream the body. Presigned GET URLs carry an expiry.
 /// - Requests that fail with a 5xx answer or a connection error are retried with backoff; S3's XML
-///   errors become ``StorageError`` codes (`NoSuchKey` → notFound, `AccessDenied` → accessDenied, …).
+///   errors become `StorageError` codes (`NoSuchKey` → notFound, `AccessDenied` → accessDenied, …).
 public struct S3ObjectStore: ObjectStore {
     public let configuration: S3Configuration
     private let signer: SigV4Signer
     private let client: HTTPClient
     private let logger: Logger
 
-    /// - Parameter client: default ``defaultHTTPClient``. Another client should not retry
-    ///   connection attempts itself (`retryConnectionEstablishment`): requests are retried here.
+    /// - Parameters:
+    ///   - configuration: the bucket, its endpoint and region, timeouts and retries.
+    ///   - credentials: the access key requests are signed with.
+    ///   - client: default ``defaultHTTPClient``. Another client should not retry connection
+    ///     attempts itself (`retryConnectionEstablishment`): requests are retried here.
+    ///   - logger: for retries and failures.
     public init(configuration: S3Configuration, credentials: AWSCredentials, client: HTTPClient = S3ObjectStore.defaultHTTPClient, logger: Logger = Logger(label: "vmp3.s3")) {
         self.configuration = configuration
         signer = SigV4Signer(credentials: credentials, region: configuration.region)
@@ -32,7 +36,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     /// The client S3 stores share unless given one. A connection attempt that fails fails its
-    /// request at once, and ``send`` retries it with its own backoff: async-http-client's default
+    /// request at once, and `send` retries it with its own backoff: async-http-client's default
     /// is to retry connecting until the request's deadline, which made a refused connection take
     /// ``S3Configuration/requestTimeout`` × ``S3Configuration/maxAttempts`` (4 minutes) to report.
     public static let defaultHTTPClient: HTTPClient = {

@@ -25,7 +25,11 @@ public struct SigV4Signer: Sendable {
     /// is given), `x-amz-security-token` (with a session token) and `Authorization`.
     ///
     /// - Parameters:
+    ///   - method: the HTTP method.
+    ///   - url: the request's URL, query included.
     ///   - headers: headers to sign besides those; must include `host`.
+    ///   - payloadHash: the body's SHA-256 in hex, or `UNSIGNED-PAYLOAD`; `nil` to send none.
+    ///   - date: the signing time.
     public func signedHeaders(
         method: String, url: URL, headers: [String: String], payloadHash: String?, date: Date = Date()
     ) -> [String: String] {

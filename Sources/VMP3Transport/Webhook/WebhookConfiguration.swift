@@ -4,7 +4,7 @@ import VMP3Core
 
 /// How a ``WebhookNotifier`` signs, times out and retries.
 public struct WebhookConfiguration: Sendable {
-    /// The master secret each user's signing secret is derived from (``WebhookSigningSecrets``).
+    /// The master secret each user's signing secret is derived from (`WebhookSigningSecrets`).
     public var secret: SymmetricKey
     /// How long one attempt may take, connection included.
     public var timeout: Duration
@@ -35,11 +35,11 @@ public struct WebhookConfiguration: Sendable {
         self.egress = egress
     }
 
-    /// The secret from ``Setting/webhookSecret`` (at least 16 bytes), the internal networks
-    /// webhooks may reach from ``Setting/webhookAllowedNetworks`` (``WebhookEgressPolicy``),
+    /// The secret from `Setting.webhookSecret` (at least 16 bytes), the internal networks
+    /// webhooks may reach from `Setting.webhookAllowedNetworks` (`WebhookEgressPolicy`),
     /// defaults otherwise.
     ///
-    /// - Throws: ``ConfigurationError`` if the secret is missing or too short, or a network is malformed.
+    /// - Throws: `ConfigurationError` if the secret is missing or too short, or a network is malformed.
     public init(settings: Settings) throws {
         guard let secret = settings.text(.webhookSecret), secret.utf8.count >= 16 else {
             throw ConfigurationError("\(settings.source(of: .webhookSecret)) must be set to at least 16 bytes to sign webhooks")
@@ -47,9 +47,9 @@ public struct WebhookConfiguration: Sendable {
         self.init(secret: SymmetricKey(data: Array(secret.utf8)), egress: try WebhookEgressPolicy(settings: settings))
     }
 
-    /// The users' webhook secrets derived from ``Setting/webhookSecret``, for the gateway that
+    /// The users' webhook secrets derived from `Setting.webhookSecret`, for the gateway that
     /// shows them; `nil` when it is unset.
-    /// - Throws: ``ConfigurationError`` if it is set but shorter than 16 bytes.
+    /// - Throws: `ConfigurationError` if it is set but shorter than 16 bytes.
     public static func signingSecrets(settings: Settings) throws -> WebhookSigningSecrets? {
         guard settings.text(.webhookSecret) != nil else { return nil }
         return WebhookSigningSecrets(master: try WebhookConfiguration(settings: settings).secret)
@@ -58,7 +58,7 @@ public struct WebhookConfiguration: Sendable {
     /// The secret kept in the file at `path`, made there (32 random bytes, hex, mode 0600) if
     /// there is none yet: `vmp3 serve` signs with it, and the receiver reads it from the file.
     ///
-    /// - Throws: ``ConfigurationError`` if the file cannot be read or written, or holds fewer
+    /// - Throws: `ConfigurationError` if the file cannot be read or written, or holds fewer
     ///   than 16 bytes.
     public init(secretFile path: String) throws {
         let url = URL(fileURLWithPath: path)

@@ -6,7 +6,7 @@ import VMP3Core
 public struct WebhookEvent: Sendable, Hashable, Codable {
     /// The delivery id, also sent as the `VMP3-Delivery` header.
     public var id: String
-    /// `job.succeeded`, `job.failed`, … (``JobEvent/name``).
+    /// `job.succeeded`, `job.failed`, … (`JobEvent.name`).
     public var type: String
     public var job: JobDocument
 

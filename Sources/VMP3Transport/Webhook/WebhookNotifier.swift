@@ -5,9 +5,9 @@ import NIOCore
 import NIOHTTP1
 import VMP3Core
 
-/// A ``Notifier`` for ``NotificationDestination/webhook(_:)``: POSTs the event as JSON
+/// A `Notifier` for `NotificationDestination.webhook(_:)`: POSTs the event as JSON
 /// (``WebhookEvent``), signed in the `VMP3-Signature` header (``WebhookSignature``) with the
-/// job owner's own secret (``WebhookSigningSecrets``: derived from
+/// job owner's own secret (`WebhookSigningSecrets`: derived from
 /// ``WebhookConfiguration/secret`` and the owner's generation in the job store).
 ///
 /// - Each attempt has ``WebhookConfiguration/timeout``; connection errors, timeouts and 5xx
@@ -15,7 +15,7 @@ import VMP3Core
 ///   any other answer outside 2xx (4xx, and 3xx: redirects are not followed, a POST must not
 ///   turn into a GET elsewhere) gives up at once.
 /// - Every attempt carries the same `VMP3-Delivery` id, and is signed anew with its own time.
-/// - The outcome, delivered or given up, goes to the ``NotificationLedger`` if there is one.
+/// - The outcome, delivered or given up, goes to the `NotificationLedger` if there is one.
 public struct WebhookNotifier: Notifier {
     public let configuration: WebhookConfiguration
     private let client: HTTPClient
@@ -25,9 +25,12 @@ public struct WebhookNotifier: Notifier {
     private let generations: (any JobStore)?
 
     /// - Parameters:
+    ///   - configuration: the master secret, retries and the egress policy.
     ///   - client: should not follow redirects (``makeHTTPClient()``); the caller shuts it down.
+    ///   - ledger: where deliveries are recorded, so that none is sent twice.
     ///   - generations: where each owner's secret generation is read (the job store the
     ///     gateway rotates in); without one, every owner is at generation 0.
+    ///   - logger: for deliveries, retries and refusals.
     public init(
         configuration: WebhookConfiguration, client: HTTPClient, ledger: (any NotificationLedger)? = nil,
         generations: (any JobStore)? = nil, logger: Logger = Logger(label: "vmp3.webhook")
