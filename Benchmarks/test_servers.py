@@ -32,6 +32,8 @@ def deployment_environment(env, name, work):
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
         "VMP3_QUEUE": f"{env['VMP3_TEST_AMQP_URL']}?prefix={name}.", "VMP3_STORE": f"{env['VMP3_TEST_REDIS_URL']}?prefix={name}:",
         "VMP3_DATA_DIR": str(work), "VMP3_HTTP_ADDRESS": "127.0.0.1:0", "VMP3_LOG_LEVEL": "warning",
+        # The benchmarks upload one file again and again to measure conversions, not cache hits.
+        "VMP3_CONVERSION_CACHE": "off",
     })
     import boto3
     s3 = boto3.client("s3", endpoint_url=env["VMP3_TEST_S3_ENDPOINT"], region_name="us-east-1",

@@ -8,12 +8,13 @@ extension ConversionWorker {
         queue: any MessageQueue<JobMessage>,
         store: any JobStore,
         outcomes: (any MessageQueue<JobEvent>)? = nil,
+        caching: ConversionCaching? = nil,
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "vmp3.worker")
     ) {
         self.init(
             converter: MediaConverter(), storage: storage, queue: queue, store: store,
-            outcomes: outcomes, configuration: configuration, logger: logger
+            outcomes: outcomes, caching: caching, configuration: configuration, logger: logger
         )
     }
 }

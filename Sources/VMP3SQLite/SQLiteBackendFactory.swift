@@ -25,6 +25,10 @@ public struct SQLiteBackendFactory: BackendFactory {
         try Self.database(url).map { SQLiteMessageQueue<Message>(database: $0, name: name) }
     }
 
+    public func makeConversionCache(_ url: URL, lifetime: Duration) async throws -> (any ConversionCache)? {
+        try Self.database(url).map { SQLiteConversionCache(database: $0, lifetime: lifetime) }
+    }
+
     /// The database a `sqlite:` URL names; `nil` for another scheme.
     public static func database(_ url: URL) throws -> SQLiteDatabase? {
         guard url.scheme == "sqlite" else { return nil }
@@ -41,14 +45,17 @@ extension Backends {
     public static let databaseFileName = "vmp3.sqlite"
 
     /// The durable embedded backends of `vmp3 serve`: files under `directory/objects`, the job
-    /// store and both queues in `directory/vmp3.sqlite`.
-    public static func durable(dataDirectory directory: URL) throws -> Backends {
+    /// store, both queues and, with a `cacheScope`, the conversion cache in `directory/vmp3.sqlite`.
+    public static func durable(
+        dataDirectory directory: URL, cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = .seconds(168 * 3600)
+    ) throws -> Backends {
         let database = try SQLiteDatabase.at(directory.appendingPathComponent(databaseFileName).path)
         return Backends(
             storage: try FileObjectStore(root: directory.appendingPathComponent("objects", isDirectory: true)),
             store: SQLiteJobStore(database: database),
             jobs: SQLiteMessageQueue<JobMessage>(database: database, name: "vmp3.jobs"),
-            outcomes: SQLiteMessageQueue<JobEvent>(database: database, name: "vmp3.outcomes")
+            outcomes: SQLiteMessageQueue<JobEvent>(database: database, name: "vmp3.outcomes"),
+            caching: cacheScope.map { ConversionCaching(cache: SQLiteConversionCache(database: database, lifetime: cacheLifetime), scope: $0) }
         )
     }
 }

@@ -119,6 +119,12 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("2-webhook-secret-generations") { db in
             try db.execute(sql: "CREATE TABLE webhook_secret (owner TEXT PRIMARY KEY NOT NULL, generation INTEGER NOT NULL)")
         }
+        migrator.registerMigration("3-conversion-cache") { db in
+            try db.execute(sql: """
+                CREATE TABLE conversion_cache (digest TEXT PRIMARY KEY NOT NULL, entry BLOB NOT NULL, expiresAt REAL NOT NULL);
+                CREATE INDEX conversion_cache_by_expiry ON conversion_cache(expiresAt);
+                """)
+        }
         return migrator
     }
 }

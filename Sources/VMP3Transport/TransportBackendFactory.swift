@@ -59,6 +59,14 @@ public struct TransportBackendFactory: BackendFactory {
         }
     }
 
+    /// A conversion cache beside a `redis://` job store (so that every gateway and converter of a
+    /// deployment shares it).
+    public func makeConversionCache(_ url: URL, lifetime: Duration) async throws -> (any ConversionCache)? {
+        guard url.scheme == "redis" else { return nil }
+        let (endpoint, prefix) = try Self.redisStore(url)
+        return RedisConversionCache(endpoint: endpoint, prefix: prefix, lifetime: lifetime)
+    }
+
     /// Where a notifier records what it sent: beside the jobs in Redis for a `redis://` store (so
     /// that notifiers in several processes send each outcome once), in memory otherwise.
     public func makeNotificationLedger(_ store: URL) throws -> any NotificationLedger {

@@ -20,6 +20,12 @@ import VMP3TestSupport
     func messageQueue(_ check: MessageQueueConformance.Check) async throws {
         try await check.run(SQLiteMessageQueue<ConformanceMessage>(database: try Self.newDatabase(), name: "conformance"))
     }
+
+    @Test("SQLiteConversionCache", arguments: ConversionCacheConformance.checks)
+    func conversionCache(_ check: ConversionCacheConformance.Check) async throws {
+        let database = try Self.newDatabase()
+        try await check.run { SQLiteConversionCache(database: database, lifetime: $0) }
+    }
 }
 
 /// What the SQLite backends keep across a reopening of their database, in one process.

@@ -23,6 +23,9 @@ public struct RunningServe: Sendable {
         // Every test user registers from 127.0.0.1; the throttle has tests of its own.
         if environment["VMP3_EMAIL_ALLOWED_RECIPIENTS"] == nil { environment["VMP3_EMAIL_ALLOWED_RECIPIENTS"] = "@example.com" }
         if environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] == nil { environment["VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR"] = "10000" }
+        // The tests upload the same clip again and again to see it converted; the cache has
+        // tests of its own (ServeConversionCacheTests).
+        if environment["VMP3_CONVERSION_CACHE"] == nil { environment["VMP3_CONVERSION_CACHE"] = "off" }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",

@@ -50,6 +50,9 @@ struct Deployment {
             "VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR": "10000",
             // The test users' addresses, which notify_email may mail.
             "VMP3_EMAIL_ALLOWED_RECIPIENTS": "@example.com",
+            // The tests upload the same clip again and again to see it converted: the cache has
+            // tests of its own (ConversionCacheEndToEndTests).
+            "VMP3_CONVERSION_CACHE": "off",
         ]
         return Deployment(environment: environment, receiver: try await HTTPTestReceiver.start(), data: data, name: name)
     }

@@ -23,7 +23,7 @@ await ServiceMain.run("vmp3-converter") {
     let worker = ConversionWorker(
         converter: MediaConverter(configuration: .init(limits: limits)),
         storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
-        configuration: configuration, logger: logger
+        caching: backends.caching, configuration: configuration, logger: logger
     )
     let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
     let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), logger: logger)

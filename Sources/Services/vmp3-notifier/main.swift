@@ -23,11 +23,14 @@ await ServiceMain.run("vmp3-notifier") {
     let channels = try NotificationChannels(settings: settings)
     logger.info("notifying by \(channels.summary)")
 
+    let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), logger: logger)
+    // Made last, and shut down by its service: async-http-client traps on a client released
+    // without a shutdown.
     let client = WebhookNotifier.makeHTTPClient()
     let dispatcher = NotificationDispatcher(
         outcomes: backends.outcomes, notifiers: channels.makeNotifiers(client: client, ledger: ledger, store: backends.store, logger: logger), ledger: ledger, logger: logger
     )
-    let app = try environment.application(router: VMP3Router.make(health: HealthRoutes(backends: backends)), logger: logger)
-    try await ServiceGroup(services: [BackendsService(backends), dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
-    try await client.shutdown()
+    try await ServiceGroup(
+        services: [BackendsService(backends), HTTPClientService(client), dispatcher, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+    ).run()
 }

@@ -87,7 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
         let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
         let backends: Backends
         do {
-            backends = try Backends.durable(dataDirectory: data)
+            let cache = try BackendConfiguration(settings: settings)
+            backends = try Backends.durable(dataDirectory: data, cacheScope: cache.cacheScope, cacheLifetime: cache.cacheLifetime)
         } catch let error as ConfigurationError {
             throw ConfigurationError("data directory \(dataDirectory): \(error.message)")
         }
@@ -137,7 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
         let worker = ConversionWorker(
             converter: MediaConverter(configuration: .init(limits: limits)),
             storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
-            configuration: workerConfiguration, logger: logger
+            caching: backends.caching, configuration: workerConfiguration, logger: logger
         )
         let ledger = SQLiteNotificationLedger(database: try SQLiteDatabase.at(data.appendingPathComponent(Backends.databaseFileName).path))
         let client = WebhookNotifier.makeHTTPClient()
@@ -147,14 +148,10 @@ struct ServeCommand: AsyncParsableCommand {
         )
         logger.info("notifying by \(channels.summary)")
         let sweeps = JobMaintenance(storage: backends.storage, store: backends.store, queue: backends.jobs, configuration: maintenance, logger: logger)
-        let group = ServiceGroup(services: [BackendsService(backends), app, worker, sweeps, notifier], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        try await ServiceGroup(
+            services: [BackendsService(backends), HTTPClientService(client), app, worker, sweeps, notifier],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ).run()
     }
 
     static func printInstructions(base: String, video: String, webhookSigning: String) {

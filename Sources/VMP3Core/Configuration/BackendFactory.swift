@@ -8,6 +8,15 @@ public protocol BackendFactory: Sendable {
     func makeJobStore(_ url: URL) async throws -> (any JobStore)?
     /// A queue called `name` (for example `vmp3.jobs`) of `Message`s.
     func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)?
+    /// A conversion cache beside the job store `url` names, its entries kept for `lifetime`.
+    /// The default makes none.
+    func makeConversionCache(_ url: URL, lifetime: Duration) async throws -> (any ConversionCache)?
+}
+
+extension BackendFactory {
+    public func makeConversionCache(_ url: URL, lifetime: Duration) async throws -> (any ConversionCache)? {
+        nil
+    }
 }
 
 /// A configuration URL no factory could use, or one that is malformed.
@@ -39,5 +48,9 @@ public struct EmbeddedBackendFactory: BackendFactory {
 
     public func makeMessageQueue<Message: Codable & Sendable>(_ url: URL, name: String, of: Message.Type) async throws -> (any MessageQueue<Message>)? {
         url.scheme == "memory" ? InMemoryMessageQueue<Message>() : nil
+    }
+
+    public func makeConversionCache(_ url: URL, lifetime: Duration) async throws -> (any ConversionCache)? {
+        url.scheme == "memory" ? InMemoryConversionCache(lifetime: lifetime) : nil
     }
 }

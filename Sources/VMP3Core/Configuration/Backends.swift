@@ -7,15 +7,26 @@ import Foundation
 /// | storage | `VMP3_STORAGE` | `file://$VMP3_DATA_DIR/objects` | `s3://BUCKET?endpoint=…&region=…` |
 /// | queue | `VMP3_QUEUE` | `memory:` | `amqp://user:pass@host:5672/vhost` |
 /// | job store | `VMP3_STORE` | `memory:` | `redis://host:6379/0` |
+///
+/// The conversion cache lives in the job store's backend.
 public struct BackendConfiguration: Sendable, Hashable {
     public var storage: URL
     public var queue: URL
     public var store: URL
+    /// Whose conversions a job may reuse; `nil`: no conversion cache.
+    public var cacheScope: ConversionCaching.Scope?
+    /// How long a conversion stays in the cache.
+    public var cacheLifetime: Duration
 
-    public init(storage: URL, queue: URL = URL(string: "memory:")!, store: URL = URL(string: "memory:")!) {
+    public init(
+        storage: URL, queue: URL = URL(string: "memory:")!, store: URL = URL(string: "memory:")!,
+        cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = .seconds(168 * 3600)
+    ) {
         self.storage = storage
         self.queue = queue
         self.store = store
+        self.cacheScope = cacheScope
+        self.cacheLifetime = cacheLifetime
     }
 
     /// ``Setting/storage``, ``Setting/queue`` and ``Setting/store``; ``Setting/dataDirectory``
@@ -27,7 +38,9 @@ public struct BackendConfiguration: Sendable, Hashable {
         self.init(
             storage: try settings.url(.storage) ?? objects,
             queue: try settings.url(.queue) ?? URL(string: "memory:")!,
-            store: try settings.url(.store) ?? URL(string: "memory:")!
+            store: try settings.url(.store) ?? URL(string: "memory:")!,
+            cacheScope: try settings.word(.conversionCache).flatMap(ConversionCaching.Scope.init(rawValue:)),
+            cacheLifetime: .seconds(try settings.wholeNumber(.conversionCacheHours) ?? 168) * 3600
         )
     }
 }
@@ -41,21 +54,29 @@ public struct Backends: Sendable {
     public var jobs: any MessageQueue<JobMessage>
     /// Final outcomes for the notifier (`vmp3.outcomes`).
     public var outcomes: any MessageQueue<JobEvent>
+    /// The conversion cache and whose conversions it shares, if there is one.
+    public var caching: ConversionCaching?
 
-    public init(storage: any ObjectStore, store: any JobStore, jobs: any MessageQueue<JobMessage>, outcomes: any MessageQueue<JobEvent>) {
+    public init(
+        storage: any ObjectStore, store: any JobStore, jobs: any MessageQueue<JobMessage>, outcomes: any MessageQueue<JobEvent>,
+        caching: ConversionCaching? = nil
+    ) {
         self.storage = storage
         self.store = store
         self.jobs = jobs
         self.outcomes = outcomes
+        self.caching = caching
     }
 
-    /// Everything in memory, files under `directory`: for tests and embedding.
-    public static func embedded(storageDirectory directory: URL) throws -> Backends {
+    /// Everything in memory, files under `directory`: for tests and embedding. With a
+    /// `cacheScope`, an in-memory conversion cache too.
+    public static func embedded(storageDirectory directory: URL, cacheScope: ConversionCaching.Scope? = nil) throws -> Backends {
         Backends(
             storage: try FileObjectStore(root: directory),
             store: InMemoryJobStore(),
             jobs: InMemoryMessageQueue<JobMessage>(),
-            outcomes: InMemoryMessageQueue<JobEvent>()
+            outcomes: InMemoryMessageQueue<JobEvent>(),
+            caching: cacheScope.map { ConversionCaching(cache: InMemoryConversionCache(), scope: $0) }
         )
     }
 
@@ -69,6 +90,15 @@ public struct Backends: Sendable {
             }
             throw ConfigurationError("no backend for \(what) \(url.redactingPassword) (scheme \(url.scheme ?? "none"))")
         }
+        var caching: ConversionCaching?
+        if let scope = configuration.cacheScope {
+            for factory in factories {
+                if let cache = try await factory.makeConversionCache(configuration.store, lifetime: configuration.cacheLifetime) {
+                    caching = ConversionCaching(cache: cache, scope: scope)
+                    break
+                }
+            }
+        }
         return Backends(
             storage: try await first("storage", configuration.storage) { try await $0.makeObjectStore(configuration.storage) },
             store: try await first("job store", configuration.store) { try await $0.makeJobStore(configuration.store) },
@@ -77,13 +107,15 @@ public struct Backends: Sendable {
             },
             outcomes: try await first("queue", configuration.queue) {
                 try await $0.makeMessageQueue(configuration.queue, name: "vmp3.outcomes", of: JobEvent.self)
-            }
+            },
+            // With no factory for the store's scheme that keeps a cache, there is none.
+            caching: caching
         )
     }
 
     /// A ``JobService`` on these backends.
     public var jobService: JobService {
-        JobService(storage: storage, queue: jobs, store: store)
+        JobService(storage: storage, queue: jobs, store: store, outcomes: outcomes, caching: caching)
     }
 }
 

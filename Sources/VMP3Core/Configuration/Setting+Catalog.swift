@@ -157,6 +157,17 @@ extension Setting {
         meaning: "The longest a conversion may run, in seconds of wall time; `0`: no limit."
     )
 
+    // MARK: Conversion cache
+
+    public static let conversionCache = Setting(
+        "VMP3_CONVERSION_CACHE", default: "user", form: .oneOf(["off", "user", "shared"]), programs: [.gateway, .converter, .serve],
+        meaning: "Whether an upload converted before with the same options gets a copy of that MP3 instead of a conversion: `user` (its owner's conversions only), `shared` (anyone's: saves more, but tells a user someone converted the same file), `off`. Kept in the job store's backend; the gateway and the converters must agree."
+    )
+    public static let conversionCacheHours = Setting(
+        "VMP3_CONVERSION_CACHE_HOURS", default: "168", form: .wholeNumber(1...87_600), programs: [.gateway, .converter, .serve],
+        meaning: "Hours a conversion stays in the cache (an entry whose MP3 has been deleted with its job is a miss)."
+    )
+
     // MARK: Maintenance
 
     public static let retentionDays = Setting(
@@ -203,7 +214,7 @@ extension Setting {
         authURL, usersDatabase, signingKey, previousSigningKey, passwordHashCost, registrationsPerClientPerHour, jwksRefresh,
         maxUploadMB, uploadsPerMinute, maxActiveJobs, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams,
         concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds,
-        retentionDays, requeueAfterSeconds, maintenanceInterval,
+        conversionCache, conversionCacheHours, retentionDays, requeueAfterSeconds, maintenanceInterval,
         webhookSecret, webhookAllowedNetworks, smtp, publicURL, emailAllowedRecipients,
     ]
 

@@ -29,6 +29,8 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
         case logLevel
         /// A secret of at least this many bytes; never printed.
         case secret(minimumBytes: Int)
+        /// One of these words.
+        case oneOf([String])
         case text
     }
 
@@ -78,6 +80,7 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
         case .hostAndPort: "HOST:PORT"
         case .logLevel: "one of \(Self.logLevels.joined(separator: ", "))"
         case .secret(let bytes): "at least \(bytes) bytes"
+        case .oneOf(let words): "one of \(words.joined(separator: ", "))"
         case .text: "text"
         }
     }

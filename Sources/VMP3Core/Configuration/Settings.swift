@@ -71,6 +71,15 @@ public struct Settings: Sendable {
         try number(setting).map { .milliseconds(Int64(($0 * 1000).rounded())) }
     }
 
+    /// A setting of one of a few words, `nil` when it has no value.
+    /// - Throws: ``ConfigurationError`` naming the setting, for a word not among them.
+    public func word(_ setting: Setting) throws(ConfigurationError) -> String? {
+        guard let text = text(setting) else { return nil }
+        let word = text.trimmingCharacters(in: .whitespaces).lowercased()
+        guard case .oneOf(let words) = setting.form, words.contains(word) else { throw malformed(setting, text) }
+        return word
+    }
+
     /// A URL setting, `nil` when it has no value.
     /// - Throws: ``ConfigurationError`` naming the setting, for a value that is not a URL of its schemes.
     public func url(_ setting: Setting) throws(ConfigurationError) -> URL? {
@@ -99,6 +108,8 @@ public struct Settings: Sendable {
                   !text[..<colon].isEmpty else { throw malformed(setting, text) }
         case .logLevel:
             guard Setting.logLevels.contains(text.lowercased()) else { throw malformed(setting, text) }
+        case .oneOf:
+            _ = try word(setting)
         case .secret(let bytes):
             guard text.utf8.count >= bytes else {
                 throw ConfigurationError("\(source(of: setting)) must be \(setting.requirement), not \(text.utf8.count)")

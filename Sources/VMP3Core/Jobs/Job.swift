@@ -12,6 +12,12 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var source: ObjectKey
     public var sourceName: String?
     public var sourceSize: Int64?
+    /// The SHA-256 (hex) of the upload, computed as it was stored: what the conversion cache
+    /// finds earlier conversions of the same file by. `nil` when it is not known.
+    public var sourceSHA256: String?
+    /// `true` when the MP3 is a copy of an earlier conversion of the same file with the same
+    /// options (``ConversionCache``), made without converting; `nil` when it was converted.
+    public var fromCache: Bool?
 
     public var options: ConversionOptions
     /// Where to POST the job's outcome, if the client asked.

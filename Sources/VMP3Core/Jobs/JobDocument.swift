@@ -56,10 +56,12 @@ public struct JobDocument: Sendable, Hashable, Codable {
     public var output: Output?
     public var failure: Failure?
     public var attempts: Int
+    /// Whether the MP3 was copied from an earlier identical conversion instead of being made.
+    public var fromCache: Bool
 
     enum CodingKeys: String, CodingKey {
         case id, status, createdAt = "created_at", updatedAt = "updated_at", progress, sourceName = "source_name"
-        case sourceSize = "source_size", options, output, failure, attempts
+        case sourceSize = "source_size", options, output, failure, attempts, fromCache = "from_cache"
     }
 
     public init(_ job: Job) {
@@ -70,6 +72,7 @@ public struct JobDocument: Sendable, Hashable, Codable {
         progress = job.progress
         sourceName = job.sourceName
         sourceSize = job.sourceSize
+        fromCache = job.fromCache ?? false
         let encoding = job.options.encoding.parameters
         options = Options(
             bitrate: encoding.bitrate, quality: encoding.quality, channels: job.options.channels?.rawValue,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 
 /// The client side of jobs: submit a video, follow it, cancel it, fetch its MP3. What the
 /// gateway does over HTTP, and what an embedding program calls directly.
@@ -10,12 +11,22 @@ public struct JobService: Sendable {
     public let storage: any ObjectStore
     public let queue: any MessageQueue<JobMessage>
     public let store: any JobStore
+    /// Where a job served from the cache publishes its outcome for the notifier (a converted
+    /// job's is published by its worker), if anywhere.
+    public let outcomes: (any MessageQueue<JobEvent>)?
+    /// The conversion cache an upload is looked up in, if any.
+    public let caching: ConversionCaching?
     public let logger: Logger
 
-    public init(storage: any ObjectStore, queue: any MessageQueue<JobMessage>, store: any JobStore, logger: Logger = Logger(label: "vmp3.jobs")) {
+    public init(
+        storage: any ObjectStore, queue: any MessageQueue<JobMessage>, store: any JobStore,
+        outcomes: (any MessageQueue<JobEvent>)? = nil, caching: ConversionCaching? = nil, logger: Logger = Logger(label: "vmp3.jobs")
+    ) {
         self.storage = storage
         self.queue = queue
         self.store = store
+        self.outcomes = outcomes
+        self.caching = caching
         self.logger = logger
     }
 
@@ -52,7 +63,9 @@ public struct JobService: Sendable {
         return try await submit(submission, body: AsyncThrowingStream { try reader.next() })
     }
 
-    /// Streams `body` into storage, records a queued job and publishes it.
+    /// Streams `body` into storage (hashing it), records a queued job and publishes it; or, when
+    /// the ``caching`` has an earlier conversion of the same bytes with the same options, copies
+    /// its MP3 and returns the job already `succeeded`, with ``Job/fromCache`` set.
     ///
     /// - Throws: ``ConversionError`` (``ConversionError/Code/invalidOption``) for bad options,
     ///   before anything is stored; ``JobStoreError/Code/activeLimitReached`` when the owner has
@@ -69,11 +82,13 @@ public struct JobService: Sendable {
         }
         let id = JobID()
         let sourceKey = Job.sourceKey(for: id)
-        let stored = try await storage.put(sourceKey, body: body, contentType: "application/octet-stream")
-        let job = Job(
+        let digest = SHA256Digest()
+        let stored = try await storage.put(sourceKey, body: digest.hashing(body), contentType: "application/octet-stream")
+        var job = Job(
             id: id, owner: submission.owner, source: sourceKey, sourceName: submission.sourceName, sourceSize: stored.size,
             options: submission.options, webhookURL: submission.webhookURL, notifyEmail: submission.notifyEmail
         )
+        job.sourceSHA256 = digest.finalize()
         let creation: JobCreation
         do {
             creation = try await store.create(job, idempotencyKey: submission.idempotencyKey, activeLimit: submission.maxActiveJobs)
@@ -86,6 +101,9 @@ public struct JobService: Sendable {
             try? await storage.delete(sourceKey)
             return creation
         }
+        if let served = await serveFromCache(creation.job) {
+            return JobCreation(job: served, created: true)
+        }
         do {
             try await queue.publish(JobMessage(jobID: id))
         } catch {
@@ -95,6 +113,75 @@ public struct JobService: Sendable {
         }
         logger.info("job submitted", metadata: ["job_id": "\(id)", "owner": "\(submission.owner)", "bytes": "\(stored.size)"])
         return creation
+    }
+
+    /// The holder a job served from the cache is claimed by, for the moment between its record
+    /// and its MP3.
+    static let cacheHolder = "conversion-cache"
+
+    /// Finishes the just-created, unpublished `job` with a copy of a cached conversion's MP3.
+    /// `nil` on a miss, or if anything fails on the way: the job is then still queued (any copy
+    /// made is deleted) and the caller publishes it to be converted.
+    private func serveFromCache(_ job: Job) async -> Job? {
+        guard let caching, let key = caching.key(for: job) else { return nil }
+        var logger = logger
+        logger[metadataKey: "job_id"] = "\(job.id)"
+        let entry: ConversionCacheEntry
+        do {
+            guard let found = try await caching.cache.entry(for: key) else {
+                Counter(label: "vmp3_conversion_cache_lookups_total", dimensions: [("result", "miss")]).increment()
+                return nil
+            }
+            entry = found
+        } catch {
+            logger.warning("the conversion cache is unavailable: converting", metadata: ["error": "\(error)"])
+            return nil
+        }
+        var output = entry.output
+        output.key = job.outputKey
+        do {
+            // A copy of the job's own, so that deleting either job never takes the other's MP3.
+            let original = try await storage.get(entry.output.key)
+            let copied = try await storage.put(job.outputKey, body: original.body, contentType: "audio/mpeg")
+            output.byteCount = copied.size
+        } catch let error as StorageError where error.code == .notFound {
+            // The job that made it was deleted or expired: the entry is stale.
+            try? await caching.cache.remove(key)
+            try? await storage.delete(job.outputKey)
+            return nil
+        } catch {
+            logger.warning("could not copy a cached MP3: converting", metadata: ["error": "\(error)"])
+            try? await storage.delete(job.outputKey)
+            return nil
+        }
+        do {
+            _ = try await store.claim(job.id, holder: Self.cacheHolder, leaseDuration: .seconds(60))
+            let done = try await store.update(job.id) { current in
+                try current.requireHeld(by: Self.cacheHolder)
+                current.status = .succeeded
+                current.output = output
+                current.progress = 1
+                current.lease = nil
+                current.attempts = 0  // no worker ran it
+                current.fromCache = true
+            }
+            try? await storage.delete(job.source)
+            if let outcomes {
+                do {
+                    try await outcomes.publish(JobEvent(kind: .status, job: done))
+                } catch {
+                    logger.error("could not publish the outcome of a job served from the cache", metadata: ["error": "\(error)"])
+                }
+            }
+            Counter(label: "vmp3_conversion_cache_lookups_total", dimensions: [("result", "hit")]).increment()
+            logger.info("job served from the conversion cache", metadata: ["from_job": "\(entry.jobID)", "bytes": "\(output.byteCount)"])
+            return done
+        } catch {
+            logger.warning("could not finish a job from the cache: converting", metadata: ["error": "\(error)"])
+            _ = try? await store.release(job.id, holder: Self.cacheHolder, countingAttempt: false)
+            try? await storage.delete(job.outputKey)
+            return nil
+        }
     }
 
     /// The job, if it exists and belongs to `owner`. - Throws: ``JobStoreError/Code/notFound``.

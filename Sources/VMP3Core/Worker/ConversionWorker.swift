@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Takes jobs from the queue and converts them: the converter service's whole work, and what
@@ -21,6 +22,9 @@ public struct ConversionWorker: Service {
     public let store: any JobStore
     /// Where final outcomes (succeeded, failed) go for the notifier, if anywhere.
     public let outcomes: (any MessageQueue<JobEvent>)?
+    /// Where each conversion is recorded, so that the same upload with the same options is not
+    /// converted again (``JobService`` looks there), if anywhere.
+    public let caching: ConversionCaching?
     public let configuration: Configuration
     public let logger: Logger
 
@@ -30,6 +34,7 @@ public struct ConversionWorker: Service {
         queue: any MessageQueue<JobMessage>,
         store: any JobStore,
         outcomes: (any MessageQueue<JobEvent>)? = nil,
+        caching: ConversionCaching? = nil,
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "vmp3.worker")
     ) {
@@ -38,6 +43,7 @@ public struct ConversionWorker: Service {
         self.queue = queue
         self.store = store
         self.outcomes = outcomes
+        self.caching = caching
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
@@ -166,6 +172,7 @@ public struct ConversionWorker: Service {
             }
             logger.info("succeeded", metadata: ["output": "\(output.key)", "bytes": "\(output.byteCount)", "duration": "\(output.duration)"])
             await removeSource(of: done, logger: logger)
+            await recordInCache(done, logger: logger)
             if await !publishOutcome(done, logger: logger) {
                 try? await delivery.requeue()
                 return
@@ -183,6 +190,7 @@ public struct ConversionWorker: Service {
         let source = directory.appendingPathComponent("source")
         let mp3 = directory.appendingPathComponent("output.mp3")
         try await storage.get(job.source, toFile: source)
+        Counter(label: "vmp3_conversions_total").increment()
         let result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
             if let fraction = report.fraction { progress.yield(fraction) }
         }, logger: logger)
@@ -337,6 +345,17 @@ public struct ConversionWorker: Service {
             try await storage.delete(job.outputKey)
         } catch {
             logger.error("could not delete the output of a cancelled job", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Records a converted job's MP3 in the conversion cache. A cache that cannot be written
+    /// costs a later conversion, not this job: the failure is logged.
+    private func recordInCache(_ job: Job, logger: Logger) async {
+        guard let caching, job.fromCache != true, let key = caching.key(for: job), let output = job.output else { return }
+        do {
+            try await caching.cache.record(ConversionCacheEntry(output: output, jobID: job.id), for: key)
+        } catch {
+            logger.warning("could not record the conversion in the cache", metadata: ["error": "\(error)"])
         }
     }
 

@@ -143,7 +143,8 @@ extension OpenAPIRoute {
           "created_at",
           "updated_at",
           "options",
-          "attempts"
+          "attempts",
+          "from_cache"
         ],
         "properties": {
           "id": {
@@ -180,6 +181,10 @@ extension OpenAPIRoute {
           },
           "attempts": {
             "type": "integer"
+          },
+          "from_cache": {
+            "type": "boolean",
+            "description": "Whether the MP3 is a copy of an earlier conversion of the same file with the same options (the conversion cache), made without converting."
           },
           "options": {
             "type": "object",
@@ -690,7 +695,7 @@ extension OpenAPIRoute {
         },
         "responses": {
           "202": {
-            "description": "Accepted: the job, queued",
+            "description": "Accepted: the job, queued; or already succeeded, with from_cache true, when the same file was converted with the same options before (the conversion cache)",
             "headers": {
               "Location": {
                 "schema": {

@@ -23,6 +23,11 @@ import VMP3Kit
     func inMemoryJobStore(_ check: JobStoreConformance.Check) async throws {
         try await check.run(InMemoryJobStore())
     }
+
+    @Test("InMemoryConversionCache", arguments: ConversionCacheConformance.checks)
+    func inMemoryConversionCache(_ check: ConversionCacheConformance.Check) async throws {
+        try await check.run { InMemoryConversionCache(lifetime: $0) }
+    }
 }
 
 @Suite struct FileObjectStoreLayoutTests {

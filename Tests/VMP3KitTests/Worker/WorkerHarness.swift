@@ -16,16 +16,18 @@ struct WorkerHarness {
     let jobs: InMemoryMessageQueue<JobMessage>
     let outcomes: InMemoryMessageQueue<JobEvent>
     let converter: CountingConverter
+    let caching: ConversionCaching?
     let service: JobService
 
-    init(storage wrap: (FileObjectStore) -> any ObjectStore = { $0 }) throws {
+    init(storage wrap: (FileObjectStore) -> any ObjectStore = { $0 }, caching: ConversionCaching? = nil) throws {
         directory = try makeScratchDirectory()
         storage = wrap(try FileObjectStore(root: directory.appendingPathComponent("store")))
         store = InMemoryJobStore()
         jobs = InMemoryMessageQueue<JobMessage>()
         outcomes = InMemoryMessageQueue<JobEvent>()
         converter = CountingConverter()
-        service = JobService(storage: storage, queue: jobs, store: store)
+        self.caching = caching
+        service = JobService(storage: storage, queue: jobs, store: store, outcomes: outcomes, caching: caching)
     }
 
     /// Settings that keep tests quick: short leases and backoffs, frequent progress.
@@ -39,7 +41,7 @@ struct WorkerHarness {
 
     func worker(_ name: String = "worker-1", concurrency: Int = 2, maxAttempts: Int = 3, grace: Duration = .seconds(30)) -> ConversionWorker {
         ConversionWorker(
-            converter: converter, storage: storage, queue: jobs, store: store, outcomes: outcomes,
+            converter: converter, storage: storage, queue: jobs, store: store, outcomes: outcomes, caching: caching,
             configuration: Self.configuration(name, concurrency: concurrency, maxAttempts: maxAttempts, grace: grace),
             logger: Logger(label: "test.\(name)")
         )
