@@ -63,3 +63,26 @@ import VMP3TestSupport
         if case .secret = test.setting.form { #expect(!run.stderr.contains(test.value), "a secret is never printed") }
     }
 }
+
+/// A service whose broker is not there ends with one line saying so, not a crash report: the
+/// notifier's webhook client, which async-http-client traps on when released unshut, included.
+@Suite struct MissingServerTests {
+    @Test("the notifier and the converter with no RabbitMQ: exit 1 with a line naming the cause, no crash", arguments: ["vmp3-notifier", "vmp3-converter"])
+    func noBroker(_ service: String) async throws {
+        let data = try makeScratchDirectory()
+        let running = try ExternalTool.start("/usr/bin/env", [
+            "VMP3_QUEUE=amqp://guest:guest@127.0.0.1:1/", "VMP3_HTTP_ADDRESS=127.0.0.1:0", "VMP3_DATA_DIR=\(data.path)",
+            "VMP3_LOG_LEVEL=error", builtExecutable(service),
+        ])
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            running.kill(SIGKILL)
+        }
+        let run = try await running.finish()
+        watchdog.cancel()
+        #expect(run.status == 1, "\(run.stderr)")
+        // The one line of ServiceMain (logs at error level may come before or after it).
+        #expect(run.stderr.split(separator: "\n").contains { $0.hasPrefix("\(service): ") && $0.contains("RabbitMQ at 127.0.0.1:1 is unreachable") }, "\(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error") && !run.stderr.contains("Backtrace"), "\(run.stderr)")
+    }
+}
