@@ -1,7 +1,7 @@
 import Foundation
 import VMP3Core
 
-/// The ``ConversionCache`` contract. Each check makes its own cache with the lifetime it needs
+/// The `ConversionCache` contract. Each check makes its own cache with the lifetime it needs
 /// (empty, or at least without the keys it uses: every check makes fresh ones).
 public enum ConversionCacheConformance {
     /// Makes a cache whose entries last `lifetime`.
