@@ -10,7 +10,7 @@ public struct SigningKey: Sendable {
 
     public init(privateKey: EdDSA.PrivateKey) {
         self.privateKey = privateKey
-        keyID = SHA256.hash(data: privateKey.publicKey.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
+        keyID = SHA256.hash(data: privateKey.publicKey.rawRepresentation).prefix(8).hexEncoded
     }
 
     /// A new random key.

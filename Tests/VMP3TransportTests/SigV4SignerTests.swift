@@ -65,7 +65,7 @@ import VMP3TestSupport
         let signer = SigV4Signer(credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret/with+chars"), region: region)
         let target = URL(string: url)!
         let ours = signer.signedHeaders(method: method, url: target, headers: ["host": SigV4Signer.hostHeader(target)],
-                                        payloadHash: SigV4Signer.hex(SHA256.hash(data: Data(body.utf8))), date: Self.date("2026-11-25T01:02:03Z"))
+                                        payloadHash: SHA256.hash(data: Data(body.utf8)).hexEncoded, date: Self.date("2026-11-25T01:02:03Z"))
         let theirs = try await botocore([
             "method": method, "url": url, "headers": [:] as [String: String], "body": body, "region": region, "service": "s3",
             "access_key": "AKIDTEST", "secret_key": "secret/with+chars", "timestamp": "20261125T010203Z",

@@ -45,7 +45,7 @@ public struct ConversionCacheKey: Sendable, Hashable, CustomStringConvertible {
             withUnsafeBytes(of: UInt64(part.count).bigEndian) { hash.update(bufferPointer: $0) }
             hash.update(data: part)
         }
-        digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        digest = hash.finalize().hexEncoded
     }
 
     public var description: String { digest }

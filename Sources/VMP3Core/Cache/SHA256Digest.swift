@@ -30,7 +30,7 @@ final class SHA256Digest: Sendable {
     func finalize() -> String? {
         state.withLock { state in
             guard state.iterations == 1 else { return nil }
-            return state.hash.finalize().map { String(format: "%02x", $0) }.joined()
+            return state.hash.finalize().hexEncoded
         }
     }
 }

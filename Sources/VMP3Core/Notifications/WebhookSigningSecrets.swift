@@ -30,7 +30,7 @@ public struct WebhookSigningSecrets: Sendable {
         message.append(0)
         message += Array(String(generation).utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: master)
-        return "whsec_" + mac.map { String(format: "%02x", $0) }.joined()
+        return "whsec_" + mac.hexEncoded
     }
 
     /// The HMAC key webhooks of `owner` at `generation` are signed with.

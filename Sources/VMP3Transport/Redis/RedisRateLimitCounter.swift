@@ -27,7 +27,7 @@ public struct RedisRateLimitCounter: RateLimitCounter {
     public func increment(_ key: String, window: Duration) async throws -> RateLimitCount {
         // Hashed: keys hold client addresses and e-mail addresses, which need not sit in Redis
         // in clear, and a hash bounds their length.
-        let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data(key.utf8)).hexEncoded
         let milliseconds = max(1, window.wholeMilliseconds)
         let reply = try await client.send([
             "EVAL", .text(Self.script), "1", .text("\(prefix)ratelimit:\(digest)"), .text(String(milliseconds)),

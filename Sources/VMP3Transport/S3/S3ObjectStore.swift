@@ -252,7 +252,7 @@ public struct S3ObjectStore: ObjectStore {
             }
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = HTTPMethod(rawValue: method)
-            let payloadHash = SigV4Signer.hex(body.withUnsafeReadableBytes { SHA256.hash(data: $0) })
+            let payloadHash = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }.hexEncoded
             var toSign = headers
             toSign["host"] = SigV4Signer.hostHeader(url)
             let signed = signer.signedHeaders(method: method, url: url, headers: toSign, payloadHash: payloadHash)

@@ -88,12 +88,12 @@ public struct SigV4Signer: Sendable {
     // MARK: - The algorithm
 
     private func sign(_ canonicalRequest: String, timestamp: String, day: String, scope: String) -> String {
-        let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))].joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope, SHA256.hash(data: Data(canonicalRequest.utf8)).hexEncoded].joined(separator: "\n")
         var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
         for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        return HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key).hexEncoded
     }
 
     static func timestamps(_ date: Date) -> (timestamp: String, day: String) {
@@ -142,9 +142,5 @@ public struct SigV4Signer: Sendable {
 
     static func trim(_ value: String) -> String {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
-    }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -63,7 +63,7 @@ public struct WebhookConfiguration: Sendable {
     public init(secretFile path: String) throws {
         let url = URL(fileURLWithPath: path)
         if !FileManager.default.fileExists(atPath: path) {
-            let secret = SymmetricKey(size: .bits256).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+            let secret = SymmetricKey(size: .bits256).withUnsafeBytes { $0.hexEncoded }
             do {
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch {

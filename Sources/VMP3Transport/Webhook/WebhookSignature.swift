@@ -25,7 +25,7 @@ public struct WebhookSignature: Sendable, Hashable {
 
     /// The header's value.
     public var headerValue: String {
-        "t=\(timestamp),v1=\(mac.map { String(format: "%02x", $0) }.joined())"
+        "t=\(timestamp),v1=\(mac.hexEncoded)"
     }
 
     /// Whether `header` is a valid signature of `body` with `secret`, made no more than
