@@ -47,7 +47,7 @@ extension Backends {
     /// The durable embedded backends of `vmp3 serve`: files under `directory/objects`, the job
     /// store, both queues and, with a `cacheScope`, the conversion cache in `directory/vmp3.sqlite`.
     public static func durable(
-        dataDirectory directory: URL, cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = .seconds(168 * 3600)
+        dataDirectory directory: URL, cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = ConversionCaching.defaultLifetime
     ) throws -> Backends {
         let database = try SQLiteDatabase.at(directory.appendingPathComponent(databaseFileName).path)
         return Backends(

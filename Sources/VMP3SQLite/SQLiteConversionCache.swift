@@ -9,7 +9,7 @@ public struct SQLiteConversionCache: ConversionCache {
     public let database: SQLiteDatabase
     public let lifetime: Duration
 
-    public init(database: SQLiteDatabase, lifetime: Duration = .seconds(7 * 86_400)) {
+    public init(database: SQLiteDatabase, lifetime: Duration = ConversionCaching.defaultLifetime) {
         self.database = database
         self.lifetime = lifetime
     }
@@ -26,7 +26,7 @@ public struct SQLiteConversionCache: ConversionCache {
     public func record(_ entry: ConversionCacheEntry, for key: ConversionCacheKey) async throws {
         let body = try JSONEncoder().encode(entry)
         let now = Date().timeIntervalSince1970
-        let expiresAt = now + Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        let expiresAt = now + lifetime.seconds
         try await database.writer.write { db in
             try db.execute(
                 sql: "INSERT INTO conversion_cache (digest, entry, expiresAt) VALUES (?, ?, ?) ON CONFLICT(digest) DO UPDATE SET entry = excluded.entry, expiresAt = excluded.expiresAt",

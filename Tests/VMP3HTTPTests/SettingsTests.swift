@@ -97,6 +97,7 @@ import VMP3Kit
         #expect(routes.0.maxEventStreamsPerUser == routes.1.maxEventStreamsPerUser && routes.0.maxEventStreams == routes.1.maxEventStreams)
 
         #expect(try AuthRoutes.Configuration(settings: given).registrationsPerClient == AuthRoutes.Configuration().registrationsPerClient)
+        #expect(try BackendConfiguration(settings: given).cacheLifetime == ConversionCaching.defaultLifetime)
         #expect(try RemoteKeySet.Configuration(settings: given).refreshInterval == RemoteKeySet.Configuration().refreshInterval)
     }
 

@@ -37,6 +37,16 @@ import VMP3TestSupport
         Case(program: .serve, setting: .retentionDays, value: "-1", flag: "--retention-days"),
     ]
 
+    /// Waits for `running` to end, killing it after `limit`.
+    static func finish(_ running: ExternalTool.Running, within limit: Duration) async throws -> ExternalTool.Output {
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            running.kill(SIGKILL)
+        }
+        defer { watchdog.cancel() }
+        return try await running.finish()
+    }
+
     @Test("one malformed setting: exit non-zero at once, one line on standard error naming it", arguments: cases)
     func refusesToStart(_ test: Case) async throws {
         let data = try makeScratchDirectory()
@@ -47,14 +57,8 @@ import VMP3TestSupport
         case .serve: [builtExecutable("vmp3"), "serve", "--port", "0", "--data-dir", data.path] + (test.flag.map { ["\($0)=\(test.value)"] } ?? [])
         default: [builtExecutable(test.program.rawValue)]
         }
-        let running = try ExternalTool.start("/usr/bin/env", assignments + command)
-        // A program that did not notice would run on: stop it, and fail.
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            running.kill(SIGKILL)
-        }
-        let run = try await running.finish()
-        watchdog.cancel()
+        // A program that did not notice would run on: it is stopped, and fails.
+        let run = try await Self.finish(try ExternalTool.start("/usr/bin/env", assignments + command), within: .seconds(30))
         #expect(run.status != 0 && run.status != 128 + SIGKILL, "\(test): status \(run.status)")
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(test): \(run.stderr)")
@@ -70,16 +74,10 @@ import VMP3TestSupport
     @Test("the notifier and the converter with no RabbitMQ: exit 1 with a line naming the cause, no crash", arguments: ["vmp3-notifier", "vmp3-converter"])
     func noBroker(_ service: String) async throws {
         let data = try makeScratchDirectory()
-        let running = try ExternalTool.start("/usr/bin/env", [
+        let run = try await MalformedSettingsTests.finish(try ExternalTool.start("/usr/bin/env", [
             "VMP3_QUEUE=amqp://guest:guest@127.0.0.1:1/", "VMP3_HTTP_ADDRESS=127.0.0.1:0", "VMP3_DATA_DIR=\(data.path)",
             "VMP3_LOG_LEVEL=error", builtExecutable(service),
-        ])
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(60))
-            running.kill(SIGKILL)
-        }
-        let run = try await running.finish()
-        watchdog.cancel()
+        ]), within: .seconds(60))
         #expect(run.status == 1, "\(run.stderr)")
         // The one line of ServiceMain (logs at error level may come before or after it).
         #expect(run.stderr.split(separator: "\n").contains { $0.hasPrefix("\(service): ") && $0.contains("RabbitMQ at 127.0.0.1:1 is unreachable") }, "\(run.stderr)")

@@ -83,14 +83,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func serve(settings: Settings, logger: Logger) async throws {
         VMP3Metrics.bootstrap()
-        let dataDirectory = settings.text(.dataDirectory) ?? "vmp3-data"
-        let data = URL(fileURLWithPath: dataDirectory, isDirectory: true)
+        let data = settings.dataDirectory
+        let cache = try BackendConfiguration(settings: settings)
         let backends: Backends
         do {
-            let cache = try BackendConfiguration(settings: settings)
             backends = try Backends.durable(dataDirectory: data, cacheScope: cache.cacheScope, cacheLifetime: cache.cacheLifetime)
         } catch let error as ConfigurationError {
-            throw ConfigurationError("data directory \(dataDirectory): \(error.message)")
+            throw ConfigurationError("data directory \(data.relativePath): \(error.message)")
         }
         let users = try UserDirectory(path: data.appendingPathComponent("users.sqlite").path, hasher: try ScryptPasswordHasher(settings: settings))
         let key = try SigningKey.loadOrCreate(at: data.appendingPathComponent("signing-key.pem").path)

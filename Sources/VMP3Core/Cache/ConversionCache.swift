@@ -76,6 +76,10 @@ public struct ConversionCaching: Sendable {
         case shared
     }
 
+    /// How long a conversion stays in a cache unless configured otherwise: a week
+    /// (``Setting/conversionCacheHours``' default, which a test holds to this).
+    public static let defaultLifetime = Duration.seconds(7 * 86_400)
+
     public var cache: any ConversionCache
     public var scope: Scope
 

@@ -8,7 +8,7 @@ public actor InMemoryConversionCache: ConversionCache {
     private var entries: [String: (entry: ConversionCacheEntry, expires: ContinuousClock.Instant)] = [:]
     private var order: [String] = []
 
-    public init(lifetime: Duration = .seconds(7 * 86_400), capacity: Int = 10_000) {
+    public init(lifetime: Duration = ConversionCaching.defaultLifetime, capacity: Int = 10_000) {
         self.lifetime = lifetime
         self.capacity = max(1, capacity)
     }

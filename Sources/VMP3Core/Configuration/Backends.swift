@@ -20,7 +20,7 @@ public struct BackendConfiguration: Sendable, Hashable {
 
     public init(
         storage: URL, queue: URL = URL(string: "memory:")!, store: URL = URL(string: "memory:")!,
-        cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = .seconds(168 * 3600)
+        cacheScope: ConversionCaching.Scope? = nil, cacheLifetime: Duration = ConversionCaching.defaultLifetime
     ) {
         self.storage = storage
         self.queue = queue
@@ -33,8 +33,7 @@ public struct BackendConfiguration: Sendable, Hashable {
     /// (default `./vmp3-data`) places the embedded file storage.
     /// - Throws: ``ConfigurationError`` naming a setting that is not a URL.
     public init(settings: Settings = Settings()) throws(ConfigurationError) {
-        let dataDirectory = settings.text(.dataDirectory) ?? "vmp3-data"
-        let objects = URL(fileURLWithPath: dataDirectory, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
+        let objects = settings.dataDirectory.appendingPathComponent("objects", isDirectory: true)
         self.init(
             storage: try settings.url(.storage) ?? objects,
             queue: try settings.url(.queue) ?? URL(string: "memory:")!,
@@ -84,20 +83,22 @@ public struct Backends: Sendable {
     ///
     /// - Throws: ``ConfigurationError`` for a URL no factory knows.
     public static func make(_ configuration: BackendConfiguration, factories: [any BackendFactory] = [EmbeddedBackendFactory()]) async throws -> Backends {
-        func first<T>(_ what: String, _ url: URL, _ make: (any BackendFactory) async throws -> T?) async throws -> T {
+        func firstMade<T>(_ make: (any BackendFactory) async throws -> T?) async throws -> T? {
             for factory in factories {
                 if let backend = try await make(factory) { return backend }
             }
-            throw ConfigurationError("no backend for \(what) \(url.redactingPassword) (scheme \(url.scheme ?? "none"))")
+            return nil
+        }
+        func first<T>(_ what: String, _ url: URL, _ make: (any BackendFactory) async throws -> T?) async throws -> T {
+            guard let backend = try await firstMade(make) else {
+                throw ConfigurationError("no backend for \(what) \(url.redactingPassword) (scheme \(url.scheme ?? "none"))")
+            }
+            return backend
         }
         var caching: ConversionCaching?
-        if let scope = configuration.cacheScope {
-            for factory in factories {
-                if let cache = try await factory.makeConversionCache(configuration.store, lifetime: configuration.cacheLifetime) {
-                    caching = ConversionCaching(cache: cache, scope: scope)
-                    break
-                }
-            }
+        if let scope = configuration.cacheScope,
+           let cache = try await firstMade({ try await $0.makeConversionCache(configuration.store, lifetime: configuration.cacheLifetime) }) {
+            caching = ConversionCaching(cache: cache, scope: scope)
         }
         return Backends(
             storage: try await first("storage", configuration.storage) { try await $0.makeObjectStore(configuration.storage) },

@@ -80,6 +80,21 @@ public struct Settings: Sendable {
         return word
     }
 
+    /// A `HOST:PORT` setting, `nil` when it has no value.
+    /// - Throws: ``ConfigurationError`` naming the setting, for anything but a host and a port
+    ///   from 0 to 65535.
+    public func hostAndPort(_ setting: Setting) throws(ConfigurationError) -> (host: String, port: Int)? {
+        guard let text = text(setting) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
+              !text[..<colon].isEmpty else { throw malformed(setting, text) }
+        return (String(text[..<colon]), port)
+    }
+
+    /// ``Setting/dataDirectory``: where the embedded files go.
+    public var dataDirectory: URL {
+        URL(fileURLWithPath: text(.dataDirectory) ?? "vmp3-data", isDirectory: true)
+    }
+
     /// A URL setting, `nil` when it has no value.
     /// - Throws: ``ConfigurationError`` naming the setting, for a value that is not a URL of its schemes.
     public func url(_ setting: Setting) throws(ConfigurationError) -> URL? {
@@ -103,9 +118,7 @@ public struct Settings: Sendable {
         case .wholeNumber: _ = try wholeNumber(setting)
         case .number: _ = try number(setting)
         case .url: _ = try url(setting)
-        case .hostAndPort:
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
-                  !text[..<colon].isEmpty else { throw malformed(setting, text) }
+        case .hostAndPort: _ = try hostAndPort(setting)
         case .logLevel:
             guard Setting.logLevels.contains(text.lowercased()) else { throw malformed(setting, text) }
         case .oneOf:

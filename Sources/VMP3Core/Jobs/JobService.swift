@@ -156,15 +156,7 @@ public struct JobService: Sendable {
         }
         do {
             _ = try await store.claim(job.id, holder: Self.cacheHolder, leaseDuration: .seconds(60))
-            let done = try await store.update(job.id) { current in
-                try current.requireHeld(by: Self.cacheHolder)
-                current.status = .succeeded
-                current.output = output
-                current.progress = 1
-                current.lease = nil
-                current.attempts = 0  // no worker ran it
-                current.fromCache = true
-            }
+            let done = try await store.succeed(job.id, holder: Self.cacheHolder, output: output, fromCache: true)
             try? await storage.delete(job.source)
             if let outcomes {
                 do {

@@ -101,15 +101,21 @@ extension JobStore {
         }
     }
 
-    /// Marks the job `holder` ran as succeeded with `output`. - Throws: ``JobStoreError/Code/leaseLost``.
+    /// Marks the job `holder` ran as succeeded with `output`; with `fromCache`, as finished with
+    /// a copy of a cached conversion (``Job/fromCache`` set, and the attempt its claim counted
+    /// taken back: no worker ran it). - Throws: ``JobStoreError/Code/leaseLost``.
     @discardableResult
-    public func succeed(_ id: JobID, holder: String, output: JobOutput) async throws -> Job {
+    public func succeed(_ id: JobID, holder: String, output: JobOutput, fromCache: Bool = false) async throws -> Job {
         try await update(id) { job in
             try job.requireHeld(by: holder)
             job.status = .succeeded
             job.output = output
             job.progress = 1
             job.lease = nil
+            if fromCache {
+                job.fromCache = true
+                job.attempts = max(0, job.attempts - 1)
+            }
         }
     }
 

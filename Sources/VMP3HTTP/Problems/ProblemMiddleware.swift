@@ -1,6 +1,5 @@
 import Hummingbird
 import Logging
-
 import VMP3Core
 
 /// Turns every error a route throws into `application/problem+json`: the SDK's typed errors get

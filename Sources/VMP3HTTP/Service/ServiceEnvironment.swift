@@ -20,16 +20,13 @@ public struct ServiceEnvironment: Sendable {
 
     /// `Setting.httpAddress` (`HOST:PORT`; the program's own port by default).
     public func address() throws(ConfigurationError) -> BindAddress {
-        let text = settings.text(.httpAddress) ?? "127.0.0.1:8080"
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw settings.malformed(.httpAddress, text)
-        }
-        return .hostname(String(text[..<colon]), port: port)
+        let (host, port) = try settings.hostAndPort(.httpAddress) ?? ("127.0.0.1", 8080)
+        return .hostname(host, port: port)
     }
 
     /// The path `setting` names, or `name` in `Setting.dataDirectory` when it is unset.
     public func path(_ setting: Setting, orInDataDirectory name: String) -> String {
-        settings.text(setting) ?? URL(fileURLWithPath: settings.text(.dataDirectory) ?? "vmp3-data", isDirectory: true).appendingPathComponent(name).path
+        settings.text(setting) ?? settings.dataDirectory.appendingPathComponent(name).path
     }
 
     /// A logger to standard error at `Setting.logLevel`, labelled with the program's name.

@@ -9,7 +9,7 @@ public struct RedisConversionCache: ConversionCache {
     public let prefix: String
     public let lifetime: Duration
 
-    public init(endpoint: RedisEndpoint, prefix: String = "vmp3:", lifetime: Duration = .seconds(7 * 86_400)) {
+    public init(endpoint: RedisEndpoint, prefix: String = "vmp3:", lifetime: Duration = ConversionCaching.defaultLifetime) {
         client = RedisClient(endpoint: endpoint)
         self.prefix = prefix
         self.lifetime = lifetime
