@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts and stops the servers the networked backends are tested against, on 127.0.0.1 only:
-# Redis, RabbitMQ, an S3 server (moto) and an SMTP receiver (aiosmtpd, writing a maildir).
+# Redis, RabbitMQ, an S3 server (moto, through scripts/s3-server.py) and an SMTP receiver (aiosmtpd, writing a maildir).
 # Their data, logs and pid files live in .services/ (git-ignored).
 #
 # Usage: scripts/services.sh start|stop|env|restart-redis|start-fault-rabbitmq|stop-fault-rabbitmq
@@ -80,7 +80,8 @@ stop_rabbitmq() {
 
 start_s3() {
   mkdir -p "$root/s3"
-  nohup moto_server -H 127.0.0.1 -p "$S3_PORT" > "$root/s3/moto.log" 2>&1 &
+  # moto, with S3's expiry of presigned URLs and its response-* overrides (scripts/s3-server.py).
+  nohup python3 scripts/s3-server.py -H 127.0.0.1 -p "$S3_PORT" > "$root/s3/moto.log" 2>&1 &
   echo $! > "$root/s3/moto.pid"
   wait_for 30 "the S3 server (moto)" curl -sf "http://127.0.0.1:$S3_PORT/moto-api/"
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import VMP3Core
 
 /// An ``ObjectStore`` of the kind a user of the SDK writes for a backend VMP3 does not ship: each
@@ -79,6 +80,20 @@ struct ShardedDirectoryStore: ObjectStore {
         return ObjectDownload(info: info, body: AsyncThrowingStream { try reader.next() })
     }
 
+    func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload {
+        let info = try await head(key)
+        // The SDK's helper clips the range to the object and throws `invalidRange` as the
+        // contract asks.
+        let range = try Self.clip(range, toSize: info.size, of: key)
+        let (object, _) = try paths(of: key, creatingShard: false)
+        guard let handle = try? FileHandle(forReadingFrom: object) else {
+            throw StorageError(code: .notFound, message: "no object \(key)")
+        }
+        try handle.seek(toOffset: UInt64(range.lowerBound))
+        let reader = ChunkReader(handle: handle, chunkSize: Self.chunkSize, limit: range.upperBound - range.lowerBound)
+        return ObjectDownload(info: info, range: range, body: AsyncThrowingStream { try reader.next() })
+    }
+
     func head(_ key: ObjectKey) async throws -> ObjectInfo {
         let (object, type) = try paths(of: key, creatingShard: false)
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: object.path),
@@ -96,7 +111,7 @@ struct ShardedDirectoryStore: ObjectStore {
         }
     }
 
-    func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? {
+    func downloadURL(for key: ObjectKey, expiresIn: Duration, contentDisposition: String?) async throws -> URL? {
         nil  // A directory cannot sign URLs: the gateway streams the object instead.
     }
 
@@ -117,17 +132,22 @@ struct ShardedDirectoryStore: ObjectStore {
 private final class ChunkReader: Sendable {
     private let handle: FileHandle
     private let chunkSize: Int
+    private let remaining: Mutex<Int64>
 
-    init(handle: FileHandle, chunkSize: Int) {
+    init(handle: FileHandle, chunkSize: Int, limit: Int64 = .max) {
         self.handle = handle
         self.chunkSize = chunkSize
+        remaining = Mutex(limit)
     }
 
     func next() throws -> [UInt8]? {
-        guard let data = try handle.read(upToCount: chunkSize), !data.isEmpty else {
-            try? handle.close()
-            return nil
+        try remaining.withLock { remaining in
+            guard remaining > 0, let data = try handle.read(upToCount: Int(min(Int64(chunkSize), remaining))), !data.isEmpty else {
+                try? handle.close()
+                return nil
+            }
+            remaining -= Int64(data.count)
+            return [UInt8](data)
         }
-        return [UInt8](data)
     }
 }

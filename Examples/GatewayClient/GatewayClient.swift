@@ -67,15 +67,70 @@ struct GatewayClient: Sendable {
         }
     }
 
-    /// Downloads the job's MP3 to `file` (replacing it), streamed; returns its size in bytes.
-    func download(_ job: JobID, to file: String) async throws -> Int64 {
-        let response = try await send(authorized("/v1/jobs/\(job.rawValue)/download", method: .GET), expect: [200], timeout: .hours(1))
-        return try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(file), options: .newFile(replaceExisting: true)) { handle in
-            var writer = handle.bufferedWriter()
-            let written = try await writer.write(contentsOf: response.body)
-            try await writer.flush()
-            return written
+    /// What ``download(_:to:attempts:)`` did: the MP3's size, and where each cut-off transfer
+    /// was resumed from.
+    struct Download: Sendable {
+        var size: Int64
+        var resumedAt: [Int64]
+    }
+
+    /// Downloads the job's MP3 to `file` (replacing it once complete), streamed.
+    ///
+    /// The bytes go to `FILE.partial`. A transfer that breaks off part-way is resumed where it
+    /// stopped with a range request (`Range: bytes=N-`, and `If-Range` with the first answer's
+    /// `ETag`, so that a changed file is sent whole instead of spliced), up to `attempts` times
+    /// in all.
+    func download(_ job: JobID, to file: String, attempts: Int = 5) async throws -> Download {
+        let partial = file + ".partial"
+        var received: Int64 = 0
+        var total: Int64?
+        var etag: String?
+        var resumedAt: [Int64] = []
+        try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(partial), options: .newFile(replaceExisting: true)) { handle in
+            for attempt in 1...attempts {
+                var request = authorized("/v1/jobs/\(job.rawValue)/download", method: .GET)
+                if received > 0, let etag {
+                    request.headers.add(name: "Range", value: "bytes=\(received)-")
+                    request.headers.add(name: "If-Range", value: etag)
+                    resumedAt.append(received)
+                }
+                var writer: BufferedWriter<WriteFileHandle>?
+                do {
+                    let response = try await send(request, expect: [200, 206], timeout: .hours(1))
+                    if response.status == .partialContent {
+                        // `bytes FIRST-LAST/TOTAL`: it must go on where the file stops.
+                        let range = response.headers.first(name: "content-range") ?? ""
+                        guard range.hasPrefix("bytes \(received)-"), let size = range.split(separator: "/").last.flatMap({ Int64($0) }) else {
+                            throw GatewayError(status: 206, code: "unexpected_range", detail: "asked for bytes from \(received), got \(range)")
+                        }
+                        total = size
+                    } else {
+                        // The whole file (a first request, or a changed file): start again.
+                        received = 0
+                        total = response.headers.first(name: "content-length").flatMap { Int64($0) }
+                        etag = response.headers.first(name: "etag")
+                    }
+                    writer = handle.bufferedWriter(startingAtAbsoluteOffset: received)
+                    for try await chunk in response.body {
+                        try await writer!.write(contentsOf: chunk)
+                        received += Int64(chunk.readableBytes)
+                    }
+                    try await writer!.flush()
+                    if let total, received < total { continue }
+                    try await handle.resize(to: .bytes(received))
+                    return
+                } catch let error as GatewayError {
+                    throw error
+                } catch {
+                    // Cut off: keep what arrived, and go on from there.
+                    try await writer?.flush()
+                    if attempt == attempts || etag == nil { throw error }
+                }
+            }
+            throw GatewayError(status: 0, code: "download_incomplete", detail: "\(received) of \(total ?? -1) bytes after \(attempts) attempts")
         }
+        try await FileSystem.shared.replaceItem(at: FilePath(file), withItemAt: FilePath(partial))
+        return Download(size: received, resumedAt: resumedAt)
     }
 
     // MARK: - Requests

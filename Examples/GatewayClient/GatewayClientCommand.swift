@@ -50,8 +50,9 @@ struct GatewayClientCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             let mp3 = output ?? URL(fileURLWithPath: video).deletingPathExtension().appendingPathExtension("mp3").path
-            let size = try await client.download(job.id, to: mp3)
-            print("wrote \(mp3) (\(size) bytes)")
+            let download = try await client.download(job.id, to: mp3)
+            for offset in download.resumedAt { print("download cut off; resumed at byte \(offset)") }
+            print("wrote \(mp3) (\(download.size) bytes)")
         } catch let error as GatewayError {
             print("the gateway refused: \(error)")
             throw ExitCode(2)

@@ -76,6 +76,8 @@ import VMP3TestSupport
     @Test("presigned URLs, with their expiry, match botocore's", arguments: [
         ("http://127.0.0.1:39000/bucket/outputs/x.mp3", 900),
         ("https://bucket.s3.amazonaws.com/a%20b/%C3%BC.mp3", 604_800),
+        // The download's file name, as the gateway signs it into the URL.
+        ("http://127.0.0.1:39000/bucket/outputs/x.mp3?response-content-disposition=attachment%3B%20filename%3D%22talk.mp3%22%3B%20filename%2A%3DUTF-8%27%27t%C3%A4lk.mp3", 300),
     ])
     func presignMatchesBotocore(_ url: String, _ seconds: Int) async throws {
         let signer = SigV4Signer(credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret/with+chars"), region: "us-east-1")

@@ -124,6 +124,10 @@ extension Setting {
         "VMP3_MAX_EVENT_STREAMS", default: "2000", form: .wholeNumber(1...1_000_000), programs: gatewayRoutes,
         meaning: "Event streams the server holds open in all."
     )
+    public static let downloadURLSeconds = Setting(
+        "VMP3_DOWNLOAD_URL_SECONDS", default: "300", form: .wholeNumber(1...604_800), programs: gatewayRoutes,
+        meaning: "How long a presigned download URL (`GET /v1/jobs/ID/download?redirect=1`, on S3) stays valid."
+    )
 
     // MARK: Conversion
 
@@ -212,7 +216,7 @@ extension Setting {
         storage, queue, store, dataDirectory, awsAccessKeyID, awsSecretAccessKey, awsSessionToken,
         httpAddress, logLevel, httpHeaderTimeout, httpIdleTimeout, httpBodyTimeout, trustedProxies,
         authURL, usersDatabase, signingKey, previousSigningKey, passwordHashCost, registrationsPerClientPerHour, jwksRefresh,
-        maxUploadMB, uploadsPerMinute, maxActiveJobs, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams,
+        maxUploadMB, uploadsPerMinute, maxActiveJobs, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams, downloadURLSeconds,
         concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds,
         conversionCache, conversionCacheHours, retentionDays, requeueAfterSeconds, maintenanceInterval,
         webhookSecret, webhookAllowedNetworks, smtp, publicURL, emailAllowedRecipients,

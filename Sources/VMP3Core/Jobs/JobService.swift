@@ -85,7 +85,7 @@ public struct JobService: Sendable {
         let digest = SHA256Digest()
         let stored = try await storage.put(sourceKey, body: digest.hashing(body), contentType: "application/octet-stream")
         var job = Job(
-            id: id, owner: submission.owner, source: sourceKey, sourceName: submission.sourceName, sourceSize: stored.size,
+            id: id, owner: submission.owner, source: sourceKey, sourceName: submission.sourceName.flatMap(SourceFileName.init)?.rawValue, sourceSize: stored.size,
             options: submission.options, webhookURL: submission.webhookURL, notifyEmail: submission.notifyEmail
         )
         job.sourceSHA256 = digest.finalize()
@@ -251,11 +251,31 @@ public struct JobService: Sendable {
     /// The MP3 of a succeeded job, as a stream. - Throws: ``JobStoreError/Code/notFound`` if the
     /// job is not the owner's or has no output yet.
     public func download(_ id: JobID, owner: UserID) async throws -> (job: Job, download: ObjectDownload) {
+        let (job, output) = try await finishedJob(id, owner: owner)
+        return (job, try await storage.get(output.key))
+    }
+
+    /// A succeeded job and its MP3's description, without opening the MP3 (for validators,
+    /// ranges and `HEAD`). - Throws: ``JobStoreError/Code/notFound`` unless the job exists, is
+    /// `owner`'s and has succeeded.
+    public func finishedJob(_ id: JobID, owner: UserID) async throws -> (job: Job, output: JobOutput) {
         let job = try await job(id, owner: owner)
         guard job.status == .succeeded, let output = job.output else {
             throw JobStoreError(code: .notFound, message: "job \(id) has no MP3: it is \(job.status.rawValue)")
         }
-        return (job, try await storage.get(output.key))
+        return (job, output)
+    }
+
+    /// Opens `output`'s MP3, or bytes `range` of it (``ObjectStore/get(_:range:)``).
+    public func open(_ output: JobOutput, range: Range<Int64>? = nil) async throws -> ObjectDownload {
+        guard let range else { return try await storage.get(output.key) }
+        return try await storage.get(output.key, range: range)
+    }
+
+    /// A URL that serves `output`'s MP3 to whoever holds it until `expiresIn` has passed, with
+    /// `contentDisposition` as its `Content-Disposition`; `nil` when the store cannot make one.
+    public func downloadURL(for output: JobOutput, expiresIn: Duration, contentDisposition: String? = nil) async throws -> URL? {
+        try await storage.downloadURL(for: output.key, expiresIn: expiresIn, contentDisposition: contentDisposition)
     }
 
     /// Follows a job: its events from now on, ending after the first final status. The current

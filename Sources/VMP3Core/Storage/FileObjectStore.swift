@@ -119,15 +119,30 @@ public struct FileObjectStore: ObjectStore {
 
     public func get(_ key: ObjectKey) async throws -> ObjectDownload {
         let info = try await head(key)
-        let handle: FileHandle
+        let reader = FileChunkReader(try openForReading(key), chunkSize: chunkSize)
+        let body = AsyncThrowingStream<[UInt8], any Error> { try reader.next() }
+        return ObjectDownload(info: info, body: body)
+    }
+
+    public func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload {
+        let info = try await head(key)
+        let range = try Self.clip(range, toSize: info.size, of: key)
+        let handle = try openForReading(key)
         do {
-            handle = try FileHandle(forReadingFrom: objectURL(key))
+            try handle.seek(toOffset: UInt64(range.lowerBound))
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot seek in \(key): \(error.localizedDescription)")
+        }
+        let reader = FileChunkReader(handle, chunkSize: chunkSize, limit: range.upperBound - range.lowerBound)
+        return ObjectDownload(info: info, range: range, body: AsyncThrowingStream { try reader.next() })
+    }
+
+    private func openForReading(_ key: ObjectKey) throws -> FileHandle {
+        do {
+            return try FileHandle(forReadingFrom: objectURL(key))
         } catch {
             throw StorageError(code: .notFound, message: "no object \(key)")
         }
-        let reader = FileChunkReader(handle, chunkSize: chunkSize)
-        let body = AsyncThrowingStream<[UInt8], any Error> { try reader.next() }
-        return ObjectDownload(info: info, body: body)
     }
 
     public func head(_ key: ObjectKey) async throws -> ObjectInfo {
@@ -156,7 +171,8 @@ public struct FileObjectStore: ObjectStore {
         }
     }
 
-    public func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? {
+    /// `nil`: a directory cannot sign URLs, so the gateway streams the object.
+    public func downloadURL(for key: ObjectKey, expiresIn: Duration, contentDisposition: String?) async throws -> URL? {
         nil
     }
 

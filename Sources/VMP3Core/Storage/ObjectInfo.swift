@@ -17,12 +17,17 @@ public struct ObjectInfo: Sendable, Hashable, Codable {
 
 /// An object being read: what it is, and its bytes as they arrive.
 public struct ObjectDownload: Sendable {
+    /// The whole object (its size is the object's, not the range's).
     public var info: ObjectInfo
+    /// Which of the object's bytes ``body`` carries: all of them unless a range was asked for.
+    public var range: Range<Int64>
     /// The bytes in chunks, read as the consumer asks for them (never the whole object at once).
     public var body: AsyncThrowingStream<[UInt8], any Error>
 
-    public init(info: ObjectInfo, body: AsyncThrowingStream<[UInt8], any Error>) {
+    /// - Parameter range: the bytes `body` carries; default: the whole object.
+    public init(info: ObjectInfo, range: Range<Int64>? = nil, body: AsyncThrowingStream<[UInt8], any Error>) {
         self.info = info
+        self.range = range ?? 0..<info.size
         self.body = body
     }
 }

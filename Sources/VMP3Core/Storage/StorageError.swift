@@ -13,6 +13,8 @@ public struct StorageError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let accessDenied = Code(rawValue: "access_denied")
         /// The store could not be reached or answered with a server error: worth retrying.
         public static let unavailable = Code(rawValue: "unavailable")
+        /// A ranged read asked for bytes the object does not have.
+        public static let invalidRange = Code(rawValue: "invalid_range")
         /// A local file could not be read or written.
         public static let localFile = Code(rawValue: "local_file")
         /// Anything else the store answered.

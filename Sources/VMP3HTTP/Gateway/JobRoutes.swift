@@ -32,6 +32,9 @@ public struct JobRoutes: Sendable {
         public var maxEventStreamsPerUser: Int = 10
         /// Event streams this server keeps open at once, all users together. Default: 2,000.
         public var maxEventStreams: Int = 2000
+        /// How long the presigned URL of `GET /v1/jobs/ID/download?redirect=1` is valid, on a
+        /// store that makes them (S3). Default: 5 minutes.
+        public var downloadURLLifetime: Duration = .seconds(300)
         /// Whose account address `notify_email=true` may mail; anyone else's is 422
         /// `email_not_allowed`. Default: nobody's (`Setting.emailAllowedRecipients`).
         public var emailRecipients = EmailRecipientPolicy()
@@ -64,6 +67,7 @@ public struct JobRoutes: Sendable {
             if let megabytes = try given(.storageQuotaMB) { storageQuotaBytes = megabytes == 0 ? nil : Int64(megabytes) << 20 }
             if let count = try given(.maxEventStreamsPerUser) { maxEventStreamsPerUser = count }
             if let count = try given(.maxEventStreams) { maxEventStreams = count }
+            if let seconds = try given(.downloadURLSeconds) { downloadURLLifetime = .seconds(seconds) }
             emailRecipients = try EmailRecipientPolicy(settings: settings)
         }
     }
@@ -115,18 +119,8 @@ public struct JobRoutes: Sendable {
             }
             return Response(status: .noContent)
         }
-        jobs.get(":id/download") { _, context -> Response in
-            let (job, download) = try await service.download(try Self.jobID(context), owner: try context.requireCaller())
-            let body = ResponseBody(asyncSequence: download.body.map { ByteBuffer(bytes: $0) })
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "audio/mpeg", .contentLength: "\(download.info.size)",
-                    .contentDisposition: Self.contentDisposition(for: job),
-                ],
-                body: body
-            )
-        }
+        jobs.get(":id/download") { request, context in try await download(request, context) }
+        jobs.head(":id/download") { request, context in try await download(request, context) }
         jobs.get(":id/events") { [eventStreams] _, context -> Response in
             let caller = try context.requireCaller()
             let ticket: EventStreamAdmission.Ticket
@@ -237,20 +231,11 @@ public struct JobRoutes: Sendable {
         )
     }
 
-    /// The upload's file name from `Content-Disposition: …; filename="NAME"`, if given.
+    /// The upload's file name: the `filename` query parameter, else `Content-Disposition`'s
+    /// (`filename*` before `filename`), made safe by `SourceFileName`; `nil` if neither names one.
     static func fileName(_ request: Request) -> String? {
-        guard let header = request.headers[.contentDisposition], let range = header.range(of: "filename=") else { return nil }
-        let name = header[range.upperBound...].split(separator: ";").first.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        return name.flatMap { $0.isEmpty ? nil : String($0.prefix(255)) }
-    }
-
-    /// `attachment` with a file name made from the title (or the source's name), ASCII-safe, and
-    /// the UTF-8 original in `filename*` (RFC 6266).
-    static func contentDisposition(for job: Job) -> String {
-        let base = job.output?.tags.title ?? job.sourceName.map { ($0 as NSString).deletingPathExtension } ?? job.id.rawValue
-        let ascii = String(base.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && !"\"\\/;".unicodeScalars.contains($0) ? Character($0) : "_" })
-        let encoded = (base + ".mp3").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "audio.mp3"
-        return "attachment; filename=\"\(ascii).mp3\"; filename*=UTF-8''\(encoded)"
+        if let name = request.uri.queryParameters.get("filename") { return SourceFileName(name)?.rawValue }
+        return request.headers[.contentDisposition].flatMap(ContentDisposition.fileName(from:))?.rawValue
     }
 }
 

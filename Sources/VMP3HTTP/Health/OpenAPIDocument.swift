@@ -659,6 +659,14 @@ extension OpenAPIRoute {
             "description": "At most 1,024 bytes of UTF-8."
           },
           {
+            "name": "filename",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "The video's file name, kept in the job (`source_name`) and used for the download (`talk.mp4` is downloaded as `talk.mp3`). Without it, the name in a `Content-Disposition: attachment; filename*=UTF-8''…` or `filename=\"…\"` request header. Only the last path component is kept, without control or bidirectional-override characters, at most 255 bytes."
+          },
+          {
             "name": "webhook_url",
             "in": "query",
             "schema": {
@@ -970,7 +978,7 @@ extension OpenAPIRoute {
     },
     "/v1/jobs/{id}/download": {
       "get": {
-        "summary": "The MP3 of a succeeded job",
+        "summary": "The MP3 of a succeeded job, as a media server serves a file: ranges, validators, a presigned URL on S3",
         "security": [
           {
             "bearer": []
@@ -985,13 +993,83 @@ extension OpenAPIRoute {
               "type": "string"
             },
             "description": "The job's id (a UUID); anything else is 404."
+          },
+          {
+            "name": "Range",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-128`) is answered 206; several ranges, or a header that cannot be read, the whole file; a range that selects nothing is 416."
+          },
+          {
+            "name": "If-Range",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "An `ETag` or `Last-Modified` value: the range is served only if the MP3 still has it, else the whole file."
+          },
+          {
+            "name": "If-None-Match",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "`ETag`s (weak comparison) or `*`: 304 when one matches."
+          },
+          {
+            "name": "If-Modified-Since",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "An HTTP date: 304 when the MP3 is not newer (ignored with If-None-Match)."
+          },
+          {
+            "name": "redirect",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "1",
+                "true",
+                "0",
+                "false"
+              ]
+            },
+            "description": "`1`: answer 307 to a presigned URL of the MP3 when the store makes them (S3); elsewhere the MP3 is streamed as without it."
           }
         ],
         "responses": {
           "200": {
-            "description": "The MP3",
+            "description": "The whole MP3",
             "headers": {
+              "Accept-Ranges": {
+                "schema": {
+                  "type": "string",
+                  "const": "bytes"
+                }
+              },
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Length": {
+                "schema": {
+                  "type": "integer"
+                }
+              },
               "Content-Disposition": {
+                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
                 "schema": {
                   "type": "string"
                 }
@@ -1006,11 +1084,266 @@ extension OpenAPIRoute {
               }
             }
           },
+          "206": {
+            "description": "The bytes of the one range asked for",
+            "headers": {
+              "Accept-Ranges": {
+                "schema": {
+                  "type": "string",
+                  "const": "bytes"
+                }
+              },
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Length": {
+                "schema": {
+                  "type": "integer"
+                }
+              },
+              "Content-Disposition": {
+                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Range": {
+                "description": "`bytes FIRST-LAST/SIZE`",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "content": {
+              "audio/mpeg": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not modified: the client's copy is current (If-None-Match, If-Modified-Since)",
+            "headers": {
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "307": {
+            "description": "`redirect=1` on a store that presigns (S3): the MP3 at a presigned URL, valid for `VMP3_DOWNLOAD_URL_SECONDS` (300), answered with the file name as its Content-Disposition. Needs no token.",
+            "headers": {
+              "Location": {
+                "schema": {
+                  "type": "string",
+                  "format": "uri"
+                }
+              }
+            }
+          },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
           },
           "404": {
             "$ref": "#/components/responses/JobNotFound"
+          },
+          "416": {
+            "description": "The range selects no byte of the MP3 (`range_not_satisfiable`)",
+            "headers": {
+              "Content-Range": {
+                "description": "`bytes */SIZE`",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "head": {
+        "summary": "The headers of GET without the body (size, validators, ranges)",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "The job's id (a UUID); anything else is 404."
+          },
+          {
+            "name": "Range",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-128`) is answered 206; several ranges, or a header that cannot be read, the whole file; a range that selects nothing is 416."
+          },
+          {
+            "name": "If-Range",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "An `ETag` or `Last-Modified` value: the range is served only if the MP3 still has it, else the whole file."
+          },
+          {
+            "name": "If-None-Match",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "`ETag`s (weak comparison) or `*`: 304 when one matches."
+          },
+          {
+            "name": "If-Modified-Since",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "An HTTP date: 304 when the MP3 is not newer (ignored with If-None-Match)."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The whole MP3",
+            "headers": {
+              "Accept-Ranges": {
+                "schema": {
+                  "type": "string",
+                  "const": "bytes"
+                }
+              },
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Length": {
+                "schema": {
+                  "type": "integer"
+                }
+              },
+              "Content-Disposition": {
+                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "206": {
+            "description": "The bytes of the one range asked for",
+            "headers": {
+              "Accept-Ranges": {
+                "schema": {
+                  "type": "string",
+                  "const": "bytes"
+                }
+              },
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Length": {
+                "schema": {
+                  "type": "integer"
+                }
+              },
+              "Content-Disposition": {
+                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Range": {
+                "description": "`bytes FIRST-LAST/SIZE`",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not modified: the client's copy is current (If-None-Match, If-Modified-Since)",
+            "headers": {
+              "ETag": {
+                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Last-Modified": {
+                "description": "When the job succeeded.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/JobNotFound"
+          },
+          "416": {
+            "description": "The range selects no byte of the MP3 (`range_not_satisfiable`)",
+            "headers": {
+              "Content-Range": {
+                "description": "`bytes */SIZE`",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       }

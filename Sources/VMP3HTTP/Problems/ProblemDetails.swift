@@ -14,6 +14,8 @@ public struct ProblemDetails: HTTPResponseError, Codable, Sendable, Equatable {
     public var detail: String?
     /// Seconds to wait before trying again (429, 503), sent as `Retry-After`.
     public var retryAfter: Int?
+    /// More header fields to answer with (e.g. `Content-Range` of a 416); not in the body.
+    public var headers: HTTPFields = [:]
 
     public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, retryAfter: Int? = nil) {
         type = "https://vmp3.dev/problems/\(code)"
@@ -48,7 +50,8 @@ public struct ProblemDetails: HTTPResponseError, Codable, Sendable, Equatable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         let encoder = JSONEncoder()

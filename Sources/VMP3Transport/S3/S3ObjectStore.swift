@@ -123,6 +123,32 @@ public struct S3ObjectStore: ObjectStore {
         return ObjectDownload(info: info, body: AsyncThrowingStream { try await reader.next() })
     }
 
+    public func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload {
+        guard range.lowerBound >= 0, !range.isEmpty else {
+            throw StorageError(code: .invalidRange, message: "bytes \(range.lowerBound)..<\(range.upperBound) are no range of \(key)")
+        }
+        // One that starts past the end is S3's 416 InvalidRange, which becomes `.invalidRange`.
+        let response = try await send("GET", key: key, headers: ["range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"], expect: [206])
+        // `Content-Range: bytes FIRST-LAST/TOTAL`: what came, and the whole object's size.
+        guard let contentRange = response.headers.first(name: "content-range"),
+              let (first, last, total) = Self.parseContentRange(contentRange) else {
+            throw StorageError(code: .failed, message: "S3 answered a ranged GET of \(key) without a Content-Range")
+        }
+        let info = ObjectInfo(key: key, size: total, contentType: response.headers.first(name: "content-type") ?? "application/octet-stream")
+        let reader = ResponseBodyReader(response.body.makeAsyncIterator(), key: key)
+        return ObjectDownload(info: info, range: first..<(last + 1), body: AsyncThrowingStream { try await reader.next() })
+    }
+
+    /// `bytes FIRST-LAST/TOTAL` as numbers.
+    static func parseContentRange(_ value: String) -> (Int64, Int64, Int64)? {
+        guard value.hasPrefix("bytes ") else { return nil }
+        let parts = value.dropFirst(6).split(separator: "/")
+        guard parts.count == 2, let total = Int64(parts[1]) else { return nil }
+        let bounds = parts[0].split(separator: "-")
+        guard bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]), first <= last, last < total else { return nil }
+        return (first, last, total)
+    }
+
     public func head(_ key: ObjectKey) async throws -> ObjectInfo {
         let response = try await send("HEAD", key: key, expect: [200])
         return ObjectInfo(
@@ -136,8 +162,9 @@ public struct S3ObjectStore: ObjectStore {
         _ = try await send("DELETE", key: key, expect: [200, 204, 404])
     }
 
-    public func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? {
-        signer.presignedURL(url: configuration.url(for: ObjectKeyPath(key.rawValue)), expires: expiresIn)
+    public func downloadURL(for key: ObjectKey, expiresIn: Duration, contentDisposition: String?) async throws -> URL? {
+        let query = contentDisposition.map { "response-content-disposition=\(SigV4Signer.encode($0))" }
+        return signer.presignedURL(url: configuration.url(for: ObjectKeyPath(key.rawValue), query: query), expires: expiresIn)
     }
 
     /// Creates the bucket if it does not exist (for tests and first start on a local server).
@@ -294,6 +321,7 @@ enum S3XML {
         switch code {
         case "NoSuchKey", "NoSuchUpload", "NoSuchBucket": return StorageError(code: .notFound, message: text)
         case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken": return StorageError(code: .accessDenied, message: text)
+        case "InvalidRange": return StorageError(code: .invalidRange, message: text)
         case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout": return StorageError(code: .unavailable, message: text)
         default: return StorageError(code: status >= 500 ? .unavailable : .failed, message: text)
         }

@@ -182,7 +182,8 @@ final class FlakyObjectStore: ObjectStore {
     }
 
     func get(_ key: ObjectKey) async throws -> ObjectDownload { try await base.get(key) }
+    func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload { try await base.get(key, range: range) }
     func head(_ key: ObjectKey) async throws -> ObjectInfo { try await base.head(key) }
     func delete(_ key: ObjectKey) async throws { try await base.delete(key) }
-    func downloadURL(for key: ObjectKey, expiresIn: Duration) async throws -> URL? { nil }
+    func downloadURL(for key: ObjectKey, expiresIn: Duration, contentDisposition: String?) async throws -> URL? { nil }
 }
