@@ -24,7 +24,10 @@ public struct ObjectDownload: Sendable {
     /// The bytes in chunks, read as the consumer asks for them (never the whole object at once).
     public var body: AsyncThrowingStream<[UInt8], any Error>
 
-    /// - Parameter range: the bytes `body` carries; default: the whole object.
+    /// - Parameters:
+    ///   - info: the whole object.
+    ///   - range: the bytes `body` carries; default: the whole object.
+    ///   - body: those bytes, in chunks.
     public init(info: ObjectInfo, range: Range<Int64>? = nil, body: AsyncThrowingStream<[UInt8], any Error>) {
         self.info = info
         self.range = range ?? 0..<info.size
