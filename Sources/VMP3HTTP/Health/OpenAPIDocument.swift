@@ -341,6 +341,98 @@ extension OpenAPIRoute {
         },
         "description": "This server sends no webhooks (webhooks_not_configured)"
       }
+    },
+    "parameters": {
+      "JobID": {
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        },
+        "description": "The job's id (a UUID); anything else is 404."
+      },
+      "Range": {
+        "name": "Range",
+        "in": "header",
+        "schema": {
+          "type": "string"
+        },
+        "description": "One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-128`) is answered 206; several ranges, or a header that cannot be read, the whole file; a range that selects nothing is 416."
+      },
+      "IfRange": {
+        "name": "If-Range",
+        "in": "header",
+        "schema": {
+          "type": "string"
+        },
+        "description": "An `ETag` or `Last-Modified` value: the range is served only if the MP3 still has it, else the whole file."
+      },
+      "IfNoneMatch": {
+        "name": "If-None-Match",
+        "in": "header",
+        "schema": {
+          "type": "string"
+        },
+        "description": "`ETag`s (weak comparison) or `*`: 304 when one matches."
+      },
+      "IfModifiedSince": {
+        "name": "If-Modified-Since",
+        "in": "header",
+        "schema": {
+          "type": "string"
+        },
+        "description": "An HTTP date: 304 when the MP3 is not newer (ignored with If-None-Match)."
+      }
+    },
+    "headers": {
+      "DownloadAcceptRanges": {
+        "schema": {
+          "type": "string",
+          "const": "bytes"
+        }
+      },
+      "DownloadETag": {
+        "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "DownloadLastModified": {
+        "description": "When the job succeeded.",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "DownloadContentLength": {
+        "schema": {
+          "type": "integer"
+        }
+      },
+      "DownloadContentDisposition": {
+        "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "DownloadContentRange": {
+        "description": "`bytes FIRST-LAST/SIZE`",
+        "schema": {
+          "type": "string"
+        }
+      },
+      "DownloadLocation": {
+        "schema": {
+          "type": "string",
+          "format": "uri"
+        }
+      },
+      "UnsatisfiedRange": {
+        "description": "`bytes */SIZE`",
+        "schema": {
+          "type": "string"
+        }
+      }
     }
   },
   "paths": {
@@ -986,45 +1078,19 @@ extension OpenAPIRoute {
         ],
         "parameters": [
           {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The job's id (a UUID); anything else is 404."
+            "$ref": "#/components/parameters/JobID"
           },
           {
-            "name": "Range",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-128`) is answered 206; several ranges, or a header that cannot be read, the whole file; a range that selects nothing is 416."
+            "$ref": "#/components/parameters/Range"
           },
           {
-            "name": "If-Range",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "An `ETag` or `Last-Modified` value: the range is served only if the MP3 still has it, else the whole file."
+            "$ref": "#/components/parameters/IfRange"
           },
           {
-            "name": "If-None-Match",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "`ETag`s (weak comparison) or `*`: 304 when one matches."
+            "$ref": "#/components/parameters/IfNoneMatch"
           },
           {
-            "name": "If-Modified-Since",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "An HTTP date: 304 when the MP3 is not newer (ignored with If-None-Match)."
+            "$ref": "#/components/parameters/IfModifiedSince"
           },
           {
             "name": "redirect",
@@ -1046,33 +1112,19 @@ extension OpenAPIRoute {
             "description": "The whole MP3",
             "headers": {
               "Accept-Ranges": {
-                "schema": {
-                  "type": "string",
-                  "const": "bytes"
-                }
+                "$ref": "#/components/headers/DownloadAcceptRanges"
               },
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               },
               "Content-Length": {
-                "schema": {
-                  "type": "integer"
-                }
+                "$ref": "#/components/headers/DownloadContentLength"
               },
               "Content-Disposition": {
-                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentDisposition"
               }
             },
             "content": {
@@ -1088,39 +1140,22 @@ extension OpenAPIRoute {
             "description": "The bytes of the one range asked for",
             "headers": {
               "Accept-Ranges": {
-                "schema": {
-                  "type": "string",
-                  "const": "bytes"
-                }
+                "$ref": "#/components/headers/DownloadAcceptRanges"
               },
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               },
               "Content-Length": {
-                "schema": {
-                  "type": "integer"
-                }
+                "$ref": "#/components/headers/DownloadContentLength"
               },
               "Content-Disposition": {
-                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentDisposition"
               },
               "Content-Range": {
-                "description": "`bytes FIRST-LAST/SIZE`",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentRange"
               }
             },
             "content": {
@@ -1136,16 +1171,10 @@ extension OpenAPIRoute {
             "description": "Not modified: the client's copy is current (If-None-Match, If-Modified-Since)",
             "headers": {
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               }
             }
           },
@@ -1153,10 +1182,7 @@ extension OpenAPIRoute {
             "description": "`redirect=1` on a store that presigns (S3): the MP3 at a presigned URL, valid for `VMP3_DOWNLOAD_URL_SECONDS` (300), answered with the file name as its Content-Disposition. Needs no token.",
             "headers": {
               "Location": {
-                "schema": {
-                  "type": "string",
-                  "format": "uri"
-                }
+                "$ref": "#/components/headers/DownloadLocation"
               }
             }
           },
@@ -1170,10 +1196,7 @@ extension OpenAPIRoute {
             "description": "The range selects no byte of the MP3 (`range_not_satisfiable`)",
             "headers": {
               "Content-Range": {
-                "description": "`bytes */SIZE`",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/UnsatisfiedRange"
               }
             },
             "content": {
@@ -1195,45 +1218,19 @@ extension OpenAPIRoute {
         ],
         "parameters": [
           {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
-            },
-            "description": "The job's id (a UUID); anything else is 404."
+            "$ref": "#/components/parameters/JobID"
           },
           {
-            "name": "Range",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-128`) is answered 206; several ranges, or a header that cannot be read, the whole file; a range that selects nothing is 416."
+            "$ref": "#/components/parameters/Range"
           },
           {
-            "name": "If-Range",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "An `ETag` or `Last-Modified` value: the range is served only if the MP3 still has it, else the whole file."
+            "$ref": "#/components/parameters/IfRange"
           },
           {
-            "name": "If-None-Match",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "`ETag`s (weak comparison) or `*`: 304 when one matches."
+            "$ref": "#/components/parameters/IfNoneMatch"
           },
           {
-            "name": "If-Modified-Since",
-            "in": "header",
-            "schema": {
-              "type": "string"
-            },
-            "description": "An HTTP date: 304 when the MP3 is not newer (ignored with If-None-Match)."
+            "$ref": "#/components/parameters/IfModifiedSince"
           }
         ],
         "responses": {
@@ -1241,33 +1238,19 @@ extension OpenAPIRoute {
             "description": "The whole MP3",
             "headers": {
               "Accept-Ranges": {
-                "schema": {
-                  "type": "string",
-                  "const": "bytes"
-                }
+                "$ref": "#/components/headers/DownloadAcceptRanges"
               },
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               },
               "Content-Length": {
-                "schema": {
-                  "type": "integer"
-                }
+                "$ref": "#/components/headers/DownloadContentLength"
               },
               "Content-Disposition": {
-                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentDisposition"
               }
             }
           },
@@ -1275,39 +1258,22 @@ extension OpenAPIRoute {
             "description": "The bytes of the one range asked for",
             "headers": {
               "Accept-Ranges": {
-                "schema": {
-                  "type": "string",
-                  "const": "bytes"
-                }
+                "$ref": "#/components/headers/DownloadAcceptRanges"
               },
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               },
               "Content-Length": {
-                "schema": {
-                  "type": "integer"
-                }
+                "$ref": "#/components/headers/DownloadContentLength"
               },
               "Content-Disposition": {
-                "description": "`attachment` with the upload's name and `.mp3` (else the title, else the job's id); non-ASCII names in `filename*` (RFC 8187).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentDisposition"
               },
               "Content-Range": {
-                "description": "`bytes FIRST-LAST/SIZE`",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadContentRange"
               }
             }
           },
@@ -1315,16 +1281,10 @@ extension OpenAPIRoute {
             "description": "Not modified: the client's copy is current (If-None-Match, If-Modified-Since)",
             "headers": {
               "ETag": {
-                "description": "A strong validator of the MP3 (it never changes once the job has succeeded).",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadETag"
               },
               "Last-Modified": {
-                "description": "When the job succeeded.",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/DownloadLastModified"
               }
             }
           },
@@ -1338,10 +1298,7 @@ extension OpenAPIRoute {
             "description": "The range selects no byte of the MP3 (`range_not_satisfiable`)",
             "headers": {
               "Content-Range": {
-                "description": "`bytes */SIZE`",
-                "schema": {
-                  "type": "string"
-                }
+                "$ref": "#/components/headers/UnsatisfiedRange"
               }
             }
           }
