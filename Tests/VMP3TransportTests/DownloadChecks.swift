@@ -36,11 +36,7 @@ struct DownloadChecks {
         arguments.append(url ?? "\(base)/v1/jobs/\(jobID)/download")
         let run = try await ExternalTool.run("curl", arguments)
         guard run.status == 0, let status = Int(run.text) else { throw ExternalTool.Failure(description: "curl: \(run.text) \(run.stderr)") }
-        var fields: [String: String] = [:]
-        for line in try String(contentsOf: head, encoding: .utf8).split(separator: "\r\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
+        let fields = Self.fields(try String(contentsOf: head, encoding: .utf8).split(separator: "\r\n"))
         return Answer(status: status, headers: fields, body: (try? Data(contentsOf: body)) ?? Data())
     }
 
@@ -55,12 +51,17 @@ struct DownloadChecks {
         let end = try #require(text.range(of: Data("\r\n\r\n".utf8)), "HEAD answered \(run.text) \(run.stderr)")
         let head = String(decoding: text[..<end.lowerBound], as: UTF8.self).split(separator: "\r\n")
         let status = Int(head.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return Answer(status: status, headers: Self.fields(head.dropFirst()), body: Data(text[end.upperBound...]))
+    }
+
+    /// `Name: value` lines as a dictionary with lower-case names (the status line is skipped).
+    static func fields(_ lines: some Sequence<Substring>) -> [String: String] {
         var fields: [String: String] = [:]
-        for line in head.dropFirst() {
+        for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
             fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return Answer(status: status, headers: fields, body: Data(text[end.upperBound...]))
+        return fields
     }
 
     /// Everything the issue lists: the whole file with its validators and name; `HEAD`; ranges

@@ -124,10 +124,9 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     public func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload {
-        guard range.lowerBound >= 0, !range.isEmpty else {
-            throw StorageError(code: .invalidRange, message: "bytes \(range.lowerBound)..<\(range.upperBound) are no range of \(key)")
-        }
-        // One that starts past the end is S3's 416 InvalidRange, which becomes `.invalidRange`.
+        // An empty or negative range is refused here (the size is not known before the GET);
+        // one that starts past the end is S3's 416 InvalidRange, which becomes `.invalidRange`.
+        _ = try Self.clip(range, toSize: .max, of: key)
         let response = try await send("GET", key: key, headers: ["range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"], expect: [206])
         // `Content-Range: bytes FIRST-LAST/TOTAL`: what came, and the whole object's size.
         guard let contentRange = response.headers.first(name: "content-range"),
