@@ -34,11 +34,14 @@ rabbit_env() {
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2
+  # A deadline on the clock, not a count of tries: on a loaded machine one try of a CLI that
+  # boots an Erlang VM takes seconds, and a count would stretch the wait many times over.
+  local seconds=$1 what=$2 deadline
   shift 2
-  for _ in $(seq 1 $((seconds * 10))); do
+  deadline=$((SECONDS + seconds))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
+    sleep 0.2
   done
   echo "services: $what did not start within ${seconds}s" >&2
   return 1
@@ -56,8 +59,31 @@ stop_redis() {
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || return 0; sleep 0.1; done
 }
 
+# The broker's Erlang VM, found by the node name in its environment: the PID file is no guide,
+# since a second start of a running node removes it when it gives up.
+rabbit_pid() {
+  local environ pid
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}; pid=${pid%/environ}
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = beam.smp ] && alive "$pid" || continue
+    tr '\0' '\n' < "$environ" 2>/dev/null | grep -qx "RABBITMQ_NODENAME=$RABBIT_NODE" && { echo "$pid"; return 0; }
+  done
+  return 0
+}
+
+# A process that has exited but not been reaped (a container's PID 1 may never reap) is gone.
+alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit ($3 == "Z" ? 0 : 1) }' "/proc/$1/stat" 2>/dev/null; }
+
+rabbit_ping() { rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; }
+
 start_rabbitmq() {
   rabbit_env
+  # Already up (a start after a start, as a test that restarts the broker may do): nothing to do.
+  # Up but not answering: that node is replaced, or the new one would find its name taken.
+  if [ -n "$(rabbit_pid)" ]; then
+    rabbit_ping && { rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null; return 0; }
+    stop_rabbitmq
+  fi
   mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
   # The Debian wrapper runs the broker as the rabbitmq user: it must own its folders.
   chmod o+x "$root" "$PWD"
@@ -65,17 +91,35 @@ start_rabbitmq() {
   # consumer_timeout: see Docs/operations.md (long conversions hold a delivery for minutes).
   printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$RABBIT_DIR/rabbitmq.conf"
   chown -R rabbitmq:rabbitmq "$RABBIT_DIR" 2>/dev/null || true
-  rabbitmq-server -detached >/dev/null 2>&1
-  wait_for 60 "rabbitmq (ping)" rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping
+  rabbitmq-server -detached > "$RABBIT_DIR/start.out" 2>&1 || true
+  # Boot on a machine starved by a sanitized test run can take minutes; a broker that exits
+  # instead fails at once, with its own words.
+  local deadline=$((SECONDS + 240))
+  until rabbit_ping; do
+    if [ "$SECONDS" -ge "$deadline" ] || { [ "$SECONDS" -ge $((deadline - 220)) ] && [ -z "$(rabbit_pid)" ]; }; then
+      echo "services: rabbitmq $RABBIT_NODE did not start; its last words:" >&2
+      tail -n 5 "$RABBIT_DIR/start.out" "$RABBIT_DIR/log/$RABBIT_NODE.log" 2>/dev/null | cut -c1-300 >&2
+      return 1
+    fi
+    sleep 0.5
+  done
   rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null
 }
 
 stop_rabbitmq() {
   rabbit_env
-  # A node that no longer answers its CLI is killed: stopping must not hang a CI run.
-  timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || {
-    [ -f "$RABBITMQ_PID_FILE" ] && kill -9 "$(cat "$RABBITMQ_PID_FILE")" 2>/dev/null || true
-  }
+  local pid
+  pid=$(rabbit_pid)
+  [ -n "$pid" ] || return 0
+  # A stop returns only when the VM is gone: a node still shutting down keeps its name in epmd,
+  # and a start just after it would fail. One that does not stop in time is killed.
+  timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+  local deadline=$((SECONDS + 30))
+  while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  if alive "$pid"; then
+    kill -9 "$pid" 2>/dev/null || true
+    while alive "$pid"; do sleep 0.1; done
+  fi
 }
 
 start_s3() {

@@ -81,6 +81,8 @@ import VMP3Kit
         let check = try await queue.subscribe(prefetch: 10)
         try await Inbox(check).expectNothing(for: .seconds(1), "after everything was acknowledged")
         await check.close()
+        // Not left running into the sanitized stage, where it would only take CPU from other tests.
+        try await TestServices.control("stop-fault-rabbitmq")
     }
 
     @Test("heartbeats keep a consumer's connection alive while it holds a delivery for many heartbeat intervals")
