@@ -52,6 +52,7 @@ extension AMQPFaultTests {
         for id in ids { #expect(try await deployment.outputSize(of: id) > 100_000) }
         try await deployment.stopAll()
         try await redis.stop()
+        try await TestServices.control("stop-fault-rabbitmq")
     }
 }
 
