@@ -147,6 +147,12 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // The web page, compiled into the module: a binary copied anywhere serves it.
+            resources: [
+                .embedInCode("Web/Assets/index.html"), .embedInCode("Web/Assets/app.js"),
+                .embedInCode("Web/Assets/app.css"), .embedInCode("Web/Assets/icon.svg"),
             ]
         ),
         // The auth service's routes (register, login, refresh, JWKS) on VMP3HTTP and VMP3Auth.

@@ -155,9 +155,11 @@ stop_pid() {
 }
 
 install_tools() {
-  scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl
+  # chromium and its driver: the web page's browser tests (Tests/Browser), with Selenium.
+  scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl chromium chromium-driver
   python3 -c 'import moto.server, flask' 2>/dev/null || pip install --quiet 'moto[server]'
   python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
+  python3 -c 'import selenium' 2>/dev/null || pip install --quiet selenium
   command -v schemathesis >/dev/null 2>&1 || pip install --quiet schemathesis  # fuzzes the HTTP API against its OpenAPI document
 }
 

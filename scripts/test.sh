@@ -39,11 +39,12 @@ fi
 echo "== Tests under AddressSanitizer and LeakSanitizer" >&2
 swift build --build-tests --sanitize=address --scratch-path .build-asan
 # The suites that kill and restart whole processes and brokers test how processes behave, which
-# the debug stage has shown: run here, they only lengthen this stage and starve the timing-bounded
-# tests beside them. (A filtered run picks its own tests.)
+# the debug stage has shown, and so do the browser tests (a browser driving the page shows nothing
+# about the server's C resources): run here, they only lengthen this stage and starve the
+# timing-bounded tests beside them. (A filtered run picks its own tests.)
 skip=()
 if [ $# -eq 0 ]; then
-  skip=(--skip 'ServeRestartTests|brokersRestartDuringBatch|poisonJobGivesUp|lostMessageRepublished')
+  skip=(--skip 'ServeRestartTests|WebPageEndToEndTests|brokersRestartDuringBatch|poisonJobGivesUp|lostMessageRepublished')
 fi
 # A small quarantine: ASan otherwise holds 256 MB of freed memory back, which the checks that
 # memory stays flat while streaming large objects would count against the code under test.
