@@ -156,7 +156,7 @@ struct ServeCommand: AsyncParsableCommand {
     static func printInstructions(base: String, video: String, webhookSigning: String) {
         let upload = "'" + video.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
         let text = """
-        VMP3 is serving on \(base) (stop with Ctrl-C). Try it:
+        VMP3 is serving on \(base) (stop with Ctrl-C). From a terminal, as any API client:
 
           curl -s \(base)/v1/auth/register -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'
           TOKEN=$(curl -s \(base)/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
@@ -167,6 +167,10 @@ struct ServeCommand: AsyncParsableCommand {
         Add webhook_url=URL to the upload's query for a webhook when the job ends, signed with your
         own secret: curl -s \(base)/v1/webhook-secret -H "Authorization: Bearer $TOKEN"
         (derived from \(webhookSigning)). The API: \(base)/openapi.json
+
+        In a browser, sign up, upload videos, play and download their MP3s at:
+
+          \(base)/
 
         """
         // Written straight to the descriptor: a pipe (a test, a log collector) sees it at once.

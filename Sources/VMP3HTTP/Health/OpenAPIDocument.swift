@@ -8,7 +8,7 @@ extension OpenAPIRoute {
   "info": {
     "title": "VMP3 gateway",
     "version": "1.0.0",
-    "description": "Video to MP3. Register and log in for a bearer token, upload a video as the raw request body, follow the job, download the MP3. Errors are application/problem+json."
+    "description": "Video to MP3. Register and log in for a bearer token, upload a video as the raw request body, follow the job, download the MP3. Errors are application/problem+json. People use the web page at /, which keeps its login in a session cookie (POST /v1/session)."
   },
   "servers": [
     {
@@ -21,6 +21,12 @@ extension OpenAPIRoute {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT (EdDSA)"
+      },
+      "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "vmp3_session",
+        "description": "The web page's session: the access token in an HttpOnly, Secure, SameSite=Strict cookie set by POST /v1/session. Every route that takes the bearer token takes the cookie too; a request other than GET or HEAD made with the cookie must carry the session's CSRF token in X-CSRF-Token, or it is 403 csrf_failed."
       }
     },
     "schemas": {
@@ -306,6 +312,33 @@ extension OpenAPIRoute {
             "type": "integer",
             "minimum": 0,
             "description": "How many times it has been rotated"
+          }
+        }
+      },
+      "Session": {
+        "type": "object",
+        "required": [
+          "user_id",
+          "expires_at",
+          "csrf_token"
+        ],
+        "properties": {
+          "user_id": {
+            "type": "string"
+          },
+          "email": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "csrf_token": {
+            "type": "string",
+            "description": "Sent as X-CSRF-Token with every request other than GET or HEAD made with the cookie."
           }
         }
       }
@@ -639,6 +672,80 @@ extension OpenAPIRoute {
               "application/jwk-set+json": {
                 "schema": {
                   "$ref": "#/components/schemas/JWKS"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/session": {
+      "post": {
+        "summary": "Make a web session from a bearer token",
+        "description": "Sets the session cookie (HttpOnly, Secure, SameSite=Strict, Path=/, as long as the token lasts) holding the token of the Authorization header, and answers with the CSRF token that goes with it. A session is made from a bearer token only, never from a cookie.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "201": {
+            "description": "The session; the cookie is in Set-Cookie",
+            "headers": {
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Session"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      },
+      "get": {
+        "summary": "The web session the cookie holds",
+        "description": "For a page that was reloaded: who is logged in, and the CSRF token.",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The session",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Session"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      },
+      "delete": {
+        "summary": "Log out of the web session",
+        "description": "Clears the session cookie. Needs no CSRF token: all another site could do with it is end a session.",
+        "security": [],
+        "responses": {
+          "204": {
+            "description": "The cookie is cleared",
+            "headers": {
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
                 }
               }
             }

@@ -5,12 +5,17 @@ import VMP3TestSupport
 
 /// `vmp3 serve` as a person trying VMP3 meets it: start it, run the commands it prints, stop it.
 @Suite struct ServeCommandTests {
-    @Test("the commands `vmp3 serve` prints register, log in, upload a video, follow it and download its MP3; SIGTERM stops it cleanly")
+    @Test("the commands `vmp3 serve` prints register, log in, upload a video, follow it and download its MP3; it ends with the web page's address; SIGTERM stops it cleanly")
     func printedCommandsWork() async throws {
         let server = try await RunningServe.start()
         let directory = server.directory
         try FileManager.default.copyItem(at: try await TestMedia.h264AACFastStartMP4.url, to: directory.appendingPathComponent("video.mp4"))
-        let commands = server.process.outputSoFar().split(separator: "\n").filter { $0.hasPrefix("  ") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let indented = server.process.outputSoFar().split(separator: "\n").filter { $0.hasPrefix("  ") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        // The last thing printed is the web page's address, for people with a browser.
+        #expect(indented.last == server.url + "/", "\(server.process.outputSoFar())")
+        let page = try await ExternalTool.run("curl", ["-sf", server.url + "/"])
+        #expect(page.status == 0 && page.text.contains("<title>VMP3"), "\(page.text.prefix(200))")
+        let commands = indented.filter { !$0.hasPrefix("http") }
         #expect(commands.count == 5, "\(server.process.outputSoFar())")
         let script = "set -e\ncd '\(directory.path)'\n" + commands.joined(separator: "\n") + "\n"
         let run = try await ExternalTool.run("/bin/bash", ["-c", script])
