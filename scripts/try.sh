@@ -2,7 +2,8 @@
 # Tries VMP3 on embedded defaults: no servers, nothing to configure. Installs the system packages
 # it needs, builds `vmp3`, makes a 30-second sample video (unless given one), and starts
 # `vmp3 serve` — the HTTP API, converter and notifier in one process on http://127.0.0.1:8080 —
-# which prints the curl commands that register, upload the video and download its MP3.
+# which prints the curl commands that register, upload the video and download its MP3, and last
+# the address of the web page (http://127.0.0.1:8080/) to use it from a browser.
 # Stop it with Ctrl-C. Its data (users, keys, uploads, MP3s) stays in .vmp3-demo/data.
 #
 # Usage: scripts/try.sh [VIDEO] [vmp3 serve options, e.g. --port 9090]

@@ -75,6 +75,7 @@ struct ConversionPipeline {
         var state = StreamState(
             window: window,
             pcm: PCMBuffer(channels: channels, capacity: Self.bufferSamples),
+            limiter: PeakLimiter(channels: channels.rawValue, sampleRate: outputRate),
             maxSamples: limits.maxAudioDuration.flatMap { CheckedConversion.int64($0.seconds * Double(outputRate)) },
             outputRate: outputRate,
             timeBase: container.timeBase(ofStream: streamIndex),
@@ -131,6 +132,10 @@ struct ConversionPipeline {
         }
         try stop.check()
         try verifyCompleteness(state, container: container, streamIndex: streamIndex)
+        try encoder.encode(state.pcm, range: 0..<state.limiter.flush(into: state.pcm), to: file)
+        if state.limiter.limitedFrames > 0 {
+            logger.debug("limited peaks", metadata: ["frames": "\(state.limiter.limitedFrames)"])
+        }
 
         try encoder.flush(to: file)
         try encoder.writeLameTag(to: file, at: Int64(id3.count))
@@ -162,6 +167,9 @@ struct ConversionPipeline {
     private struct StreamState {
         var window: SampleWindow
         var pcm: PCMBuffer
+        /// Between the trim and LAME: what the downmix (or a float source) puts past full scale
+        /// is brought under it, the rest passes unchanged.
+        let limiter: PeakLimiter
         /// ``ConversionLimits/maxAudioDuration`` in output samples, or `nil` for no limit.
         let maxSamples: Int64?
         var resampler: Resampler?
@@ -258,7 +266,7 @@ struct ConversionPipeline {
 
     /// Encodes the part of the first `count` samples of the buffer that lies in the trim window.
     private func encode(_ count: Int, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
-        try encoder.encode(state.pcm, range: state.window.take(count), to: file)
+        try encoder.encode(state.pcm, range: state.limiter.process(state.pcm, range: state.window.take(count)), to: file)
         if let maxSamples = state.maxSamples, state.window.kept > maxSamples {
             throw Self.tooLong(Double(maxSamples) / Double(state.outputRate), declared: nil)
         }

@@ -63,8 +63,12 @@ final class Resampler {
         context = created
         let options = UnsafeMutableRawPointer(created)
         _ = av_opt_set_double(options, "lfe_mix_level", lfeMixLevel, 0)
-        // Keep each output channel's gain at most 1 so that a loud 5.1 mix does not clip in stereo.
-        _ = av_opt_set_double(options, "rematrix_maxval", 1.0, 0)
+        // The standard downmix (centre and surrounds at −3 dB, ITU-R BS.775 / ATSC A/52 Lo/Ro)
+        // without normalising the matrix: normalised, the gains sum to one and a 5.1 film comes
+        // out about 9 dB quieter than its source. In float throughout, swresample neither
+        // normalises nor clips; the pipeline's PeakLimiter keeps the sum under full scale.
+        _ = av_opt_set_sample_fmt(options, "internal_sample_fmt", AV_SAMPLE_FMT_FLTP, 0)
+        _ = av_opt_set_double(options, "rematrix_maxval", 0, 0)
         status = swr_init(created)
         if status < 0 { throw AVError(status) }
     }

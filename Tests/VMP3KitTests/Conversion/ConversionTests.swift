@@ -60,7 +60,7 @@ import VMP3Kit
         for tone in [2, 3] {
             #expect(level(tone, left) > audible && level(tone, right) > audible, "channel \(tone) reaches both sides")
         }
-        // Nothing clips: the downmix keeps each output channel's gain at most 1.
+        // Nothing clips: what the downmix adds up past full scale, the limiter brings under it.
         #expect(mp3.channels.allSatisfy { $0.allSatisfy { abs($0) <= 1 } })
     }
 

@@ -118,11 +118,14 @@ import VMP3TestSupport
 
     @Test("an expired entry is a miss; without a cache every upload is converted")
     func expiryAndOff() async throws {
-        let harness = try WorkerHarness(caching: ConversionCaching(cache: InMemoryConversionCache(lifetime: .seconds(1))))
+        let cache = CountingConversionCache(InMemoryConversionCache(lifetime: .seconds(1)))
+        let harness = try WorkerHarness(caching: ConversionCaching(cache: cache))
         let services = RunningServices([harness.worker()])
         let first = try await harness.submit(.tagged, options: Self.options)
         _ = try await harness.wait(for: first.id, .succeeded)
-        try await eventually("the conversion to be recorded") { try await harness.caching!.cache.entry(for: harness.caching!.key(for: first)!) != nil }
+        // Counted, not looked up: on a loaded machine a look-up could come after the second the
+        // entry lives, and would then wait for ever for an entry that has already expired.
+        try await eventually("the conversion to be recorded") { await cache.recorded == 1 }
         try await Task.sleep(for: .milliseconds(1500))
         let late = try await harness.submit(.tagged, options: Self.options)
         #expect(late.fromCache == nil)
@@ -139,5 +142,28 @@ import VMP3TestSupport
         }
         try await running.stop()
         #expect(off.converter.started == 2)
+    }
+}
+
+/// A cache that counts what is recorded in it, around another.
+actor CountingConversionCache: ConversionCache {
+    let base: any ConversionCache
+    private(set) var recorded = 0
+
+    init(_ base: any ConversionCache) {
+        self.base = base
+    }
+
+    func entry(for key: ConversionCacheKey) async throws -> ConversionCacheEntry? {
+        try await base.entry(for: key)
+    }
+
+    func record(_ entry: ConversionCacheEntry, for key: ConversionCacheKey) async throws {
+        try await base.record(entry, for: key)
+        recorded += 1
+    }
+
+    func remove(_ key: ConversionCacheKey) async throws {
+        try await base.remove(key)
     }
 }
