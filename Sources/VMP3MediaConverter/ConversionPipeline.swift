@@ -62,8 +62,10 @@ struct ConversionPipeline {
             "sample_rate": "\(outputRate)", "channels": "\(channels.rawValue)", "encoding": "\(encoder.settings.encoding)",
         ])
 
+        let cover = try coverPicture(from: container)
+        let chapters = Chapter.placed(container.chapters, start: start, duration: options.duration, length: sourceDuration)
         let file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
-        let id3 = ID3v2Tag(tags: tags).encoded()
+        let id3 = ID3v2Tag(tags: tags, cover: cover, chapters: chapters).encoded()
         try file.append(id3)
 
         container.discardAllStreams(except: streamIndex)
@@ -142,7 +144,7 @@ struct ConversionPipeline {
         try file.commit()
         report(&state, force: true)
 
-        let result = ConversionResult(
+        var result = ConversionResult(
             output: output,
             duration: Double(state.window.kept) / Double(outputRate),
             byteCount: file.size,
@@ -154,6 +156,8 @@ struct ConversionPipeline {
             sourceCodec: source.codec,
             elapsed: (clock.now - started).seconds
         )
+        result.chapters = chapters
+        result.coverType = cover?.mimeType
         logger.debug("converted", metadata: [
             "output": "\(output.path)", "duration": "\(result.duration)", "bytes": "\(result.byteCount)",
             "speed": "\(result.speed)", "damaged_packets": "\(state.damagedPackets)",
@@ -162,6 +166,29 @@ struct ConversionPipeline {
     }
 
     // MARK: - Steps
+
+    /// The cover the options ask for: the source's own picture (none if it has no JPEG or PNG
+    /// small enough), none, or the caller's file.
+    /// - Throws: `invalid_option` for a file that cannot be read or is not a JPEG or PNG of at
+    ///   most ``CoverArt/maximumBytes``.
+    private func coverPicture(from container: InputContainer) throws(ConversionError) -> ID3v2Tag.Picture? {
+        switch options.cover ?? .automatic {
+        case .none:
+            return nil
+        case .automatic:
+            return container.attachedPicture(maxBytes: CoverArt.maximumBytes).map { ID3v2Tag.Picture(mimeType: $0.mimeType, bytes: $0.bytes) }
+        case .file(let path):
+            let allowed = "a JPEG or PNG file of at most \(CoverArt.maximumBytes >> 20) MiB"
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw .invalidOption("cover", value: path, allowed: allowed) }
+            defer { try? handle.close() }
+            // One byte more than allowed tells a file that is too large without reading it all.
+            let data = (try? handle.read(upToCount: CoverArt.maximumBytes + 1)) ?? nil
+            guard let data, data.count <= CoverArt.maximumBytes, let type = PictureType.of(data) else {
+                throw .invalidOption("cover", value: path, allowed: allowed)
+            }
+            return ID3v2Tag.Picture(mimeType: type, bytes: Array(data))
+        }
+    }
 
     /// Mutable state of one run: the trim window, the sample buffer and the counters.
     private struct StreamState {

@@ -29,13 +29,13 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         try await TestGateway().run { client in
             let token = try await client.token(for: "ann@example.com")
             let job = try await client.execute(
-                uri: "/v1/jobs?bitrate=128&title=Sea%20Song&channels=1", method: .post,
+                uri: "/v1/jobs?bitrate=128&title=Sea%20Song&channels=1&cover=none", method: .post,
                 headers: Self.auth(token) + [.contentDisposition: "attachment; filename=\"sea.mp4\""], body: clip
             ) { (response: TestResponse) async throws in
                 #expect(response.status == .accepted)
                 let job = try Self.document(response.body)
                 #expect(response.headers[.location] == "/v1/jobs/\(job.id.rawValue)")
-                #expect(job.options.bitrate == 128 && job.options.channels == 1 && job.sourceName == "sea.mp4")
+                #expect(job.options.bitrate == 128 && job.options.channels == 1 && job.sourceName == "sea.mp4" && job.options.cover == "none")
                 #expect(job.sourceSize == Int64(clip.readableBytes))
                 return job
             }
@@ -121,7 +121,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
                 #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "upload_too_large")
             }
             let internalHooks = ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://10.0.0.7/"]
-            for query in ["bitrate=1000", "bitrate=128&quality=2", "channels=3", "start=soon", "webhook_url=ftp://x/y", "sample_rate=12345"]
+            for query in ["bitrate=1000", "bitrate=128&quality=2", "channels=3", "start=soon", "webhook_url=ftp://x/y", "sample_rate=12345", "cover=%2Fetc%2Fpasswd", "cover=yes"]
                 + internalHooks.map({ "webhook_url=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) }) {
                 try await client.execute(uri: "/v1/jobs?\(query)", method: .post, headers: Self.auth(token), body: ByteBuffer(repeating: 7, count: 10)) { (response: TestResponse) async throws in
                     #expect(response.status == .unprocessableContent, "\(query)")

@@ -49,6 +49,9 @@ struct ConvertCommand: AsyncParsableCommand {
     @Option(help: "Date tag (default: the source's).") var date: String?
     @Option(help: "Comment tag (default: the source's).") var comment: String?
 
+    @Option(help: "The MP3's cover picture: auto (the video's own, if it has one), none, or a JPEG or PNG file (default: auto).")
+    var cover: String?
+
     @Option(name: .customLong("max-length"), help: "Refuse to convert more than this many seconds of audio; 0 for no limit (default: 21600, 6 hours).")
     var maxLength: Int64?
 
@@ -143,6 +146,7 @@ struct ConvertCommand: AsyncParsableCommand {
         options.audioStreamIndex = audioStream
         options.tags = AudioTags(title: title, artist: artist, album: album, date: date, comment: comment)
         options.copiesSourceTags = !noSourceTags
+        options.cover = cover.map(CoverArt.init(argument:))
         return options
     }
 }

@@ -12,7 +12,10 @@ struct Summary {
         }
         let channels = result.channels == .mono ? "mono" : "stereo"
         line = "\(result.output.path): \(Self.clock(result.duration)), \(Self.size(result.byteCount)), "
-            + "\(encoding), \(result.sampleRate) Hz \(channels), \(String(format: "%.1f", result.speed))× real time"
+            + "\(encoding), \(result.sampleRate) Hz \(channels)"
+            + (result.chapters.isEmpty ? "" : ", \(result.chapters.count) chapter\(result.chapters.count == 1 ? "" : "s")")
+            + (result.coverType == nil ? "" : ", cover")
+            + ", \(String(format: "%.1f", result.speed))× real time"
     }
 
     /// `m:ss.cc`, or `h:mm:ss.cc` from an hour on.

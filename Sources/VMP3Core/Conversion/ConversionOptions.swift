@@ -41,6 +41,8 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
     public var tags: AudioTags
     /// Whether the source's title, artist, album, date and comment are copied. Default: `true`.
     public var copiesSourceTags: Bool
+    /// The MP3's cover picture. `nil` (the default) is ``CoverArt/automatic``: the source's own.
+    public var cover: CoverArt?
 
     public init(
         encoding: Encoding = .variableBitRate(quality: 2),
@@ -50,7 +52,8 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         duration: Double? = nil,
         audioStreamIndex: Int? = nil,
         tags: AudioTags = AudioTags(),
-        copiesSourceTags: Bool = true
+        copiesSourceTags: Bool = true,
+        cover: CoverArt? = nil
     ) {
         self.encoding = encoding
         self.channels = channels
@@ -60,6 +63,7 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         self.audioStreamIndex = audioStreamIndex
         self.tags = tags
         self.copiesSourceTags = copiesSourceTags
+        self.cover = cover
     }
 
     /// Checks every option against its allowed range.

@@ -19,6 +19,10 @@ public struct ConversionResult: Sendable, Hashable, Codable {
     public var sourceCodec: String
     /// Wall-clock seconds the conversion took.
     public var elapsed: Double
+    /// The chapters written into the MP3 (ID3v2 `CHAP`), in its own time.
+    public var chapters: [Chapter] = []
+    /// The MIME type of the cover picture written into the MP3 (ID3v2 `APIC`), if one was.
+    public var coverType: String?
 
     /// How many seconds of audio were converted per second of wall-clock time.
     public var speed: Double {

@@ -15,6 +15,8 @@ public struct MediaInfo: Sendable, Hashable, Codable {
     public var streams: [StreamInfo]
     /// The index of the audio stream a conversion picks when none is named, if there is one.
     public var defaultAudioStreamIndex: Int?
+    /// The file's chapters (MP4, Matroska and others that have them), in the file's time.
+    public var chapters: [Chapter] = []
 
     public init(
         formatName: String,
@@ -23,7 +25,8 @@ public struct MediaInfo: Sendable, Hashable, Codable {
         bitRate: Int? = nil,
         tags: [String: String] = [:],
         streams: [StreamInfo] = [],
-        defaultAudioStreamIndex: Int? = nil
+        defaultAudioStreamIndex: Int? = nil,
+        chapters: [Chapter] = []
     ) {
         self.formatName = formatName
         self.formatLongName = formatLongName
@@ -32,6 +35,7 @@ public struct MediaInfo: Sendable, Hashable, Codable {
         self.tags = tags
         self.streams = streams
         self.defaultAudioStreamIndex = defaultAudioStreamIndex
+        self.chapters = chapters
     }
 }
 

@@ -91,6 +91,10 @@ public struct JobOutput: Sendable, Hashable, Codable {
     public var channels: ConversionOptions.Channels
     public var encoding: ConversionOptions.Encoding
     public var tags: AudioTags
+    /// The MP3's chapters (`nil` in records written before chapters were kept).
+    public var chapters: [Chapter]?
+    /// The MIME type of the MP3's cover picture, if it has one.
+    public var coverType: String?
 
     public init(key: ObjectKey, result: ConversionResult) {
         self.key = key
@@ -100,6 +104,8 @@ public struct JobOutput: Sendable, Hashable, Codable {
         channels = result.channels
         encoding = result.encoding
         tags = result.tags
+        chapters = result.chapters.isEmpty ? nil : result.chapters
+        coverType = result.coverType
     }
 }
 

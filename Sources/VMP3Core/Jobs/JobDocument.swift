@@ -17,9 +17,11 @@ public struct JobDocument: Sendable, Hashable, Codable {
         public var title: String?
         public var artist: String?
         public var album: String?
+        /// `auto` or `none`; `nil` for the default (auto).
+        public var cover: String?
 
         enum CodingKeys: String, CodingKey {
-            case bitrate, quality, channels, sampleRate = "sample_rate", start, duration, title, artist, album
+            case bitrate, quality, channels, sampleRate = "sample_rate", start, duration, title, artist, album, cover
         }
     }
 
@@ -34,9 +36,46 @@ public struct JobDocument: Sendable, Hashable, Codable {
         public var title: String?
         public var artist: String?
         public var album: String?
+        /// The MP3's chapters, in its own time.
+        public var chapters: [Chapter]
+        /// Whether the MP3 carries a cover picture.
+        public var cover: Bool
 
         enum CodingKeys: String, CodingKey {
-            case byteCount = "byte_count", duration, sampleRate = "sample_rate", channels, bitrate, quality, title, artist, album
+            case byteCount = "byte_count", duration, sampleRate = "sample_rate", channels, bitrate, quality, title, artist, album, chapters, cover
+        }
+
+        public init(
+            byteCount: Int64, duration: Double, sampleRate: Int, channels: Int, bitrate: Int?, quality: Int?,
+            title: String?, artist: String?, album: String?, chapters: [Chapter] = [], cover: Bool = false
+        ) {
+            self.byteCount = byteCount
+            self.duration = duration
+            self.sampleRate = sampleRate
+            self.channels = channels
+            self.bitrate = bitrate
+            self.quality = quality
+            self.title = title
+            self.artist = artist
+            self.album = album
+            self.chapters = chapters
+            self.cover = cover
+        }
+
+        /// Documents from before chapters and covers were reported decode with none.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            byteCount = try container.decode(Int64.self, forKey: .byteCount)
+            duration = try container.decode(Double.self, forKey: .duration)
+            sampleRate = try container.decode(Int.self, forKey: .sampleRate)
+            channels = try container.decode(Int.self, forKey: .channels)
+            bitrate = try container.decodeIfPresent(Int.self, forKey: .bitrate)
+            quality = try container.decodeIfPresent(Int.self, forKey: .quality)
+            title = try container.decodeIfPresent(String.self, forKey: .title)
+            artist = try container.decodeIfPresent(String.self, forKey: .artist)
+            album = try container.decodeIfPresent(String.self, forKey: .album)
+            chapters = try container.decodeIfPresent([Chapter].self, forKey: .chapters) ?? []
+            cover = try container.decodeIfPresent(Bool.self, forKey: .cover) ?? false
         }
     }
 
@@ -77,14 +116,16 @@ public struct JobDocument: Sendable, Hashable, Codable {
         options = Options(
             bitrate: encoding.bitrate, quality: encoding.quality, channels: job.options.channels?.rawValue,
             sampleRate: job.options.sampleRate, start: job.options.start, duration: job.options.duration,
-            title: job.options.tags.title, artist: job.options.tags.artist, album: job.options.tags.album
+            title: job.options.tags.title, artist: job.options.tags.artist, album: job.options.tags.album,
+            cover: job.options.cover.map { $0 == .none ? "none" : "auto" }
         )
         output = job.output.map { output in
             let encoding = output.encoding.parameters
             return Output(
                 byteCount: output.byteCount, duration: output.duration, sampleRate: output.sampleRate,
                 channels: output.channels.rawValue, bitrate: encoding.bitrate, quality: encoding.quality,
-                title: output.tags.title, artist: output.tags.artist, album: output.tags.album
+                title: output.tags.title, artist: output.tags.artist, album: output.tags.album,
+                chapters: output.chapters ?? [], cover: output.coverType != nil
             )
         }
         failure = job.failure.map { Failure(code: $0.code, message: $0.message) }

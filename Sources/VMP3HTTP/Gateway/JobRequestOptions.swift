@@ -3,8 +3,8 @@ import Hummingbird
 import VMP3Core
 
 /// The options of `POST /v1/jobs`, read from its query: `bitrate`, `quality`, `channels`,
-/// `sample_rate`, `start`, `duration`, `title`, `artist`, `album`, `webhook_url`,
-/// `notify_email`. Ranges are checked by ``ConversionOptions/validate()``; what cannot even be
+/// `sample_rate`, `start`, `duration`, `title`, `artist`, `album`, `cover` (`auto` or `none`:
+/// a server reads no paths a client names), `webhook_url`, `notify_email`. Ranges are checked by ``ConversionOptions/validate()``; what cannot even be
 /// read (a word where a number goes, two encodings at once, a webhook that is not http(s)) is a
 /// 422 here, before any byte of the upload is stored.
 struct JobRequestOptions {
@@ -32,6 +32,13 @@ struct JobRequestOptions {
         options.start = try number("start", as: Double.self)
         options.duration = try number("duration", as: Double.self)
         options.tags = AudioTags(title: query["title"], artist: query["artist"], album: query["album"])
+        if let text = query["cover"], !text.isEmpty {
+            switch text {
+            case "auto": options.cover = .automatic
+            case "none": options.cover = CoverArt.none
+            default: throw Self.invalid("cover", "must be auto or none")
+            }
+        }
         if let text = query["webhook_url"], !text.isEmpty {
             guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
                 throw Self.invalid("webhook_url", "must be an absolute http(s) URL")

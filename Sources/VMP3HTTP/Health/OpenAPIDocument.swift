@@ -221,6 +221,12 @@ extension OpenAPIRoute {
               },
               "album": {
                 "type": "string"
+              },
+              "cover": {
+                "enum": [
+                  "auto",
+                  "none"
+                ]
               }
             }
           },
@@ -230,7 +236,9 @@ extension OpenAPIRoute {
               "byte_count",
               "duration",
               "sample_rate",
-              "channels"
+              "channels",
+              "chapters",
+              "cover"
             ],
             "properties": {
               "byte_count": {
@@ -259,6 +267,17 @@ extension OpenAPIRoute {
               },
               "album": {
                 "type": "string"
+              },
+              "chapters": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/Chapter"
+                },
+                "description": "The source's chapters as the MP3 carries them (ID3v2 CHAP and CTOC), shifted and clipped by start and duration."
+              },
+              "cover": {
+                "type": "boolean",
+                "description": "Whether the MP3 carries a cover picture (ID3v2 APIC)."
               }
             }
           },
@@ -339,6 +358,25 @@ extension OpenAPIRoute {
           "csrf_token": {
             "type": "string",
             "description": "Sent as X-CSRF-Token with every request other than GET or HEAD made with the cookie."
+          }
+        }
+      },
+      "Chapter": {
+        "type": "object",
+        "required": [
+          "start",
+          "end"
+        ],
+        "properties": {
+          "start": {
+            "type": "number",
+            "description": "Seconds into the MP3"
+          },
+          "end": {
+            "type": "number"
+          },
+          "title": {
+            "type": "string"
           }
         }
       }
@@ -856,6 +894,18 @@ extension OpenAPIRoute {
               "type": "string"
             },
             "description": "At most 1,024 bytes of UTF-8."
+          },
+          {
+            "name": "cover",
+            "in": "query",
+            "description": "The MP3's cover picture: auto, the video's own (an MP4 cover, a Matroska image attachment; JPEG or PNG up to 2 MiB), or none.",
+            "schema": {
+              "enum": [
+                "auto",
+                "none"
+              ],
+              "default": "auto"
+            }
           },
           {
             "name": "filename",

@@ -165,6 +165,37 @@ final class InputContainer {
         return true
     }
 
+    /// The file's chapters in its own time, in order: at most the first 1,000 the demuxer read,
+    /// those with a start that is a real time, titles cut to ``AudioTags/maximumLength`` bytes.
+    var chapters: [Chapter] {
+        guard let list = format.chapters else { return [] }
+        var chapters: [Chapter] = []
+        for index in 0..<min(Int(format.nb_chapters), 1000) {
+            guard let chapter = list[index]?.pointee, chapter.time_base.den > 0, chapter.time_base.num > 0 else { continue }
+            let unit = Double(chapter.time_base.num) / Double(chapter.time_base.den)
+            let start = Double(chapter.start) * unit, end = Double(chapter.end) * unit
+            guard start.isFinite, start >= 0, start < ConversionOptions.maximumSeconds * 4 else { continue }
+            let title = metadataDictionary(chapter.metadata)["title"].map { AudioTags.truncated($0) }
+            chapters.append(Chapter(start: start, end: end.isFinite ? end : start, title: title?.isEmpty == true ? nil : title))
+        }
+        return chapters
+    }
+
+    /// The source's own cover: the first stream FFmpeg marks `attached_pic` (an MP4's `covr`, a
+    /// Matroska image attachment, an ID3 `APIC`) whose packet is a JPEG or PNG of at most
+    /// `maxBytes`. Only bytes are copied: no decoder sees them.
+    func attachedPicture(maxBytes: Int) -> (mimeType: String, bytes: [UInt8])? {
+        for index in 0..<streamCount {
+            let stream = stream(index).pointee
+            guard stream.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 else { continue }
+            let packet = stream.attached_pic
+            guard let data = packet.data, packet.size > 8, Int(packet.size) <= maxBytes else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: data, count: Int(packet.size)))
+            if let type = PictureType.of(bytes) { return (type, bytes) }
+        }
+        return nil
+    }
+
     /// A description of the file and its streams.
     func mediaInfo() -> MediaInfo {
         let streams = (0..<streamCount).map(streamInfo)
@@ -176,7 +207,8 @@ final class InputContainer {
             bitRate: format.bit_rate > 0 ? Int(format.bit_rate) : nil,
             tags: tags,
             streams: streams,
-            defaultAudioStreamIndex: defaultAudio
+            defaultAudioStreamIndex: defaultAudio,
+            chapters: chapters
         )
     }
 

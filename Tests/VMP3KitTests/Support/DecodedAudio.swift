@@ -75,7 +75,7 @@ struct ProbedFile {
 
     init(_ url: URL) async throws {
         let output = try await ExternalTool.run("ffprobe", [
-            "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url.path,
+            "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters", url.path,
         ])
         guard output.status == 0, let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any] else {
             throw ExternalTool.Failure(description: "ffprobe \(url.path): \(output.stderr)")
@@ -84,6 +84,17 @@ struct ProbedFile {
     }
 
     var format: [String: Any] { json["format"] as? [String: Any] ?? [:] }
+    /// The chapters: start and end in seconds, and the title.
+    var chapters: [(start: Double, end: Double, title: String?)] {
+        (json["chapters"] as? [[String: Any]] ?? []).map { chapter in
+            (Double(chapter["start_time"] as? String ?? "") ?? -1, Double(chapter["end_time"] as? String ?? "") ?? -1,
+             (chapter["tags"] as? [String: String])?["title"])
+        }
+    }
+    /// The streams that are attached pictures, by codec.
+    var attachedPictures: [String] {
+        streams.filter { (($0["disposition"] as? [String: Any])?["attached_pic"] as? Int) == 1 }.compactMap { $0["codec_name"] as? String }
+    }
     var formatName: String? { format["format_name"] as? String }
     var tags: [String: String] {
         ((format["tags"] as? [String: String]) ?? [:]).reduce(into: [:]) { $0[$1.key.lowercased()] = $1.value }

@@ -114,6 +114,7 @@
       const value = $(id).value.trim();
       if (value) query.set(name, value);
     }
+    if (!$("cover").checked) query.set("cover", "none");
     return query;
   }
 
@@ -250,6 +251,8 @@
       meta.push(megabytes(job.output.byte_count), minutes(job.output.duration));
       meta.push(job.output.bitrate ? `${job.output.bitrate} kbps` : `VBR ${job.output.quality}`);
       meta.push(job.output.channels === 1 ? "mono" : "stereo");
+      if (job.output.chapters && job.output.chapters.length) meta.push(`${job.output.chapters.length} chapter${job.output.chapters.length === 1 ? "" : "s"}`);
+      if (job.output.cover) meta.push("cover");
       if (job.output.title) meta.push(`“${job.output.title}”`);
       if (job.output.artist) meta.push(job.output.artist);
     } else if (job.source_size) {
