@@ -68,23 +68,6 @@ struct ConversionPipeline {
         let id3 = ID3v2Tag(tags: tags, cover: cover, chapters: chapters).encoded()
         try file.append(id3)
 
-        container.discardAllStreams(except: streamIndex)
-        if start > 0 {
-            // A failed seek is not fatal: decoding from the beginning and discarding reaches the same samples.
-            try? container.seek(streamIndex: streamIndex, to: start)
-        }
-
-        var state = StreamState(
-            window: window,
-            pcm: PCMBuffer(channels: channels, capacity: Self.bufferSamples),
-            limiter: PeakLimiter(channels: channels.rawValue, sampleRate: outputRate),
-            maxSamples: limits.maxAudioDuration.flatMap { CheckedConversion.int64($0.seconds * Double(outputRate)) },
-            outputRate: outputRate,
-            timeBase: container.timeBase(ofStream: streamIndex),
-            streamStart: container.startTime(ofStream: streamIndex),
-            placesFirstSampleByTimestamp: start > 0,
-            expectedSeconds: expectedSeconds
-        )
         let packet: Packet
         let frame: Frame
         do {
@@ -93,7 +76,89 @@ struct ConversionPipeline {
         } catch {
             throw ConversionError(code: .encodingFailed, message: "FFmpeg could not allocate a buffer: \(error.message)")
         }
+        func makeState(_ container: InputContainer) -> StreamState {
+            StreamState(
+                window: window,
+                pcm: PCMBuffer(channels: channels, capacity: Self.bufferSamples),
+                limiter: PeakLimiter(channels: channels.rawValue, sampleRate: outputRate),
+                maxSamples: limits.maxAudioDuration.flatMap { CheckedConversion.int64($0.seconds * Double(outputRate)) },
+                outputRate: outputRate,
+                timeBase: container.timeBase(ofStream: streamIndex),
+                streamStart: container.startTime(ofStream: streamIndex),
+                placesFirstSampleByTimestamp: start > 0,
+                expectedSeconds: expectedSeconds
+            )
+        }
 
+        // Loudness normalisation: a first pass over the decoded audio, on an input opened afresh,
+        // measures; the second applies the gain before the limiter.
+        var loudness: LoudnessMeasurement?
+        if let target = options.loudness {
+            let measuring = try MediaInput.open(input, limits: limits, stop: stop)
+            var pass = makeState(measuring)
+            pass.meter = LoudnessMeter(channels: channels.rawValue, sampleRate: outputRate)
+            pass.progressScale = 0.5
+            try decode(measuring, try makeDecoder(container: measuring, streamIndex: streamIndex), streamIndex, &pass, packet, frame, encoder: encoder, file: file)
+            if let measured = pass.meter?.integratedLoudness {
+                // At most ±40 dB: no real recording is further from any target, and silence with a
+                // click must not be raised into noise.
+                let gain = min(40, max(-40, target - measured))
+                loudness = LoudnessMeasurement(source: measured, target: target, gain: gain)
+            }
+        }
+
+        var state = makeState(container)
+        if let loudness {
+            state.gain = Float(pow(10, loudness.gain / 20))
+            state.progressScale = 0.5
+            state.progressOffset = (expectedSeconds ?? 0) / 2
+        }
+        try decode(container, decoder, streamIndex, &state, packet, frame, encoder: encoder, file: file)
+        try encoder.encode(state.pcm, range: 0..<state.limiter.flush(into: state.pcm), to: file)
+        if state.limiter.limitedFrames > 0 {
+            logger.debug("limited peaks", metadata: ["frames": "\(state.limiter.limitedFrames)"])
+        }
+
+        try encoder.flush(to: file)
+        try encoder.writeLameTag(to: file, at: Int64(id3.count))
+        try file.commit()
+        report(&state, force: true)
+
+        var result = ConversionResult(
+            output: output,
+            duration: Double(state.window.kept) / Double(outputRate),
+            byteCount: file.size,
+            sampleRate: Int(encoder.settings.sampleRate),
+            channels: channels,
+            encoding: encoder.settings.encoding,
+            tags: tags,
+            sourceStreamIndex: streamIndex,
+            sourceCodec: source.codec,
+            elapsed: (clock.now - started).seconds
+        )
+        result.chapters = chapters
+        result.coverType = cover?.mimeType
+        result.loudness = loudness
+        logger.debug("converted", metadata: [
+            "output": "\(output.path)", "duration": "\(result.duration)", "bytes": "\(result.byteCount)",
+            "speed": "\(result.speed)", "damaged_packets": "\(state.damagedPackets)",
+        ])
+        return result
+    }
+
+    // MARK: - Steps
+
+    /// One pass over the chosen stream: from the start (or the trim's start) to the end of the
+    /// input or of the trim window, every kept sample given to ``encode(_:_:encoder:file:)``.
+    private func decode(
+        _ container: InputContainer, _ decoder: AudioDecoder, _ streamIndex: Int, _ state: inout StreamState,
+        _ packet: Packet, _ frame: Frame, encoder: LameEncoder, file: AtomicOutputFile
+    ) throws(ConversionError) {
+        container.discardAllStreams(except: streamIndex)
+        if state.placesFirstSampleByTimestamp, let start = options.start {
+            // A failed seek is not fatal: decoding from the beginning and discarding reaches the same samples.
+            try? container.seek(streamIndex: streamIndex, to: start)
+        }
         // Read until the end of the input or of the trim window.
         reading: while !state.window.isComplete {
             try stop.check()
@@ -134,38 +199,7 @@ struct ConversionPipeline {
         }
         try stop.check()
         try verifyCompleteness(state, container: container, streamIndex: streamIndex)
-        try encoder.encode(state.pcm, range: 0..<state.limiter.flush(into: state.pcm), to: file)
-        if state.limiter.limitedFrames > 0 {
-            logger.debug("limited peaks", metadata: ["frames": "\(state.limiter.limitedFrames)"])
-        }
-
-        try encoder.flush(to: file)
-        try encoder.writeLameTag(to: file, at: Int64(id3.count))
-        try file.commit()
-        report(&state, force: true)
-
-        var result = ConversionResult(
-            output: output,
-            duration: Double(state.window.kept) / Double(outputRate),
-            byteCount: file.size,
-            sampleRate: Int(encoder.settings.sampleRate),
-            channels: channels,
-            encoding: encoder.settings.encoding,
-            tags: tags,
-            sourceStreamIndex: streamIndex,
-            sourceCodec: source.codec,
-            elapsed: (clock.now - started).seconds
-        )
-        result.chapters = chapters
-        result.coverType = cover?.mimeType
-        logger.debug("converted", metadata: [
-            "output": "\(output.path)", "duration": "\(result.duration)", "bytes": "\(result.byteCount)",
-            "speed": "\(result.speed)", "damaged_packets": "\(state.damagedPackets)",
-        ])
-        return result
     }
-
-    // MARK: - Steps
 
     /// The cover the options ask for: the source's own picture (none if it has no JPEG or PNG
     /// small enough), none, or the caller's file.
@@ -194,6 +228,13 @@ struct ConversionPipeline {
     private struct StreamState {
         var window: SampleWindow
         var pcm: PCMBuffer
+        /// On a loudness-measuring pass: where the samples go instead of LAME.
+        var meter: LoudnessMeter?
+        /// The loudness normalisation's gain, applied before the limiter.
+        var gain: Float = 1
+        /// How this pass's seconds count in the progress reported: two passes report half each.
+        var progressScale = 1.0
+        var progressOffset = 0.0
         /// Between the trim and LAME: what the downmix (or a float source) puts past full scale
         /// is brought under it, the rest passes unchanged.
         let limiter: PeakLimiter
@@ -293,7 +334,17 @@ struct ConversionPipeline {
 
     /// Encodes the part of the first `count` samples of the buffer that lies in the trim window.
     private func encode(_ count: Int, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
-        try encoder.encode(state.pcm, range: state.limiter.process(state.pcm, range: state.window.take(count)), to: file)
+        let range = state.window.take(count)
+        if let meter = state.meter {
+            meter.add(state.pcm, range: range)
+        } else {
+            if state.gain != 1 {
+                for plane in state.pcm.planes {
+                    for index in range { plane[index] *= state.gain }
+                }
+            }
+            try encoder.encode(state.pcm, range: state.limiter.process(state.pcm, range: range), to: file)
+        }
         if let maxSamples = state.maxSamples, state.window.kept > maxSamples {
             throw Self.tooLong(Double(maxSamples) / Double(state.outputRate), declared: nil)
         }
@@ -390,7 +441,7 @@ struct ConversionPipeline {
         let now = ContinuousClock.now
         guard force || now - state.lastReportTime >= configuration.progressInterval else { return }
         state.lastReportTime = now
-        progress(ConversionProgress(processedSeconds: state.processedSeconds, totalSeconds: state.expectedSeconds))
+        progress(ConversionProgress(processedSeconds: state.progressOffset + state.processedSeconds * state.progressScale, totalSeconds: state.expectedSeconds))
     }
 
     /// Samples per channel of the pipeline's one sample buffer.

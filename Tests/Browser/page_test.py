@@ -232,6 +232,8 @@ def run(base, label, screenshots, work):
         # Converting: a ten-minute lecture, whose progress is followed over the event stream.
         before = page.job_ids()
         page.js("document.getElementById('title').value = ''")
+        # Options chosen on the page reach the job: loudness normalisation to −16 LUFS, no cover.
+        page.js("document.getElementById('loudness').value = '-16'; document.getElementById('cover').checked = false")
         page.choose(clips["lecture.mp4"])
         page.find("#start-upload").click()
         lecture = page.new_job(before, "the lecture's job")
@@ -253,6 +255,8 @@ def run(base, label, screenshots, work):
         checks.expect(any(0 < value < 100 for value in seen), f"the conversion's progress was seen between 0 and 100 % ({sorted(seen)[:8]}…)")
         checks.expect(final["status"] == "succeeded" and final["progress"] == 100 and "100 %" in final["text"],
                       f"the progress reached 100 % and the job succeeded ({final})")
+        checks.expect("dB to -16 LUFS" in final["meta"], f"the page's loudness option reached the job ({final['meta']})")
+        page.js("document.getElementById('loudness').value = ''; document.getElementById('cover').checked = true")
 
         # Done: the clip plays in the page and downloads as the MP3 of clip.mp4.
         page.wait("the clip's job to succeed", lambda: (page.job_state(clip_job) or {}).get("status") == "succeeded", timeout=120)

@@ -52,6 +52,9 @@ struct ConvertCommand: AsyncParsableCommand {
     @Option(help: "The MP3's cover picture: auto (the video's own, if it has one), none, or a JPEG or PNG file (default: auto).")
     var cover: String?
 
+    @Option(parsing: .unconditional, help: "Normalise to this integrated loudness in LUFS, -40 to -5 (EBU R128; e.g. -16 for podcasts; default: the source's level).")
+    var loudness: Double?
+
     @Option(name: .customLong("max-length"), help: "Refuse to convert more than this many seconds of audio; 0 for no limit (default: 21600, 6 hours).")
     var maxLength: Int64?
 
@@ -147,6 +150,7 @@ struct ConvertCommand: AsyncParsableCommand {
         options.tags = AudioTags(title: title, artist: artist, album: album, date: date, comment: comment)
         options.copiesSourceTags = !noSourceTags
         options.cover = cover.map(CoverArt.init(argument:))
+        options.loudness = loudness
         return options
     }
 }

@@ -15,6 +15,7 @@ struct Summary {
             + "\(encoding), \(result.sampleRate) Hz \(channels)"
             + (result.chapters.isEmpty ? "" : ", \(result.chapters.count) chapter\(result.chapters.count == 1 ? "" : "s")")
             + (result.coverType == nil ? "" : ", cover")
+            + (result.loudness.map { String(format: ", %.1f LUFS %+.1f dB", $0.source, $0.gain) } ?? "")
             + ", \(String(format: "%.1f", result.speed))× real time"
     }
 

@@ -43,6 +43,10 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
     public var copiesSourceTags: Bool
     /// The MP3's cover picture. `nil` (the default) is ``CoverArt/automatic``: the source's own.
     public var cover: CoverArt?
+    /// Loudness normalisation: the integrated loudness (LUFS, ITU-R BS.1770 / EBU R128) the MP3
+    /// is brought to, measured in a first pass over the decoded audio. `nil` (the default) keeps
+    /// the source's level. Allowed: ``LoudnessMeasurement/targetRange``.
+    public var loudness: Double?
 
     public init(
         encoding: Encoding = .variableBitRate(quality: 2),
@@ -53,7 +57,8 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         audioStreamIndex: Int? = nil,
         tags: AudioTags = AudioTags(),
         copiesSourceTags: Bool = true,
-        cover: CoverArt? = nil
+        cover: CoverArt? = nil,
+        loudness: Double? = nil
     ) {
         self.encoding = encoding
         self.channels = channels
@@ -64,6 +69,7 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         self.tags = tags
         self.copiesSourceTags = copiesSourceTags
         self.cover = cover
+        self.loudness = loudness
     }
 
     /// Checks every option against its allowed range.
@@ -77,6 +83,9 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
             throw .invalidOption("quality", value: "\(quality)", allowed: "0–9")
         default:
             break
+        }
+        if let loudness, !LoudnessMeasurement.targetRange.contains(loudness) {
+            throw .invalidOption("loudness", value: "\(loudness)", allowed: "-40 to -5 LUFS")
         }
         if let sampleRate, !MP3SampleRate.all.contains(sampleRate) {
             throw .invalidOption(

@@ -23,6 +23,9 @@ public struct ConversionResult: Sendable, Hashable, Codable {
     public var chapters: [Chapter] = []
     /// The MIME type of the cover picture written into the MP3 (ID3v2 `APIC`), if one was.
     public var coverType: String?
+    /// What loudness normalisation measured and applied, when it was asked for and the source
+    /// was not silent.
+    public var loudness: LoudnessMeasurement?
 
     /// How many seconds of audio were converted per second of wall-clock time.
     public var speed: Double {

@@ -95,6 +95,8 @@ public struct JobOutput: Sendable, Hashable, Codable {
     public var chapters: [Chapter]?
     /// The MIME type of the MP3's cover picture, if it has one.
     public var coverType: String?
+    /// What loudness normalisation measured and applied, if it was asked for.
+    public var loudness: LoudnessMeasurement?
 
     public init(key: ObjectKey, result: ConversionResult) {
         self.key = key
@@ -106,6 +108,7 @@ public struct JobOutput: Sendable, Hashable, Codable {
         tags = result.tags
         chapters = result.chapters.isEmpty ? nil : result.chapters
         coverType = result.coverType
+        loudness = result.loudness
     }
 }
 

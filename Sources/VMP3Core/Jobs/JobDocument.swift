@@ -19,9 +19,11 @@ public struct JobDocument: Sendable, Hashable, Codable {
         public var album: String?
         /// `auto` or `none`; `nil` for the default (auto).
         public var cover: String?
+        /// The loudness asked for, in LUFS.
+        public var loudness: Double?
 
         enum CodingKeys: String, CodingKey {
-            case bitrate, quality, channels, sampleRate = "sample_rate", start, duration, title, artist, album, cover
+            case bitrate, quality, channels, sampleRate = "sample_rate", start, duration, title, artist, album, cover, loudness
         }
     }
 
@@ -40,14 +42,19 @@ public struct JobDocument: Sendable, Hashable, Codable {
         public var chapters: [Chapter]
         /// Whether the MP3 carries a cover picture.
         public var cover: Bool
+        /// The source's integrated loudness (LUFS) and the gain applied (dB), with loudness normalisation.
+        public var sourceLoudness: Double?
+        public var loudnessGain: Double?
 
         enum CodingKeys: String, CodingKey {
             case byteCount = "byte_count", duration, sampleRate = "sample_rate", channels, bitrate, quality, title, artist, album, chapters, cover
+            case sourceLoudness = "source_loudness", loudnessGain = "loudness_gain"
         }
 
         public init(
             byteCount: Int64, duration: Double, sampleRate: Int, channels: Int, bitrate: Int?, quality: Int?,
-            title: String?, artist: String?, album: String?, chapters: [Chapter] = [], cover: Bool = false
+            title: String?, artist: String?, album: String?, chapters: [Chapter] = [], cover: Bool = false,
+            sourceLoudness: Double? = nil, loudnessGain: Double? = nil
         ) {
             self.byteCount = byteCount
             self.duration = duration
@@ -60,6 +67,8 @@ public struct JobDocument: Sendable, Hashable, Codable {
             self.album = album
             self.chapters = chapters
             self.cover = cover
+            self.sourceLoudness = sourceLoudness
+            self.loudnessGain = loudnessGain
         }
 
         /// Documents from before chapters and covers were reported decode with none.
@@ -76,6 +85,8 @@ public struct JobDocument: Sendable, Hashable, Codable {
             album = try container.decodeIfPresent(String.self, forKey: .album)
             chapters = try container.decodeIfPresent([Chapter].self, forKey: .chapters) ?? []
             cover = try container.decodeIfPresent(Bool.self, forKey: .cover) ?? false
+            sourceLoudness = try container.decodeIfPresent(Double.self, forKey: .sourceLoudness)
+            loudnessGain = try container.decodeIfPresent(Double.self, forKey: .loudnessGain)
         }
     }
 
@@ -117,7 +128,7 @@ public struct JobDocument: Sendable, Hashable, Codable {
             bitrate: encoding.bitrate, quality: encoding.quality, channels: job.options.channels?.rawValue,
             sampleRate: job.options.sampleRate, start: job.options.start, duration: job.options.duration,
             title: job.options.tags.title, artist: job.options.tags.artist, album: job.options.tags.album,
-            cover: job.options.cover.map { $0 == .none ? "none" : "auto" }
+            cover: job.options.cover.map { $0 == .none ? "none" : "auto" }, loudness: job.options.loudness
         )
         output = job.output.map { output in
             let encoding = output.encoding.parameters
@@ -125,7 +136,8 @@ public struct JobDocument: Sendable, Hashable, Codable {
                 byteCount: output.byteCount, duration: output.duration, sampleRate: output.sampleRate,
                 channels: output.channels.rawValue, bitrate: encoding.bitrate, quality: encoding.quality,
                 title: output.tags.title, artist: output.tags.artist, album: output.tags.album,
-                chapters: output.chapters ?? [], cover: output.coverType != nil
+                chapters: output.chapters ?? [], cover: output.coverType != nil,
+                sourceLoudness: output.loudness?.source, loudnessGain: output.loudness?.gain
             )
         }
         failure = job.failure.map { Failure(code: $0.code, message: $0.message) }

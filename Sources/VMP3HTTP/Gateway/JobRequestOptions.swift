@@ -3,7 +3,7 @@ import Hummingbird
 import VMP3Core
 
 /// The options of `POST /v1/jobs`, read from its query: `bitrate`, `quality`, `channels`,
-/// `sample_rate`, `start`, `duration`, `title`, `artist`, `album`, `cover` (`auto` or `none`:
+/// `sample_rate`, `start`, `duration`, `title`, `artist`, `album`, `loudness` (LUFS), `cover` (`auto` or `none`:
 /// a server reads no paths a client names), `webhook_url`, `notify_email`. Ranges are checked by ``ConversionOptions/validate()``; what cannot even be
 /// read (a word where a number goes, two encodings at once, a webhook that is not http(s)) is a
 /// 422 here, before any byte of the upload is stored.
@@ -32,6 +32,7 @@ struct JobRequestOptions {
         options.start = try number("start", as: Double.self)
         options.duration = try number("duration", as: Double.self)
         options.tags = AudioTags(title: query["title"], artist: query["artist"], album: query["album"])
+        options.loudness = try number("loudness", as: Double.self)
         if let text = query["cover"], !text.isEmpty {
             switch text {
             case "auto": options.cover = .automatic

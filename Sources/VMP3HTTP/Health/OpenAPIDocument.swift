@@ -227,6 +227,9 @@ extension OpenAPIRoute {
                   "auto",
                   "none"
                 ]
+              },
+              "loudness": {
+                "type": "number"
               }
             }
           },
@@ -278,6 +281,14 @@ extension OpenAPIRoute {
               "cover": {
                 "type": "boolean",
                 "description": "Whether the MP3 carries a cover picture (ID3v2 APIC)."
+              },
+              "source_loudness": {
+                "type": "number",
+                "description": "With loudness normalisation: the source's integrated loudness in LUFS, after the downmix."
+              },
+              "loudness_gain": {
+                "type": "number",
+                "description": "With loudness normalisation: the gain applied, in dB."
               }
             }
           },
@@ -905,6 +916,16 @@ extension OpenAPIRoute {
                 "none"
               ],
               "default": "auto"
+            }
+          },
+          {
+            "name": "loudness",
+            "in": "query",
+            "description": "Loudness normalisation: the integrated loudness (LUFS, EBU R128 / ITU-R BS.1770) to bring the MP3 to, measured in a first pass; peaks stay under -1 dBFS. Absent: the source's level.",
+            "schema": {
+              "type": "number",
+              "minimum": -40,
+              "maximum": -5
             }
           },
           {

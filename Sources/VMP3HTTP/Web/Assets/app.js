@@ -110,7 +110,7 @@
     if (document.querySelector("input[name=mode]:checked").value === "cbr") query.set("bitrate", $("bitrate").value);
     else query.set("quality", $("quality").value);
     for (const [id, name] of [["channels", "channels"], ["sample-rate", "sample_rate"], ["start", "start"],
-      ["duration", "duration"], ["title", "title"], ["artist", "artist"], ["album", "album"]]) {
+      ["duration", "duration"], ["title", "title"], ["artist", "artist"], ["album", "album"], ["loudness", "loudness"]]) {
       const value = $(id).value.trim();
       if (value) query.set(name, value);
     }
@@ -123,6 +123,7 @@
     const parts = [cbr ? `${$("bitrate").value} kbps constant` : `variable quality ${$("quality").value}`];
     parts.push($("channels").value ? $("channels").selectedOptions[0].textContent.toLowerCase() : "channels as the source");
     parts.push($("sample-rate").value ? $("sample-rate").selectedOptions[0].textContent : "sample rate as the source");
+    if ($("loudness").value) parts.push(`${$("loudness").value} LUFS`);
     $("options-summary").textContent = `(${parts.join(", ")})`;
   }
 
@@ -253,6 +254,7 @@
       meta.push(job.output.channels === 1 ? "mono" : "stereo");
       if (job.output.chapters && job.output.chapters.length) meta.push(`${job.output.chapters.length} chapter${job.output.chapters.length === 1 ? "" : "s"}`);
       if (job.output.cover) meta.push("cover");
+      if (typeof job.output.loudness_gain === "number") meta.push(`${job.output.loudness_gain >= 0 ? "+" : "−"}${Math.abs(job.output.loudness_gain).toFixed(1)} dB to ${job.options.loudness} LUFS`);
       if (job.output.title) meta.push(`“${job.output.title}”`);
       if (job.output.artist) meta.push(job.output.artist);
     } else if (job.source_size) {
@@ -378,7 +380,7 @@
       const files = [...$("files").files];
       $("chosen").textContent = files.map((file) => file.name).join(", ");
     });
-    for (const id of ["quality", "bitrate", "channels", "sample-rate", "mode-vbr", "mode-cbr"]) $(id).addEventListener("change", summarizeOptions);
+    for (const id of ["quality", "bitrate", "channels", "sample-rate", "loudness", "mode-vbr", "mode-cbr"]) $(id).addEventListener("change", summarizeOptions);
     $("quality").addEventListener("focus", () => { $("mode-vbr").checked = true; summarizeOptions(); });
     $("bitrate").addEventListener("focus", () => { $("mode-cbr").checked = true; summarizeOptions(); });
 
