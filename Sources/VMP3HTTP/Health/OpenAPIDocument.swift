@@ -422,6 +422,23 @@ extension OpenAPIRoute {
           }
         },
         "description": "This server sends no webhooks (webhooks_not_configured)"
+      },
+      "Session": {
+        "description": "The session (and, on POST, the cookie in Set-Cookie)",
+        "headers": {
+          "Set-Cookie": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Session"
+            }
+          }
+        }
       }
     },
     "parameters": {
@@ -739,21 +756,7 @@ extension OpenAPIRoute {
         ],
         "responses": {
           "201": {
-            "description": "The session; the cookie is in Set-Cookie",
-            "headers": {
-              "Set-Cookie": {
-                "schema": {
-                  "type": "string"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Session"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Session"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
@@ -770,14 +773,7 @@ extension OpenAPIRoute {
         ],
         "responses": {
           "200": {
-            "description": "The session",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Session"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Session"
           },
           "401": {
             "$ref": "#/components/responses/Unauthorized"
