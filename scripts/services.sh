@@ -156,7 +156,7 @@ stop_pid() {
 
 install_tools() {
   # chromium and its driver: the web page's browser tests (Tests/Browser), with Selenium.
-  scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl chromium chromium-driver
+  scripts/install-system-packages.sh redis-server rabbitmq-server curl openssl chromium chromium-driver fonts-dejavu-core
   python3 -c 'import moto.server, flask' 2>/dev/null || pip install --quiet 'moto[server]'
   python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
   python3 -c 'import selenium' 2>/dev/null || pip install --quiet selenium

@@ -108,8 +108,8 @@ struct ConversionPipeline {
         }
 
         var state = makeState(container)
-        if let loudness {
-            state.gain = Float(pow(10, loudness.gain / 20))
+        if options.loudness != nil {
+            state.gain = Float(pow(10, (loudness?.gain ?? 0) / 20))
             state.progressScale = 0.5
             state.progressOffset = (expectedSeconds ?? 0) / 2
         }
