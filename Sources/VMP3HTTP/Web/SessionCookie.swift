@@ -41,7 +41,8 @@ public enum SessionCookie {
     /// The cookie that holds `token` until it expires at `expiresAt`.
     static func holding(_ token: String, expiresAt: Date, now: Date = Date()) -> Cookie {
         Cookie(
-            name: name, value: token, maxAge: max(0, Int(expiresAt.timeIntervalSince(now))), path: "/",
+            // Clamped before the conversion to Int: a token's expiry is a number it carries.
+            name: name, value: token, maxAge: Int(max(0, min(expiresAt.timeIntervalSince(now), 366 * 86_400))), path: "/",
             secure: true, httpOnly: true, sameSite: .strict
         )
     }

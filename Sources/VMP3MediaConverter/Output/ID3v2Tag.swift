@@ -62,7 +62,7 @@ struct ID3v2Tag: Equatable {
 
     /// A time as the big-endian 32-bit milliseconds of `CHAP`, clamped to what fits.
     private static func milliseconds(_ seconds: Double) -> [UInt8] {
-        let value = UInt32(clamping: Int64((max(0, min(seconds, 4_000_000)) * 1000).rounded()))
+        let value = seconds.isFinite ? UInt32(clamping: Int64((max(0, min(seconds, 4_000_000)) * 1000).rounded())) : 0
         return [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
     }
 

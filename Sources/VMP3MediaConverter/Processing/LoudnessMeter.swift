@@ -28,6 +28,7 @@ final class LoudnessMeter {
     }
 
     static let absoluteGate = -70.0
+    private static let sampleBound = Double(LameEncoder.sampleBound)
     static let relativeGate = -10.0
     private static let binWidth = 0.05
     private static let lowest = -70.0, highest = 10.0
@@ -80,8 +81,10 @@ final class LoudnessMeter {
                 var sum = 0.0
                 for sample in index..<(index + count) {
                     let value = Double(plane[sample])
-                    // NaN and infinity (a float source's) count as silence, not as a poisoned sum.
-                    let weighted = highPasses[channel].process(shelves[channel].process(value.isFinite ? value : 0))
+                    // NaN counts as silence, and a float source's huge values are clamped as LAME's
+                    // input is (±8), so that no sum becomes infinite or NaN.
+                    let bounded = value.isNaN ? 0 : min(max(value, -Self.sampleBound), Self.sampleBound)
+                    let weighted = highPasses[channel].process(shelves[channel].process(bounded))
                     sum += weighted * weighted
                 }
                 stepSums[channel] += sum
@@ -101,10 +104,12 @@ final class LoudnessMeter {
         guard recentSteps.count == 4 else { return }
         let energy = recentSteps.reduce(0, +) / 4
         let loudness = Self.loudness(energy)
-        guard loudness >= Self.absoluteGate else { return }
-        let bin = min(counts.count - 1, Int(((loudness - Self.lowest) / Self.binWidth).rounded(.down)))
-        counts[bin] += 1
-        energies[bin] += energy
+        guard loudness.isFinite, loudness >= Self.absoluteGate else { return }
+        // Clamped before the conversion to Int: the loudest bin holds everything above it.
+        let bin = Int((min(loudness, Self.highest) - Self.lowest) / Self.binWidth)
+        let index = min(bin, counts.count - 1)
+        counts[index] += 1
+        energies[index] += energy
     }
 
     private static func loudness(_ energy: Double) -> Double {

@@ -100,4 +100,27 @@ import VMP3Kit
         let (clean, _) = Self.limit([poisoned])
         #expect(clean[0][2000] == poisoned[2000], "the gain stays 1 around a NaN")
     }
+
+    @Test("the loudness meter takes a float source's infinities and huge values without trapping, and measures a tone")
+    func meterBounds() {
+        let meter = LoudnessMeter(channels: 1, sampleRate: 48_000)
+        let pcm = PCMBuffer(channels: .mono, capacity: 4800)
+        for block in 0..<20 {
+            for index in 0..<4800 { pcm.planes[0][index] = block % 2 == 0 ? .infinity : (index % 2 == 0 ? 1e38 : -.greatestFiniteMagnitude) }
+            meter.add(pcm, range: 0..<4800)
+        }
+        let loud = meter.integratedLoudness
+        #expect(loud.map { $0.isFinite } == true, "\(String(describing: loud))")
+
+        let tone = LoudnessMeter(channels: 1, sampleRate: 48_000)
+        let sine = Self.sine(0.1, 1000, count: 48_000 * 3)
+        for start in stride(from: 0, to: sine.count, by: 4800) {
+            for index in 0..<4800 { pcm.planes[0][index] = sine[start + index] }
+            tone.add(pcm, range: 0..<4800)
+        }
+        // A 1 kHz sine of amplitude 0.1: −23.0 dB mean square; at 1 kHz the K-weighting's gain
+        // and the standard's −0.691 cancel, so −23.0 LUFS.
+        let measured = tone.integratedLoudness ?? 0
+        #expect(abs(measured - -23.0) < 0.3, "\(measured)")
+    }
 }
