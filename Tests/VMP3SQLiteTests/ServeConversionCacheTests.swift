@@ -39,7 +39,7 @@ import VMP3TestSupport
 
         // The worker records the conversion right after the job succeeds.
         var second = ""
-        try await eventually("an upload served from the cache", timeout: .seconds(20)) {
+        try await eventually("an upload served from the cache", timeout: .seconds(120)) {
             second = try await client.upload(video)
             return try await Self.job(second, client)["from_cache"] as? Bool == true
         }

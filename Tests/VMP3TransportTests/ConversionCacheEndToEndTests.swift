@@ -34,7 +34,7 @@ import VMP3TestSupport
 
         // The converter records the conversion in Redis just after the job succeeds.
         var served: ExternalTool.Output?
-        try await eventually("an upload served from the cache", timeout: .seconds(30)) {
+        try await eventually("an upload served from the cache", timeout: .seconds(120)) {
             let run = try await deployment.run("OUT=second.mp3\n" + upload, user: "bob@example.com")
             served = run
             return run.text.contains(#""from_cache":true"#)
@@ -49,7 +49,7 @@ import VMP3TestSupport
 
         // Both jobs' webhooks, the second published by the gateway for the notifier.
         let secondID = try #require(second.text.firstMatch(of: /"id":"([0-9a-f-]{36})"/).map { String($0.1) })
-        try await eventually("the second job's webhook", timeout: .seconds(30)) {
+        try await eventually("the second job's webhook", timeout: .seconds(120)) {
             receiver.requests.contains { $0.header("VMP3-Delivery") == "\(secondID).succeeded" }
         }
         try await deployment.stopAll()

@@ -19,21 +19,27 @@ import VMP3Kit
     func lostMessage() async throws {
         let harness = try WorkerHarness()
         // What a gateway leaves when it dies between the record and the message: source, record, no message.
+        // The sweeps are given their times, never the clock's alone: on a loaded run, generating
+        // the clip can take longer than `requeueAfter`. The record is two minutes old, so that a
+        // sweep a minute after the touch below would find an untouched one.
         let id = JobID()
-        let job = Job(id: id, owner: "alice", source: Job.sourceKey(for: id), sourceName: "clip.mp4")
+        let created = Date().addingTimeInterval(-120)
+        let job = Job(id: id, owner: "alice", source: Job.sourceKey(for: id), sourceName: "clip.mp4", createdAt: created)
         _ = try await harness.storage.put(job.source, fromFile: try await TestMedia.h264AACMP4.url, contentType: "video/mp4")
         try await harness.store.create(job, idempotencyKey: nil)
         let sweeps = Self.maintenance(harness)
 
         // Young jobs are left alone: their message may simply be waiting in the queue.
-        #expect(try await sweeps.sweep().republished.isEmpty)
+        #expect(try await sweeps.sweep(now: created.addingTimeInterval(59)).republished.isEmpty)
         #expect(await harness.jobs.readyCount == 0)
 
-        let later = Date().addingTimeInterval(61)
-        #expect(try await sweeps.sweep(now: later).republished == [id])
+        let beforeTouch = Date()
+        #expect(try await sweeps.sweep(now: created.addingTimeInterval(61)).republished == [id])
         #expect(await harness.jobs.readyCount == 1)
-        // Touched: a sweep before another `requeueAfter` has passed does not publish it a second time.
-        #expect(try await sweeps.sweep(now: Date().addingTimeInterval(59)).republished.isEmpty)
+        // Touched (at `beforeTouch` or later): a sweep before another `requeueAfter` has passed
+        // does not publish it a second time, though the record's creation is long enough ago.
+        #expect(try await sweeps.sweep(now: beforeTouch.addingTimeInterval(59)).republished.isEmpty)
+        #expect(await harness.jobs.readyCount == 1)
 
         let services = RunningServices([harness.worker()])
         let done = try await harness.wait(for: id, .succeeded)

@@ -58,9 +58,11 @@ struct WorkerHarness {
         try await service.submit(JobService.Submission(owner: owner, sourceName: file.lastPathComponent), sourceFile: file).job
     }
 
-    /// Waits until the job reaches `status` (failing on another final status).
+    /// Waits until the job reaches `status` (failing on another final status). The bound is wide:
+    /// conversions share the machine's few dispatch threads with every other test running
+    /// alongside, and the sanitized stage has kept one waiting for over a minute.
     @discardableResult
-    func wait(for id: JobID, _ status: JobStatus, timeout: Duration = .seconds(60)) async throws -> Job {
+    func wait(for id: JobID, _ status: JobStatus, timeout: Duration = .seconds(240)) async throws -> Job {
         var last: Job?
         try await eventually("job \(id) to be \(status)", timeout: timeout) {
             last = try await store.get(id)
@@ -101,6 +103,11 @@ final class RunningServices: Sendable {
         let group = group
         task = Task { try await group.run() }
     }
+
+    /// A test that fails before ``stop()`` must not leave its services running: suspended on their
+    /// queues for the rest of the process, they are memory nothing can reach (LeakSanitizer
+    /// reports it) and work that competes with the tests after it.
+    deinit { task.cancel() }
 
     /// Graceful shutdown, then waits for the services to return.
     func stop() async throws {
