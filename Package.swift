@@ -44,8 +44,8 @@ let package = Package(
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(
             name: "CFFmpeg",
-            pkgConfig: "libavformat libavcodec libswresample libavutil",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswresample-dev", "libavutil-dev"])]
+            pkgConfig: "libavformat libavcodec libswresample libswscale libavutil",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswresample-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         .systemLibrary(
             name: "CLame",

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev  # FFmpeg's libraries (5.1 on Debian 12)
+  libswscale-dev                                                   # FFmpeg's scaler: a video frame as the cover
   libmp3lame-dev                                                   # LAME
   libsqlite3-dev                                                   # users (GRDB)
   librabbitmq-dev libhiredis-dev                                   # RabbitMQ and Redis clients

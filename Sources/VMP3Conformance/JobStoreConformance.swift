@@ -156,7 +156,7 @@ public enum JobStoreConformance {
         Check("a job's life: claim, progress, succeed, with events in order") { store in
             let job = try await store.create(newJob(), idempotencyKey: nil).job
             let events = Inbox(try await store.events(for: job.id))
-            guard case .claimed = try await store.claim(job.id, holder: "w1", leaseDuration: .seconds(30)) else {
+            guard case .claimed = try await store.claim(job.id, holder: "w1", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "claim failed")
             }
             try await store.recordProgress(job.id, holder: "w1", fraction: 0.25)
@@ -168,7 +168,7 @@ public enum JobStoreConformance {
             try require(seen.map(\.job.status) == [.running, .running, .running, .succeeded], "statuses: \(seen.map(\.job.status))")
             try require(seen[1].job.progress == 0.25 && seen[2].job.progress == 0.5, "progress events")
             try require(seen.map(\.job.version) == seen.map(\.job.version).sorted(), "events out of order")
-            guard case .finished = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            guard case .finished = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "a finished job was claimed again")
             }
         },
@@ -178,7 +178,7 @@ public enum JobStoreConformance {
             try require(try await store.cancel(queued.id).status == .cancelled, "a queued job was not cancelled")
 
             let running = try await store.create(newJob(), idempotencyKey: nil).job
-            _ = try await store.claim(running.id, holder: "w1", leaseDuration: .seconds(30))
+            _ = try await store.claim(running.id, holder: "w1", leaseDuration: .seconds(3600))
             try require(try await store.cancel(running.id).status == .cancelled, "a running job was not cancelled")
             try await requireError(JobStoreError.self, "progress after cancel", matching: { $0.code == .leaseLost }) {
                 try await store.recordProgress(running.id, holder: "w1", fraction: 0.9)
@@ -194,8 +194,8 @@ public enum JobStoreConformance {
         Check("another worker takes a job over only once its lease has expired") { store in
             // A live lease (long enough that no machine is slow enough to outlast it here).
             let held = try await store.create(newJob(), idempotencyKey: nil).job
-            _ = try await store.claim(held.id, holder: "alive", leaseDuration: .seconds(30))
-            guard case .heldElsewhere(_, let until) = try await store.claim(held.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            _ = try await store.claim(held.id, holder: "alive", leaseDuration: .seconds(3600))
+            guard case .heldElsewhere(_, let until) = try await store.claim(held.id, holder: "w2", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "a live lease was taken over")
             }
             try require(until > Date(), "held until \(until), in the past")
@@ -204,7 +204,7 @@ public enum JobStoreConformance {
             let job = try await store.create(newJob(), idempotencyKey: nil).job
             _ = try await store.claim(job.id, holder: "crashed", leaseDuration: .milliseconds(200))
             try await Task.sleep(for: .milliseconds(700))
-            guard case .claimed(let taken) = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            guard case .claimed(let taken) = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "an expired lease was not taken over")
             }
             try require(taken.lease?.holder == "w2" && taken.attempts == 2, "taken over: \(taken)")
@@ -214,24 +214,25 @@ public enum JobStoreConformance {
         },
 
         Check("renewing a lease keeps the job; releasing it makes it claimable again") { store in
+            // Live leases last an hour here: on a starved test run a 400 ms sleep has taken over 30 s.
             let job = try await store.create(newJob(), idempotencyKey: nil).job
             _ = try await store.claim(job.id, holder: "w1", leaseDuration: .milliseconds(500))
             try await Task.sleep(for: .milliseconds(300))
-            try await store.renewLease(job.id, holder: "w1", leaseDuration: .seconds(30))
+            try await store.renewLease(job.id, holder: "w1", leaseDuration: .seconds(3600))
             try await Task.sleep(for: .milliseconds(400))
-            guard case .heldElsewhere = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            guard case .heldElsewhere = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "a renewed lease was taken over")
             }
             let released = try await store.release(job.id, holder: "w1")
             try require(released.status == .queued && released.lease == nil, "released: \(released)")
-            guard case .claimed = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(30)) else {
+            guard case .claimed = try await store.claim(job.id, holder: "w2", leaseDuration: .seconds(3600)) else {
                 throw ConformanceFailure(description: "a released job could not be claimed")
             }
         },
 
         Check("failure is recorded with its reason; a queued job that cannot be enqueued fails directly") { store in
             let job = try await store.create(newJob(), idempotencyKey: nil).job
-            _ = try await store.claim(job.id, holder: "w1", leaseDuration: .seconds(30))
+            _ = try await store.claim(job.id, holder: "w1", leaseDuration: .seconds(3600))
             let failed = try await store.fail(job.id, holder: "w1", failure: JobFailure(code: "not_media_file", message: "text"))
             try require(failed.status == .failed && failed.failure?.code == "not_media_file", "failed: \(failed)")
             let unqueued = try await store.create(newJob(), idempotencyKey: nil).job
@@ -273,7 +274,7 @@ public enum JobStoreConformance {
             let old = try await store.create(newJob(), idempotencyKey: nil).job
             let cancelled = try await store.cancel(try await store.create(newJob(), idempotencyKey: nil).job.id)
             let older = try await store.create(newJob(), idempotencyKey: nil).job
-            _ = try await store.claim(older.id, holder: "w", leaseDuration: .seconds(30))
+            _ = try await store.claim(older.id, holder: "w", leaseDuration: .seconds(3600))
             let cutoff = Date()
             try await Task.sleep(for: .milliseconds(20))
             let recent = try await store.create(newJob(), idempotencyKey: nil).job
@@ -297,7 +298,7 @@ public enum JobStoreConformance {
             let one = try await store.create(newJob(), idempotencyKey: nil).job
             let two = try await store.create(newJob(), idempotencyKey: nil).job
             let inbox = Inbox(try await store.events(for: one.id))
-            _ = try await store.claim(two.id, holder: "w", leaseDuration: .seconds(30))
+            _ = try await store.claim(two.id, holder: "w", leaseDuration: .seconds(3600))
             try await store.cancel(two.id)
             try await inbox.expectNothing(for: .milliseconds(300), "events of another job")
             try await store.cancel(one.id)

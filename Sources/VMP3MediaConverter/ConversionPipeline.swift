@@ -62,7 +62,7 @@ struct ConversionPipeline {
             "sample_rate": "\(outputRate)", "channels": "\(channels.rawValue)", "encoding": "\(encoder.settings.encoding)",
         ])
 
-        let cover = try coverPicture(from: container)
+        let cover = try coverPicture(from: container, start: start, length: expectedSeconds)
         let chapters = Chapter.placed(container.chapters, start: start, duration: options.duration, length: sourceDuration)
         let file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
         let id3 = ID3v2Tag(tags: tags, cover: cover, chapters: chapters).encoded()
@@ -201,16 +201,26 @@ struct ConversionPipeline {
         try verifyCompleteness(state, container: container, streamIndex: streamIndex)
     }
 
-    /// The cover the options ask for: the source's own picture (none if it has no JPEG or PNG
-    /// small enough), none, or the caller's file.
+    /// The cover the options ask for: the source's own picture, else a frame of its video a tenth
+    /// of the way into the part converted (`start`, `length` seconds); a frame at a given time;
+    /// none; or the caller's file. Frames only if ``ConversionLimits/videoFrameCovers``.
     /// - Throws: `invalid_option` for a file that cannot be read or is not a JPEG or PNG of at
-    ///   most ``CoverArt/maximumBytes``.
-    private func coverPicture(from container: InputContainer) throws(ConversionError) -> ID3v2Tag.Picture? {
+    ///   most ``CoverArt/maximumBytes``; `cancelled`.
+    private func coverPicture(from container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> ID3v2Tag.Picture? {
+        func videoFrame(at seconds: Double) throws(ConversionError) -> ID3v2Tag.Picture? {
+            guard configuration.limits.videoFrameCovers, container.firstVideoStream() != nil else { return nil }
+            return try VideoFrameCover(input: input, limits: configuration.limits, cancellation: stop.cancellation, logger: logger).take(at: seconds)
+        }
         switch options.cover ?? .automatic {
         case .none:
             return nil
+        case .frame(let seconds):
+            return try videoFrame(at: seconds)
         case .automatic:
-            return container.attachedPicture(maxBytes: CoverArt.maximumBytes).map { ID3v2Tag.Picture(mimeType: $0.mimeType, bytes: $0.bytes) }
+            if let own = container.attachedPicture(maxBytes: CoverArt.maximumBytes) {
+                return ID3v2Tag.Picture(mimeType: own.mimeType, bytes: own.bytes)
+            }
+            return try videoFrame(at: start + (length ?? 0) / 10)
         case .file(let path):
             let allowed = "a JPEG or PNG file of at most \(CoverArt.maximumBytes >> 20) MiB"
             guard let handle = FileHandle(forReadingAtPath: path) else { throw .invalidOption("cover", value: path, allowed: allowed) }

@@ -121,7 +121,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
                 #expect(try JSONDecoder().decode(ProblemDetails.self, from: response.body).code == "upload_too_large")
             }
             let internalHooks = ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://10.0.0.7/"]
-            for query in ["bitrate=1000", "bitrate=128&quality=2", "channels=3", "start=soon", "webhook_url=ftp://x/y", "sample_rate=12345", "cover=%2Fetc%2Fpasswd", "cover=yes", "loudness=-3", "loudness=loud"]
+            for query in ["bitrate=1000", "bitrate=128&quality=2", "channels=3", "start=soon", "webhook_url=ftp://x/y", "sample_rate=12345", "cover=%2Fetc%2Fpasswd", "cover=yes", "cover=at:soon", "cover=at:-5", "cover=at:999999", "loudness=-3", "loudness=loud"]
                 + internalHooks.map({ "webhook_url=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) }) {
                 try await client.execute(uri: "/v1/jobs?\(query)", method: .post, headers: Self.auth(token), body: ByteBuffer(repeating: 7, count: 10)) { (response: TestResponse) async throws in
                     #expect(response.status == .unprocessableContent, "\(query)")

@@ -15,7 +15,7 @@ import VMP3TestSupport
         })
     }
 
-    static let ffmpeg: Set<String> = ["libavformat", "libavcodec", "libswresample", "libavutil", "libmp3lame"]
+    static let ffmpeg: Set<String> = ["libavformat", "libavcodec", "libswresample", "libswscale", "libavutil", "libmp3lame"]
 
     @Test("the gateway, the auth service, the notifier and GatewayClient link no FFmpeg or LAME",
           arguments: ["vmp3-gateway", "vmp3-auth", "vmp3-notifier", "GatewayClient"])

@@ -49,7 +49,7 @@ struct ConvertCommand: AsyncParsableCommand {
     @Option(help: "Date tag (default: the source's).") var date: String?
     @Option(help: "Comment tag (default: the source's).") var comment: String?
 
-    @Option(help: "The MP3's cover picture: auto (the video's own, if it has one), none, or a JPEG or PNG file (default: auto).")
+    @Option(help: "The MP3's cover picture: auto (the video's own picture, else a frame a tenth of the way in), at:SECONDS (the key frame at or before that time), none, or a JPEG or PNG file (default: auto).")
     var cover: String?
 
     @Option(parsing: .unconditional, help: "Normalise to this integrated loudness in LUFS, -40 to -5 (EBU R128; e.g. -16 for podcasts; default: the source's level).")

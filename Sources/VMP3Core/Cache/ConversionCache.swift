@@ -29,7 +29,7 @@ public protocol ConversionCache: Sendable {
 public struct ConversionCacheKey: Sendable, Hashable, CustomStringConvertible {
     /// Raise when the same input and options would make a different MP3 (a change of the
     /// pipeline, of LAME's settings, of the tags written): older entries then stop matching.
-    public static let converterVersion = "vmp3-mp3-2"
+    public static let converterVersion = "vmp3-mp3-3"
 
     /// The SHA-256 (hex) of the key's parts: what backends store under.
     public let digest: String

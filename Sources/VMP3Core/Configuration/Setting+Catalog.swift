@@ -160,6 +160,10 @@ extension Setting {
         "VMP3_MAX_CONVERSION_SECONDS", default: "3600", form: .wholeNumber(0...Int(Int32.max)), programs: jobLimits,
         meaning: "The longest a conversion may run, in seconds of wall time; `0`: no limit."
     )
+    public static let videoFrameCovers = Setting(
+        "VMP3_VIDEO_FRAME_COVERS", default: "on", form: .oneOf(["on", "off"]), programs: jobLimits,
+        meaning: "Whether a job whose video carries no picture gets a frame of the video as its cover (`cover=auto`, `cover=at:SECONDS`). `off` keeps every video decoder away from uploads; such jobs get no cover."
+    )
 
     // MARK: Conversion cache
 
@@ -217,7 +221,7 @@ extension Setting {
         httpAddress, logLevel, httpHeaderTimeout, httpIdleTimeout, httpBodyTimeout, trustedProxies,
         authURL, usersDatabase, signingKey, previousSigningKey, passwordHashCost, registrationsPerClientPerHour, jwksRefresh,
         maxUploadMB, uploadsPerMinute, maxActiveJobs, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams, downloadURLSeconds,
-        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds,
+        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds, videoFrameCovers,
         conversionCache, conversionCacheHours, retentionDays, requeueAfterSeconds, maintenanceInterval,
         webhookSecret, webhookAllowedNetworks, smtp, publicURL, emailAllowedRecipients,
     ]

@@ -41,7 +41,7 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
     public var tags: AudioTags
     /// Whether the source's title, artist, album, date and comment are copied. Default: `true`.
     public var copiesSourceTags: Bool
-    /// The MP3's cover picture. `nil` (the default) is ``CoverArt/automatic``: the source's own.
+    /// The MP3's cover picture. `nil` (the default) is ``CoverArt/automatic``: the source's own, else a frame of its video.
     public var cover: CoverArt?
     /// Loudness normalisation: the integrated loudness (LUFS, ITU-R BS.1770 / EBU R128) the MP3
     /// is brought to, measured in a first pass over the decoded audio. `nil` (the default) keeps
@@ -98,6 +98,9 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         }
         if let duration, !(duration.isFinite && duration >= Self.minimumDuration && duration <= Self.maximumSeconds) {
             throw .invalidOption("duration", value: "\(duration)", allowed: "0.001 to 86400 seconds")
+        }
+        if case .frame(let seconds) = cover, !(seconds.isFinite && seconds >= 0 && seconds <= Self.maximumSeconds) {
+            throw .invalidOption("cover", value: "at:\(seconds)", allowed: "auto, none, or at:SECONDS with 0 to 86400 seconds")
         }
         if let audioStreamIndex, audioStreamIndex < 0 {
             throw .invalidOption("audio-stream", value: "\(audioStreamIndex)", allowed: "a stream index, 0 or more")

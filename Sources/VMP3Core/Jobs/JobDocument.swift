@@ -128,7 +128,7 @@ public struct JobDocument: Sendable, Hashable, Codable {
             bitrate: encoding.bitrate, quality: encoding.quality, channels: job.options.channels?.rawValue,
             sampleRate: job.options.sampleRate, start: job.options.start, duration: job.options.duration,
             title: job.options.tags.title, artist: job.options.tags.artist, album: job.options.tags.album,
-            cover: job.options.cover.map { $0 == .none ? "none" : "auto" }, loudness: job.options.loudness
+            cover: job.options.cover.map { if case .file = $0 { "file" } else { $0.argument } }, loudness: job.options.loudness
         )
         output = job.output.map { output in
             let encoding = output.encoding.parameters

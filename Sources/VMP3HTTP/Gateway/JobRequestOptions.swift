@@ -34,11 +34,10 @@ struct JobRequestOptions {
         options.tags = AudioTags(title: query["title"], artist: query["artist"], album: query["album"])
         options.loudness = try number("loudness", as: Double.self)
         if let text = query["cover"], !text.isEmpty {
-            switch text {
-            case "auto": options.cover = .automatic
-            case "none": options.cover = CoverArt.none
-            default: throw Self.invalid("cover", "must be auto or none")
-            }
+            // No paths over HTTP: `auto`, `none` or `at:SECONDS` (checked by `validate()` with the rest).
+            let cover = CoverArt(argument: text)
+            if case .file = cover { throw Self.invalid("cover", "must be auto, none or at:SECONDS") }
+            options.cover = cover
         }
         if let text = query["webhook_url"], !text.isEmpty {
             guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {

@@ -223,10 +223,9 @@ extension OpenAPIRoute {
                 "type": "string"
               },
               "cover": {
-                "enum": [
-                  "auto",
-                  "none"
-                ]
+                "type": "string",
+                "pattern": "^(auto|none|at:[0-9]+(\\.[0-9]+)?)$",
+                "description": "As asked: auto, none, or at:SECONDS (file when an SDK caller gave a file; its path is not shown)."
               },
               "loudness": {
                 "type": "number"
@@ -905,12 +904,10 @@ extension OpenAPIRoute {
           {
             "name": "cover",
             "in": "query",
-            "description": "The MP3's cover picture: auto, the video's own (an MP4 cover, a Matroska image attachment; JPEG or PNG up to 2 MiB), or none.",
+            "description": "The MP3's cover picture: auto (the video's own picture — an MP4 cover, a Matroska image attachment; JPEG or PNG up to 2 MiB — else, unless the operator turned it off, the key frame a tenth of the way into the part converted, as a JPEG of at most 600 px), at:SECONDS (the key frame at or before that time of the source), or none.",
             "schema": {
-              "enum": [
-                "auto",
-                "none"
-              ],
+              "type": "string",
+              "pattern": "^(auto|none|at:[0-9]+(\\.[0-9]+)?)$",
               "default": "auto"
             }
           },

@@ -127,6 +127,24 @@ final class InputContainer {
         return String(cString: name)
     }
 
+    /// The first stream of moving pictures (not an `attached_pic`), for a cover taken from a frame.
+    func firstVideoStream() -> Int? {
+        (0..<streamCount).first { index in
+            let stream = stream(index).pointee
+            return stream.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO && stream.disposition & AV_DISPOSITION_ATTACHED_PIC == 0
+        }
+    }
+
+    /// The width of a pixel over its height in stream `index` (anamorphic video has pixels wider
+    /// or narrower than square), from the container, else 1.
+    func pixelAspectRatio(ofStream index: Int) -> Double {
+        let stream = stream(index).pointee
+        for ratio in [stream.sample_aspect_ratio, stream.codecpar.pointee.sample_aspect_ratio] {
+            if ratio.num > 0, ratio.den > 0, let value = ratio.doubleValue, value > 0.1, value < 10 { return value }
+        }
+        return 1
+    }
+
     /// FFmpeg's choice of audio stream (`av_find_best_stream`): the default or the richest one.
     ///
     /// - Returns: the stream index, or `streamNotFound` / `decoderNotFound`.

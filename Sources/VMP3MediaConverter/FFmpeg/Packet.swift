@@ -27,6 +27,9 @@ final class Packet {
     /// Whether the demuxer flagged the packet as damaged, as it does when the file ends inside it.
     var isCorrupt: Bool { pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
 
+    /// Whether the demuxer marked the packet as a key frame (decodable on its own).
+    var isKey: Bool { pointer.pointee.flags & AV_PKT_FLAG_KEY != 0 }
+
     /// Releases the payload so that the packet can be filled again.
     func unref() {
         av_packet_unref(pointer)

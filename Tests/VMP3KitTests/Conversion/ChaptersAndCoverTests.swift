@@ -72,7 +72,8 @@ import VMP3TestSupport
 
         let (plainResult, plain) = try await Self.convert(clips.plain)
         #expect(plain.chapters.isEmpty && plainResult.chapters.isEmpty)
-        #expect(plain.attachedPictures.isEmpty && plainResult.coverType == nil)
+        // (A plain video's cover is a frame of it: VideoFrameCoverTests.)
+        #expect(plain.attachedPictures == ["mjpeg"] && plainResult.coverType == "image/jpeg")
     }
 
     @Test("start and duration shift the chapters and clip them: one that ends before the start is dropped")

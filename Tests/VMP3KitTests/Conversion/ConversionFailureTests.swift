@@ -197,9 +197,11 @@ import VMP3Kit
         } catch let error as ConversionError {
             #expect(error.code == .cancelled)
         }
-        // Well within a packet or two normally; the bound leaves room for the sanitized stage
-        // on a loaded machine (3.9 s was seen there), and still tells a stop from a finish.
-        #expect(clock.now - cancelled < .seconds(8))
+        // A stop, not a finish: the conversion never reported its end. The time is only a bound
+        // against hanging: it is well within a packet or two normally, but the sanitized stage on
+        // a loaded machine has taken 13 s to let both threads run again.
+        #expect((reports.values.last?.fraction ?? 1) < 1)
+        #expect(clock.now - cancelled < .seconds(60))
         #expect(directoryContents(directory).isEmpty)
     }
 

@@ -164,7 +164,8 @@ import VMP3Kit
         #expect(overridden["artist"] == expected["artist"])
         #expect(overridden["comment"] == nil)
 
-        let (bare, _, bareFile) = try await convert(.tagged, options: ConversionOptions(copiesSourceTags: false))
+        // With neither tags nor a cover (the clip's video would give one), no ID3 tag at all.
+        let (bare, _, bareFile) = try await convert(.tagged, options: ConversionOptions(copiesSourceTags: false, cover: CoverArt.none))
         #expect(bare.tags.isEmpty)
         #expect(try await ProbedFile(bareFile).tags["title"] == nil)
         #expect(try Data(contentsOf: bareFile).prefix(3) != Data("ID3".utf8))

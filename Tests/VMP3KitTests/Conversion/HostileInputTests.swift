@@ -164,7 +164,7 @@ import VMP3Kit
         }
     }
 
-    @Test("no video decoder sees an upload's bytes: the streams are described without decoding video")
+    @Test("describing an upload's streams decodes no video: the only video decoding is a cover's one key frame (VideoFrameCoverTests)")
     func videoNeverDecoded() async throws {
         let clip = try await TestMedia.h264AACMP4.url
         let (pixelFormat, width) = try await MemoryMeasurementLock.shared.exclusively { () -> (String?, Int?) in

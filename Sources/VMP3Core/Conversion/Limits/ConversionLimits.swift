@@ -20,6 +20,16 @@ public struct ConversionLimits: Sendable, Hashable {
     public var analyzeDuration: Duration
     /// Streams a container may declare; more fails the open. Default: 100.
     public var maxStreams: Int
+    /// Whether a cover may be taken from a frame of the video (``CoverArt/automatic`` with no
+    /// picture in the source, ``CoverArt/frame(at:)``). That is the one place where a video
+    /// decoder sees an upload's bytes: one of a few common decoders, key frames only, one thread,
+    /// at most ``maxCoverFramePixels``, a few seconds. `false` keeps every video decoder away from
+    /// uploads, and such jobs get no cover. Default: `true`.
+    public var videoFrameCovers: Bool
+
+    /// The largest video frame decoded for a cover, in pixels: DCI 4K (4096 × 2304). A larger
+    /// picture gets no cover, whatever memory its decoder would have wanted.
+    public static let maxCoverFramePixels = 4096 * 2304
 
     /// Sample rates a decoded stream may have, in hertz. Audio codecs produce 8–192 kHz, a few
     /// telephony and studio formats 4 kHz and 384–768 kHz; a 2 Hz "stream" is an attack on the
@@ -38,7 +48,8 @@ public struct ConversionLimits: Sendable, Hashable {
         maxConversionTime: Duration? = .seconds(3600),
         probeBytes: Int = 10_000_000,
         analyzeDuration: Duration = .seconds(10),
-        maxStreams: Int = 100
+        maxStreams: Int = 100,
+        videoFrameCovers: Bool = true
     ) {
         self.maxAudioDuration = maxAudioDuration
         self.maxOutputBytes = maxOutputBytes
@@ -46,6 +57,7 @@ public struct ConversionLimits: Sendable, Hashable {
         self.probeBytes = probeBytes
         self.analyzeDuration = analyzeDuration
         self.maxStreams = maxStreams
+        self.videoFrameCovers = videoFrameCovers
     }
 
     /// No limit on length, size or time (the demuxer's read bounds stay): for trusted local files.
