@@ -38,15 +38,18 @@ public enum CoverArt: Sendable, Hashable, Codable {
         switch self {
         case .automatic: "auto"
         case .none: "none"
-        case .frame(let seconds): "at:\(seconds.formatted())"
+        case .frame(let seconds): "at:\(seconds.secondsText)"
         case .file(let path): path
         }
     }
 }
 
 private extension Double {
-    /// `12` for 12.0, `2.5` for 2.5: how a person writes a time in seconds.
-    func formatted() -> String {
-        rounded() == self && abs(self) < 1e15 ? String(Int64(self)) : String(self)
+    /// `12` for 12.0, `2.5` for 2.5, `0.102` for 0.10229999…: how a person writes a time in
+    /// seconds, to the millisecond.
+    var secondsText: String {
+        guard isFinite, abs(self) < 1e12 else { return String(self) }
+        let milliseconds = (self * 1000).rounded() / 1000
+        return milliseconds.rounded() == milliseconds ? String(Int64(milliseconds)) : String(milliseconds)
     }
 }

@@ -37,11 +37,11 @@ struct VideoFrameCover {
                 // it): the first key frame of the video is a cover too.
                 picture = try frame(at: 0, stop: stop)
             }
-            logger.debug("took a video frame as the cover", metadata: ["at": "\(seconds)", "bytes": "\(picture.bytes.count)"])
+            logger.debug("took a video frame as the cover", metadata: ["at": "\(CoverArt.frame(at: seconds).argument)", "bytes": "\(picture.bytes.count)"])
             return picture
         } catch {
             if stop.reason == .cancelled { throw .cancelled() }
-            logger.info("no cover from the video", metadata: ["at": "\(seconds)", "reason": "\(error.reason)"])
+            logger.info("no cover from the video", metadata: ["at": "\(CoverArt.frame(at: seconds).argument)", "reason": "\(error.reason)"])
             return nil
         }
     }

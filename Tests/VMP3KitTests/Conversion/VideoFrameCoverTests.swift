@@ -121,7 +121,7 @@ import VMP3TestSupport
             #expect(throws: ConversionError.self, "\(bad)") { try options.validate() }
         }
         #expect(CoverArt(argument: "at:12") == .frame(at: 12) && CoverArt.frame(at: 12).argument == "at:12")
-        #expect(CoverArt(argument: "at:2.5").argument == "at:2.5")
+        #expect(CoverArt(argument: "at:2.5").argument == "at:2.5" && CoverArt.frame(at: 0.10229999999999999).argument == "at:0.102")
         #expect(CoverArt(argument: "auto") == .automatic && CoverArt(argument: "none") == CoverArt.none)
         #expect(CoverArt(argument: "poster.jpg") == .file("poster.jpg"))
     }
