@@ -151,7 +151,7 @@ struct ConversionPipeline {
     /// One pass over the chosen stream: from the start (or the trim's start) to the end of the
     /// input or of the trim window, every kept sample given to ``encode(_:_:encoder:file:)``.
     private func decode(
-        _ container: InputContainer, _ decoder: AudioDecoder, _ streamIndex: Int, _ state: inout StreamState,
+        _ container: InputContainer, _ decoder: StreamDecoder, _ streamIndex: Int, _ state: inout StreamState,
         _ packet: Packet, _ frame: Frame, encoder: LameEncoder, file: AtomicOutputFile
     ) throws(ConversionError) {
         container.discardAllStreams(except: streamIndex)
@@ -286,9 +286,9 @@ struct ConversionPipeline {
         }
     }
 
-    private func makeDecoder(container: InputContainer, streamIndex: Int) throws(ConversionError) -> AudioDecoder {
+    private func makeDecoder(container: InputContainer, streamIndex: Int) throws(ConversionError) -> StreamDecoder {
         do {
-            return try AudioDecoder(container: container, streamIndex: streamIndex)
+            return try StreamDecoder.audio(container: container, streamIndex: streamIndex)
         } catch {
             let codec = container.streamInfo(streamIndex).codec
             if error == .decoderNotFound || error == .patchWelcome {
@@ -299,7 +299,7 @@ struct ConversionPipeline {
     }
 
     /// Takes the next decoded frame; `false` when the decoder needs input or is drained.
-    private func receive(_ decoder: AudioDecoder, _ frame: Frame) throws(ConversionError) -> Bool {
+    private func receive(_ decoder: StreamDecoder, _ frame: Frame) throws(ConversionError) -> Bool {
         do {
             return try decoder.receive(into: frame) == .frame
         } catch {

@@ -9,7 +9,7 @@ import CFFmpeg
 /// Owns an `AVFormatContext` that demuxes a ``FileInput``; closes it in `deinit`.
 ///
 /// Everything it returns is a Swift value; the stream and codec pointers it hands to
-/// ``AudioDecoder`` stay within this folder.
+/// ``StreamDecoder`` stay within this folder.
 final class InputContainer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
     /// Kept alive for as long as the context reads through it.

@@ -7,8 +7,8 @@ import Logging
 ///
 /// It runs on the input opened afresh, before the audio is converted, within bounds of its own:
 /// ``timeLimit``, ``maxPackets`` of video read after the seek, the decoder's own limits
-/// (``VideoDecoder``). Nothing here fails the conversion: a video that cannot give a frame (a
-/// codec outside ``VideoDecoder/allowedDecoders``, damage, a picture over
+/// (``StreamDecoder/videoKeyFrames(container:streamIndex:)``). Nothing here fails the conversion: a video that cannot give a frame (a
+/// codec outside ``StreamDecoder/coverDecoders``, damage, a picture over
 /// ``ConversionLimits/maxCoverFramePixels``, time up) gives no cover, and says why in the log.
 /// Only a cancelled conversion stops here.
 struct VideoFrameCover {
@@ -62,9 +62,9 @@ struct VideoFrameCover {
         }
         guard let index = container.firstVideoStream() else { throw Failure(reason: "the source has no video") }
         let codec = container.streamInfo(index).codec
-        let decoder: VideoDecoder
+        let decoder: StreamDecoder
         do {
-            decoder = try VideoDecoder(container: container, streamIndex: index)
+            decoder = try StreamDecoder.videoKeyFrames(container: container, streamIndex: index)
         } catch {
             throw Failure(reason: error == .decoderNotFound ? "no cover is taken from \(codec) video" : "the \(codec) decoder: \(error.message)")
         }
@@ -87,7 +87,7 @@ struct VideoFrameCover {
             do { more = try container.read(into: packet) } catch { throw Failure(reason: "reading the video: \(error.message)") }
             guard more else {
                 decoder.finish()
-                decoded = (try? decoder.receive(into: picture)) ?? false
+                decoded = (try? decoder.receive(into: picture)) == .frame
                 break reading
             }
             defer { packet.unref() }
@@ -96,12 +96,12 @@ struct VideoFrameCover {
             guard packets <= Self.maxPackets else { throw Failure(reason: "no key frame in \(Self.maxPackets) packets", foundNoFrame: true) }
             // A damaged packet is skipped; the decoder takes the next key frame.
             guard (try? decoder.send(packet)) != nil else { continue }
-            decoded = (try? decoder.receive(into: picture)) ?? false
+            decoded = (try? decoder.receive(into: picture)) == .frame
             if !decoded && packet.isKey {
                 // Decoders that reorder hold a picture back until later ones arrive, and later ones
                 // are skipped: draining gives it now. If none comes, start again on the next key frame.
                 decoder.finish()
-                decoded = (try? decoder.receive(into: picture)) ?? false
+                decoded = (try? decoder.receive(into: picture)) == .frame
                 if !decoded { decoder.reset() }
             }
         }
