@@ -49,7 +49,8 @@ import VMP3TestSupport
         #expect(try await Self.metric(#"vmp3_conversion_cache_lookups_total{result="hit"}"#, server) >= 1)
 
         // A restart keeps the cache (it is in the database).
-        #expect(try await server.stop().status == 0)
+        let beforeRestart = try await server.stop()
+        #expect(beforeRestart.status == 0, "\(beforeRestart.stderrTail)")
         server = try await RunningServe.start(environment: ["VMP3_CONVERSION_CACHE": "user"], in: server.directory)
         client = Client(base: server.url, token: client.token)  // a new port; the same signing key
         let afterRestart = try await client.upload(video)
@@ -62,7 +63,8 @@ import VMP3TestSupport
         _ = try await client.wait("the 64 kbps job") { $0[other] == "succeeded" }
         #expect(try await Self.job(other, client)["from_cache"] as? Bool == false)
         #expect(try await Self.metric("vmp3_conversions_total", server) == 1, "one conversion since the restart")
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 
     @Test("VMP3_CONVERSION_CACHE=off converts every upload")
@@ -76,6 +78,7 @@ import VMP3TestSupport
             #expect(try await Self.job(id, client)["from_cache"] as? Bool == false)
         }
         #expect(try await Self.metric("vmp3_conversions_total", server) == 2)
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 }

@@ -99,7 +99,8 @@ import VMP3TestSupport
         _ = try await ExternalTool.run("curl", ["-sf", "\(client.base)/v1/jobs/\(ids[0])/download", "-H", "Authorization: Bearer \(client.token)", "-o", mp3.path])
         let probe = try await ExternalTool.run("ffprobe", ["-v", "error", "-show_entries", "format=format_name,duration", "-of", "csv=p=0", mp3.path])
         #expect(probe.text.hasPrefix("mp3,90."), "\(probe.text)")
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 
     @Test("SIGTERM while a webhook is being retried returns within 5 s; after the restart the webhook is retried and delivered, once")
@@ -129,7 +130,8 @@ import VMP3TestSupport
         try await Task.sleep(for: .seconds(2))
         #expect(receiver.requests.count == 5, "delivered more than once: \(receiver.requests.count) requests")
         #expect(receiver.requests.allSatisfy { $0.header("VMP3-Delivery") == "\(id).succeeded" })
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
         try await receiver.stop()
     }
 
@@ -148,7 +150,8 @@ import VMP3TestSupport
         let status = try await ExternalTool.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(client.base)/v1/jobs/\(id)", "-H", "Authorization: Bearer \(client.token)"])
         #expect(status.text == "404")
         #expect(directoryContents(objects.appendingPathComponent("outputs.d")).filter { $0.hasSuffix(".o") }.isEmpty)
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 
     @Test("bad settings of `vmp3 serve` are one line and a non-zero exit, not a crash")
@@ -170,6 +173,7 @@ import VMP3TestSupport
         let lines = second.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].contains("another process is using it"), "\(second.stderr)")
         #expect(!second.stderr.contains("Fatal error"))
-        #expect(try await server.stop().status == 0)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 }

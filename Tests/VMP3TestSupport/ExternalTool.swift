@@ -17,6 +17,9 @@ public struct ExternalTool {
         public var stdout: Data
         public var stderr: String
         public var text: String { String(decoding: stdout, as: UTF8.self) }
+        /// The last 4,000 characters of standard error, for a failed expectation's message: a
+        /// sanitizer's report or the cause a program gave for exiting non-zero.
+        public var stderrTail: String { "exit status \(status); standard error ends:\n" + String(stderr.suffix(4000)) }
     }
 
     public struct Failure: Error, CustomStringConvertible {

@@ -125,6 +125,7 @@ extension ServeEndToEndTests {
         }
         let list = try await ExternalTool.run("curl", ["-sf", "\(served.url)/v1/jobs", "-H", "Authorization: Bearer \(token)"])
         #expect(list.text.contains(#""jobs":[]"#), "\(list.text)")
-        #expect(try await served.stop().status == 0)
+        let exited = try await served.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 }

@@ -66,7 +66,8 @@ import VMP3Transport
         let readiness = try await ExternalTool.run("curl", ["-s", "-w", "%{http_code}", "\(served.url)/readyz"])
         #expect(readiness.text == "200")
         try await receiver.stop()
-        #expect(try await served.stop().status == 0)
+        let exited = try await served.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 
     @Test("GatewayClient's failures: a wrong password exits 2 with the gateway's 401; a file that is not a video exits 1 with the job's typed reason")
@@ -89,6 +90,7 @@ import VMP3Transport
 
         let health = try await ExternalTool.run("curl", ["-s", "-w", "%{http_code}", "\(served.url)/healthz"])
         #expect(health.text == "200")
-        #expect(try await served.stop().status == 0)
+        let exited = try await served.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 }
