@@ -78,7 +78,7 @@ import VMP3TestSupport
         let stopping = ContinuousClock.now
         let stopped = try await server.stop()
         let took = ContinuousClock.now - stopping
-        #expect(stopped.status == 0, "\(stopped.stderr.suffix(2000))")
+        #expect(stopped.status == 0, "\(stopped.stderrTail)")
         #expect(took < .seconds(5), "SIGTERM took \(took)")
 
         server = try await RunningServe.start(in: directory)
@@ -120,7 +120,7 @@ import VMP3TestSupport
         let stopping = ContinuousClock.now
         let stopped = try await server.stop()
         let took = ContinuousClock.now - stopping
-        #expect(stopped.status == 0 && took < .seconds(5), "SIGTERM took \(took): \(stopped.stderr.suffix(1000))")
+        #expect(stopped.status == 0 && took < .seconds(5), "SIGTERM took \(took): \(stopped.stderrTail)")
         let before = receiver.requests.count
         #expect(before < 5, "the webhook was delivered before the stop")
 

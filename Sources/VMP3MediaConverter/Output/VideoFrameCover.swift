@@ -7,8 +7,9 @@ import Logging
 ///
 /// It runs on the input opened afresh, before the audio is converted, within bounds of its own:
 /// ``timeLimit``, ``maxPackets`` of video read after the seek, the decoder's own limits
-/// (``StreamDecoder/videoKeyFrames(container:streamIndex:)``). Nothing here fails the conversion: a video that cannot give a frame (a
-/// codec outside ``StreamDecoder/coverDecoders``, damage, a picture over
+/// (``StreamDecoder/videoKeyFrames(container:streamIndex:)``). Nothing here fails the
+/// conversion: a video that cannot give a frame (a codec outside
+/// ``StreamDecoder/coverDecoders``, damage, a picture over
 /// ``ConversionLimits/maxCoverFramePixels``, time up) gives no cover, and says why in the log.
 /// Only a cancelled conversion stops here.
 struct VideoFrameCover {
