@@ -8,10 +8,12 @@
 #   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
 #      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
 #      reads or writes out of bounds. Any report fails the run.
-# Between the two, the DocC catalogues of the public modules are built (scripts/docs.sh; a broken
-# symbol link fails the run) and the conversion fuzzer runs for VMP3_CI_FUZZ_SECONDS (default 180;
-# scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails the run (skipped when the
-# arguments filter the tests).
+# Between the two, the container test runs (Tests/Containers/run.sh: VMP3's image from the debug
+# build, the compose deployment on loopback with podman, a job through it, two converters, the
+# Kubernetes manifests validated), the DocC catalogues of the public modules are built
+# (scripts/docs.sh; a broken symbol link fails the run) and the conversion fuzzer runs for
+# VMP3_CI_FUZZ_SECONDS (default 180; scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails
+# the run (all three skipped when the arguments filter the tests).
 #
 # Usage: scripts/test.sh [swift test options, e.g. --filter ConversionTests]
 set -euo pipefail
@@ -29,8 +31,11 @@ echo "== Tests (debug build)" >&2
 swift build --build-tests
 swift test --skip-build --disable-xctest "$@"
 
-# A filtered run (arguments given) is a developer's quick check: no documentation or fuzzing then.
+# A filtered run (arguments given) is a developer's quick check: no containers, documentation or
+# fuzzing then.
 if [ $# -eq 0 ]; then
+  echo "== Containers (the image, compose on loopback, the Kubernetes manifests)" >&2
+  Tests/Containers/run.sh
   echo "== Documentation (DocC, warnings are errors)" >&2
   scripts/docs.sh
   scripts/fuzz.sh "${VMP3_CI_FUZZ_SECONDS:-180}"

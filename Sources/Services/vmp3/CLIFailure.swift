@@ -30,7 +30,9 @@ struct CLIFailure: CustomStringConvertible {
 extension CLIFailure {
     /// Prints the message and leaves with the status (ArgumentParser's own exit always uses 1).
     static func exit(_ failure: CLIFailure) -> Never {
-        FileHandle.standardError.write(Data("vmp3: error: \(failure.description)\n".utf8))
+        // Every write of the CLI's is the throwing one: the non-throwing `write(_:)` traps when
+        // the reader has gone (`vmp3 settings | head -1` under an ignored SIGPIPE).
+        try? FileHandle.standardError.write(contentsOf: Data("vmp3: error: \(failure.description)\n".utf8))
         Foundation.exit(failure.exitCode)
     }
 }

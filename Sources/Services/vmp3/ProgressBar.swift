@@ -17,10 +17,10 @@ final class ProgressBar: Sendable {
         } else {
             line = "converted \(Summary.clock(progress.processedSeconds))"
         }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\r\u{1B}[2K\(line)".utf8))
     }
 
     func clear() {
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\r\u{1B}[2K".utf8))
     }
 }

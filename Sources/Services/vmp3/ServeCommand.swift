@@ -174,6 +174,6 @@ struct ServeCommand: AsyncParsableCommand {
 
         """
         // Written straight to the descriptor: a pipe (a test, a log collector) sees it at once.
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
     }
 }

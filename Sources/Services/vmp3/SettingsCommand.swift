@@ -15,7 +15,7 @@ struct SettingsCommand: ParsableCommand {
 
     func run() {
         if markdown {
-            FileHandle.standardOutput.write(Data(Setting.markdownTable.utf8))
+            try? FileHandle.standardOutput.write(contentsOf: Data(Setting.markdownTable.utf8))
             return
         }
         var text = ""
@@ -25,6 +25,6 @@ struct SettingsCommand: ParsableCommand {
             text += "    read by: \(setting.programs.sorted().map(\.rawValue).joined(separator: ", "))\n"
             text += "    \(setting.meaning.replacingOccurrences(of: "`", with: ""))\n"
         }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
     }
 }

@@ -44,7 +44,7 @@ public struct ServiceEnvironment: Sendable {
             server: try HTTPServerLimits(settings: settings).server,
             configuration: .init(address: try address(), serverName: logger.label),
             onServerRunning: { channel in
-                FileHandle.standardOutput.write(Data("\(logger.label) listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n".utf8))
+                try? FileHandle.standardOutput.write(contentsOf: Data("\(logger.label) listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n".utf8))
             },
             logger: logger
         )

@@ -11,7 +11,10 @@ public enum ServiceMain {
             try await body()
             exit(0)
         } catch {
-            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            // The throwing write: Foundation's `write(_:)` traps when the stream's reader has
+            // gone (EPIPE under an ignored SIGPIPE, as systemd runs services), and a line nobody
+            // can read is no reason to crash.
+            try? FileHandle.standardError.write(contentsOf: Data("\(name): \(error)\n".utf8))
             exit(1)
         }
     }

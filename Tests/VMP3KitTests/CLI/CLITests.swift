@@ -128,6 +128,29 @@ import Testing
         #expect(streams[0]["sampleRate"] as? Int == 48_000)
         #expect((json["duration"] as? Double).map { abs($0 - 3) < 0.1 } == true)
     }
+
+    /// Its output a pipe whose reader has gone (`vmp3 settings | head -1`, a log collector that
+    /// died), under a parent that ignores SIGPIPE as systemd does for its services: every write
+    /// fails with EPIPE, which Foundation's non-throwing `FileHandle.write` turned into a crash.
+    @Test("a program whose reader has gone away exits with its own status, not a crash", arguments: [
+        (["vmp3", "settings", "--markdown"], "stdout", Int32(0)),
+        (["vmp3", "convert", "/nonexistent.mp4"], "stderr", Int32(66)),
+        (["vmp3-gateway"], "stderr", Int32(1)),
+    ])
+    func closedOutput(command: [String], stream: String, status: Int32) async throws {
+        let script = """
+            import os, signal, subprocess, sys
+            read, write = os.pipe()
+            os.close(read)
+            stream = {"stdout": {"stdout": write}, "stderr": {"stderr": write}}[sys.argv[1]]
+            result = subprocess.run(sys.argv[2:], **stream, env=dict(os.environ, VMP3_HTTP_ADDRESS="not an address"),
+                                    preexec_fn=lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN))
+            print(result.returncode)
+            """
+        let output = try await ExternalTool.run("python3", ["-c", script, stream, builtExecutable(command[0])] + command.dropFirst())
+        #expect(output.status == 0, "\(output.stderrTail)")
+        #expect(output.text.trimmingCharacters(in: .whitespacesAndNewlines) == "\(status)", "a negative status is the signal that ended it")
+    }
 }
 
 
