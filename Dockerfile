@@ -9,12 +9,11 @@
 #   SWIFT_IMAGE    the build stage's Swift 6 toolchain on Debian 12
 #   RUNTIME_IMAGE  the runtime's base, Debian 12: the executables link Debian 12's FFmpeg 5.1,
 #                  LAME, librabbitmq and hiredis
-#   BINARIES       `build` (the default) compiles in the build stage; `prebuilt` takes the staged
-#                  tree of `scripts/stage-binaries.sh` as the build context instead (the tests do,
-#                  with the binaries their own stage has just built)
+#
+# `--target prebuilt` makes the same image from binaries built outside it instead (the tests do,
+# with the ones their own stage has just built): see that stage below.
 ARG SWIFT_IMAGE=docker.io/library/swift:6.3-bookworm
 ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim
-ARG BINARIES=build
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
@@ -27,20 +26,15 @@ WORKDIR /src
 COPY Package.swift ./
 RUN swift package resolve
 COPY . .
-# The Swift runtime linked in statically: the runtime stage needs no toolchain.
+# The Swift runtime as shared libraries, which stage-binaries.sh stages with the executables: five
+# executables linked with --static-swift-stdlib would each carry their own Foundation and ICU
+# data (124 MB a gateway against 48 MB; Docs/containers.md).
 RUN for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3; do \
-      swift build -c release --static-swift-stdlib --product "$product" || exit 1; \
+      swift build -c release --product "$product" || exit 1; \
     done \
  && scripts/stage-binaries.sh "$(swift build -c release --show-bin-path)" /staging
 
-# The binaries a host has built and staged (scripts/stage-binaries.sh BIN-PATH DIR), with DIR as
-# the build context.
-FROM scratch AS prebuilt
-COPY . /staging/
-
-FROM ${BINARIES} AS binaries
-
-FROM ${RUNTIME_IMAGE} AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime-base
 # The shared libraries the executables link, and curl for the health check.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -49,11 +43,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 vmp3 \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/vmp3 --create-home --shell /usr/sbin/nologin vmp3
-COPY --from=binaries /staging/ /
-# A staged tree with the Swift runtime as shared libraries (a debug build's) brings them in
-# /usr/local/lib/swift and a file naming that folder in /etc/ld.so.conf.d.
-RUN ldconfig
-USER vmp3
 WORKDIR /var/lib/vmp3
 # Every service listens on 8080 in its container; compose and Kubernetes map it. What a service
 # keeps (the auth service's users and keys) goes in a volume at /var/lib/vmp3 that the deployment
@@ -63,3 +52,17 @@ ENV VMP3_DATA_DIR=/var/lib/vmp3 \
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["vmp3-healthcheck"]
 CMD ["vmp3-gateway"]
+
+# `--target prebuilt`: the binaries a host has built and staged (scripts/stage-binaries.sh
+# BIN-PATH DIR), with DIR as the build context. Either way the staged tree brings the Swift
+# runtime's libraries in /usr/local/lib/swift and a file naming that folder in /etc/ld.so.conf.d.
+FROM runtime-base AS prebuilt
+COPY . /
+RUN ldconfig
+USER vmp3
+
+# The image (the last stage, built by default): the build stage's binaries.
+FROM runtime-base AS runtime
+COPY --from=build /staging/ /
+RUN ldconfig
+USER vmp3

@@ -2,10 +2,10 @@
 # Stages VMP3's five executables as the tree the container image copies to its root
 # (Dockerfile): DIR/usr/local/bin/{vmp3-auth,vmp3-gateway,vmp3-converter,vmp3-notifier,vmp3,
 # vmp3-healthcheck,vmp3-s3-bucket} and the executables' resource bundles beside them. Debug information and
-# the debugger's .swift_ast are stripped (the symbol table stays, for backtraces). When the
-# executables link the Swift runtime as shared libraries (a build without --static-swift-stdlib,
-# as the tests' debug build), those libraries are staged too, in DIR/usr/local/lib/swift with a
-# file in DIR/etc/ld.so.conf.d.
+# the debugger's .swift_ast are stripped (the symbol table stays, for backtraces). The Swift
+# runtime's shared libraries the executables link (all of them, unless they were built with
+# --static-swift-stdlib) are staged too, in DIR/usr/local/lib/swift with a file in
+# DIR/etc/ld.so.conf.d.
 #
 # Usage: scripts/stage-binaries.sh BIN-PATH DIR   (BIN-PATH: `swift build [-c release] --show-bin-path`)
 set -euo pipefail

@@ -14,13 +14,15 @@
 #   script runs `podman healthcheck run` on every container every 2 s, and brings the services up
 #   in compose.yaml's depends_on order, each once what it depends on is healthy.
 #
-# The image is built by default from the binaries of this tree's debug build (BINARIES=prebuilt),
+# The image is built by default from the binaries of this tree's debug build (--target prebuilt),
 # as the test command has just built them; `--full-build` builds it with the Dockerfile's own
 # build stage instead (a release build inside a Swift image made from /opt/swift: ~25 minutes on
 # 2 cores), as a user's `docker build .` does.
 #
 # Usage: Tests/Containers/run.sh [--full-build]
-#   VMP3_CONTAINER_TESTS=off skips it (saying so). Where podman cannot run a container it skips
+#   VMP3_CONTAINER_BINARIES=BIN-PATH takes the executables built there as they are, without a
+#   `swift build` (scripts/test.sh, which runs this beside other SwiftPM commands that hold the
+#   build folder's lock). VMP3_CONTAINER_TESTS=off skips it (saying so). Where podman cannot run a container it skips
 #   with the reason, except under CI=true, where that fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -78,7 +80,7 @@ compose=(podman-compose --in-pod false -p "$project" --env-file "$work/compose.e
 base=docker.io/library/debian:bookworm-slim
 if ! "${podman[@]}" image exists "$base"; then
   mirror=$(grep -hoE '^(deb |URIs: )https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-           | grep -v security | head -n 1 | sed -E 's/^(deb |URIs: )//')
+           | grep -v security | head -n 1 | sed -E 's/^(deb |URIs: )//' || true)
   say "making $base with debootstrap from ${mirror:-?}"
   rm -rf "$work/rootfs"
   debootstrap --variant=minbase bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log" 2>&1 \
@@ -94,7 +96,7 @@ fi
 build=("${podman[@]}" build --network host --format docker)
 image=localhost/vmp3:test
 if [ $full_build = yes ]; then
-  toolchain=$(dirname "$(dirname "$(command -v swift)")")
+  toolchain=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")  # /opt/swift of /opt/swift/usr/bin/swift
   say "building the Swift toolchain image from $toolchain"
   "${build[@]}" -t localhost/vmp3-swift-toolchain -f Tests/Containers/swift-toolchain.Dockerfile Tests/Containers > "$work/build-toolchain.log" 2>&1 \
     || { tail -n 20 "$work/build-toolchain.log" >&2; fail "the toolchain image"; }
@@ -104,12 +106,16 @@ if [ $full_build = yes ]; then
     --build-arg SWIFT_IMAGE=localhost/vmp3-swift-toolchain -t "$image" . > "$work/build-image.log" 2>&1 \
     || { tail -n 30 "$work/build-image.log" >&2; fail "the image's build stage"; }
 else
-  for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3; do
-    swift build --product "$product" > "$work/swift-build.log" 2>&1 || { tail -n 20 "$work/swift-build.log" >&2; fail "swift build --product $product"; }
-  done
-  scripts/stage-binaries.sh "$(swift build --show-bin-path)" "$work/staging"
+  binaries=${VMP3_CONTAINER_BINARIES:-}
+  if [ -z "$binaries" ]; then
+    for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3; do
+      swift build --product "$product" > "$work/swift-build.log" 2>&1 || { tail -n 20 "$work/swift-build.log" >&2; fail "swift build --product $product"; }
+    done
+    binaries=$(swift build --show-bin-path)
+  fi
+  scripts/stage-binaries.sh "$binaries" "$work/staging"
   say "building $image from this tree's debug build"
-  "${build[@]}" --build-arg BINARIES=prebuilt -t "$image" -f Dockerfile "$work/staging" > "$work/build-image.log" 2>&1 \
+  "${build[@]}" --target prebuilt -t "$image" -f Dockerfile "$work/staging" > "$work/build-image.log" 2>&1 \
     || { tail -n 30 "$work/build-image.log" >&2; fail "the image"; }
 fi
 say "image $image: $("${podman[@]}" image inspect --format '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
@@ -197,9 +203,9 @@ until [ "$("${podman[@]}" inspect --format '{{.State.Status}} {{.State.ExitCode}
   sleep 1
 done
 up auth
-wait_healthy 60 auth
+wait_healthy 120 auth
 up gateway converter notifier
-wait_healthy 60 gateway notifier
+wait_healthy 120 gateway notifier
 say "deployment up in $((SECONDS - started)) s"
 
 # --- One job end to end ------------------------------------------------------------------------
@@ -232,7 +238,7 @@ converters=$("${podman[@]}" ps --format '{{.Names}}' --filter "label=io.podman.c
 [ "$(echo "$converters" | grep -c .)" = 2 ] || fail "--scale converter=2 runs: $(echo $converters)"
 # Each converter ready (its /readyz, on the port it printed) and consuming before the jobs go in.
 for converter in $converters; do
-  deadline=$((SECONDS + 60))
+  deadline=$((SECONDS + 120))
   until port=$("${podman[@]}" logs "$converter" 2>/dev/null | sed -nE 's/.*listening on http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' | tail -n 1) \
         && [ -n "$port" ] && curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$converter did not become ready"
@@ -245,6 +251,9 @@ until [ "$(consumers)" = 2 ]; do
   [ "$SECONDS" -lt "$deadline" ] || fail "the job queue has $(consumers) consumers, not 2: $("${podman[@]}" exec "${project}_rabbitmq_1" rabbitmqctl -q list_queues name consumers 2>&1 | tr '\n' ' ')"
   sleep 1
 done
+# deploy/rabbitmq.conf, mounted into the broker's conf.d, is in force.
+timeout=$("${podman[@]}" exec "${project}_rabbitmq_1" rabbitmqctl -q eval 'application:get_env(rabbit, consumer_timeout).' 2>&1 | tr -d ' \n')
+[ "$timeout" = "{ok,7200000}" ] || fail "the broker's consumer_timeout is $timeout, not deploy/rabbitmq.conf's 7200000"
 python3 Tests/Containers/gateway_jobs.py "$gateway" "$work/mp3" "$work"/videos/{2,3,4,5,6,7}.mp4 > "$work/jobs-6.txt" || fail "six jobs through two converters"
 rm -f "$work"/*.jobs
 for converter in $converters; do
