@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages VMP3's five executables as the tree the container image copies to its root
 # (Dockerfile): DIR/usr/local/bin/{vmp3-auth,vmp3-gateway,vmp3-converter,vmp3-notifier,vmp3,
-# vmp3-healthcheck,vmp3-s3-bucket} and the executables' resource bundles beside them. Debug information and
+# vmp3-healthcheck} and the executables' resource bundles beside them. Debug information and
 # the debugger's .swift_ast are stripped (the symbol table stays, for backtraces). The Swift
 # runtime's shared libraries the executables link (all of them, unless they were built with
 # --static-swift-stdlib) are staged too, in DIR/usr/local/lib/swift with a file in
@@ -23,7 +23,7 @@ done
 for bundle in "$bin"/*.resources; do
   [ -d "$bundle" ] && cp -R "$bundle" "$out/usr/local/bin/"
 done
-for tool in vmp3-healthcheck vmp3-s3-bucket; do install -m 0755 "$here/deploy/$tool" "$out/usr/local/bin/$tool"; done
+install -m 0755 "$here/deploy/vmp3-healthcheck" "$out/usr/local/bin/vmp3-healthcheck"
 
 # The Swift runtime's shared libraries the executables load, found by the loader on this machine.
 runtime=$(for executable in "${executables[@]}"; do ldd "$bin/$executable"; done \

@@ -16,14 +16,14 @@
 #
 # The image is built by default from the binaries of this tree's debug build (--target prebuilt),
 # as the test command has just built them; `--full-build` builds it with the Dockerfile's own
-# build stage instead (a release build inside a Swift image made from /opt/swift: ~25 minutes on
-# 2 cores), as a user's `docker build .` does.
+# build stage instead (a release build inside a Swift image made from /opt/swift: 10-15 minutes
+# on 2 cores), as a user's `docker build .` does.
 #
 # Usage: Tests/Containers/run.sh [--full-build]
 #   VMP3_CONTAINER_BINARIES=BIN-PATH takes the executables built there as they are, without a
 #   `swift build` (scripts/test.sh, which runs this beside other SwiftPM commands that hold the
-#   build folder's lock). VMP3_CONTAINER_TESTS=off skips it (saying so). Where podman cannot run a container it skips
-#   with the reason, except under CI=true, where that fails the run.
+#   build folder's lock). VMP3_CONTAINER_TESTS=off skips it (saying so). Where podman cannot run
+#   a container it skips with the reason, except under CI=true, where that fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -72,13 +72,12 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 export CONTAINERS_CONF=$work/containers.conf
-podman=(podman)
 compose=(podman-compose --in-pod false -p "$project" --env-file "$work/compose.env"
          -f deploy/compose.yaml -f "$work/compose.loopback.yaml")
 
 # --- Base image --------------------------------------------------------------------------------
 base=docker.io/library/debian:bookworm-slim
-if ! "${podman[@]}" image exists "$base"; then
+if ! podman image exists "$base"; then
   mirror=$(grep -hoE '^(deb |URIs: )https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
            | grep -v security | head -n 1 | sed -E 's/^(deb |URIs: )//' || true)
   say "making $base with debootstrap from ${mirror:-?}"
@@ -86,14 +85,14 @@ if ! "${podman[@]}" image exists "$base"; then
   debootstrap --variant=minbase bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log" 2>&1 \
     || { tail -n 5 "$work/debootstrap.log" >&2; fail "debootstrap of Debian 12"; }
   rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
-  tar -C "$work/rootfs" -c . | "${podman[@]}" import - "$base" >/dev/null
+  tar -C "$work/rootfs" -c . | podman import - "$base" >/dev/null
   rm -rf "$work/rootfs"
 fi
-"${podman[@]}" run --rm --network host "$base" true 2> "$work/probe.err" \
+podman run --rm --network host "$base" true 2> "$work/probe.err" \
   || skip "podman cannot run a container here: $(grep -v '^time=' "$work/probe.err" | tail -n 1)"
 
 # --- Images ------------------------------------------------------------------------------------
-build=("${podman[@]}" build --network host --format docker)
+build=(podman build --network host --format docker)
 image=localhost/vmp3:test
 if [ $full_build = yes ]; then
   toolchain=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")  # /opt/swift of /opt/swift/usr/bin/swift
@@ -118,7 +117,7 @@ else
   "${build[@]}" --target prebuilt -t "$image" -f Dockerfile "$work/staging" > "$work/build-image.log" 2>&1 \
     || { tail -n 30 "$work/build-image.log" >&2; fail "the image"; }
 fi
-say "image $image: $("${podman[@]}" image inspect --format '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
+say "image $image: $(podman image inspect --format '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 
 rm -rf "$work/infra" && mkdir -p "$work/infra"
 cp scripts/s3-server.py Tests/Containers/rabbitmq-standin.sh "$work/infra/"
@@ -154,31 +153,30 @@ EOF
   < Tests/Containers/compose.loopback.yaml > "$work/compose.loopback.yaml"
 
 ticker=""
+# The deployment's containers and volumes, by compose's project label.
+project_containers() { podman ps -aq --filter "label=io.podman.compose.project=$project"; }
+project_volumes() { podman volume ls -q --filter "label=io.podman.compose.project=$project"; }
 # compose down, then whatever it does not know of: the replicas --scale added, the volumes.
-leftovers() {
-  "${podman[@]}" ps -aq --filter "label=io.podman.compose.project=$project"
-  "${podman[@]}" volume ls -q --filter "label=io.podman.compose.project=$project"
-}
 teardown() {
   if [ -n "$ticker" ]; then kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true; ticker=""; fi
   "${compose[@]}" logs > "$work/compose.log" 2>&1 || true
   "${compose[@]}" down -v -t "${1:-10}" > "$work/down.log" 2>&1 || true
-  "${podman[@]}" ps -aq --filter "label=io.podman.compose.project=$project" | xargs -r "${podman[@]}" rm -f -v -t 5 >> "$work/down.log" 2>&1 || true
-  "${podman[@]}" volume ls -q --filter "label=io.podman.compose.project=$project" | xargs -r "${podman[@]}" volume rm -f >> "$work/down.log" 2>&1 || true
+  project_containers | xargs -r podman rm -f -v -t 5 >> "$work/down.log" 2>&1 || true
+  project_volumes | xargs -r podman volume rm -f >> "$work/down.log" 2>&1 || true
 }
 trap teardown EXIT
 teardown 0  # a deployment a killed run left behind
 
 # What systemd's timers would do: run each container's health check every 2 s.
 ( while true; do
-    for id in $("${podman[@]}" ps -q --filter "label=io.podman.compose.project=$project" 2>/dev/null); do
-      "${podman[@]}" healthcheck run "$id" >/dev/null 2>&1 &
+    for id in $(podman ps -q --filter "label=io.podman.compose.project=$project" 2>/dev/null); do
+      podman healthcheck run "$id" >/dev/null 2>&1 &
     done
     sleep 2
   done ) &
 ticker=$!
 
-health() { "${podman[@]}" inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "${project}_$1_1" 2>/dev/null || echo missing; }
+health() { podman inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "${project}_$1_1" 2>/dev/null || echo missing; }
 wait_healthy() {  # wait_healthy SECONDS SERVICE...
   local deadline=$((SECONDS + $1)) service
   shift
@@ -198,7 +196,7 @@ up rabbitmq redis s3
 wait_healthy 240 redis s3 rabbitmq
 up s3-bucket
 deadline=$((SECONDS + 60))
-until [ "$("${podman[@]}" inspect --format '{{.State.Status}} {{.State.ExitCode}}' "${project}_s3-bucket_1")" = "exited 0" ]; do
+until [ "$(podman inspect --format '{{.State.Status}} {{.State.ExitCode}}' "${project}_s3-bucket_1")" = "exited 0" ]; do
   [ "$SECONDS" -lt "$deadline" ] || { "${compose[@]}" logs s3-bucket >&2; fail "s3-bucket did not make the bucket"; }
   sleep 1
 done
@@ -234,30 +232,30 @@ say "one job: register, upload, succeeded, downloaded a valid 6 s MP3"
 
 # --- Two converters ----------------------------------------------------------------------------
 up --scale converter=2 converter
-converters=$("${podman[@]}" ps --format '{{.Names}}' --filter "label=io.podman.compose.project=$project" --filter "label=com.docker.compose.service=converter" | sort)
+converters=$(podman ps --format '{{.Names}}' --filter "label=io.podman.compose.project=$project" --filter "label=com.docker.compose.service=converter" | sort)
 [ "$(echo "$converters" | grep -c .)" = 2 ] || fail "--scale converter=2 runs: $(echo $converters)"
 # Each converter ready (its /readyz, on the port it printed) and consuming before the jobs go in.
 for converter in $converters; do
   deadline=$((SECONDS + 120))
-  until port=$("${podman[@]}" logs "$converter" 2>/dev/null | sed -nE 's/.*listening on http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' | tail -n 1) \
+  until port=$(podman logs "$converter" 2>/dev/null | sed -nE 's/.*listening on http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' | tail -n 1) \
         && [ -n "$port" ] && curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$converter did not become ready"
     sleep 1
   done
 done
-consumers() { "${podman[@]}" exec "${project}_rabbitmq_1" rabbitmqctl -q list_queues name consumers 2>/dev/null | awk '$1 == "vmp3.jobs" { print $2 }'; }
+consumers() { podman exec "${project}_rabbitmq_1" rabbitmqctl -q list_queues name consumers 2>/dev/null | awk '$1 == "vmp3.jobs" { print $2 }'; }
 deadline=$((SECONDS + 60))
 until [ "$(consumers)" = 2 ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "the job queue has $(consumers) consumers, not 2: $("${podman[@]}" exec "${project}_rabbitmq_1" rabbitmqctl -q list_queues name consumers 2>&1 | tr '\n' ' ')"
+  [ "$SECONDS" -lt "$deadline" ] || fail "the job queue has $(consumers) consumers, not 2: $(podman exec "${project}_rabbitmq_1" rabbitmqctl -q list_queues name consumers 2>&1 | tr '\n' ' ')"
   sleep 1
 done
 # deploy/rabbitmq.conf, mounted into the broker's conf.d, is in force.
-timeout=$("${podman[@]}" exec "${project}_rabbitmq_1" rabbitmqctl -q eval 'application:get_env(rabbit, consumer_timeout).' 2>&1 | tr -d ' \n')
+timeout=$(podman exec "${project}_rabbitmq_1" rabbitmqctl -q eval 'application:get_env(rabbit, consumer_timeout).' 2>&1 | tr -d ' \n')
 [ "$timeout" = "{ok,7200000}" ] || fail "the broker's consumer_timeout is $timeout, not deploy/rabbitmq.conf's 7200000"
 python3 Tests/Containers/gateway_jobs.py "$gateway" "$work/mp3" "$work"/videos/{2,3,4,5,6,7}.mp4 > "$work/jobs-6.txt" || fail "six jobs through two converters"
 rm -f "$work"/*.jobs
 for converter in $converters; do
-  "${podman[@]}" logs "$converter" 2>&1 | grep converting | grep -o -F -f "$work/jobs-6.txt" | sort -u > "$work/$converter.jobs" || true
+  podman logs "$converter" 2>&1 | grep converting | grep -o -F -f "$work/jobs-6.txt" | sort -u > "$work/$converter.jobs" || true
   [ -s "$work/$converter.jobs" ] || fail "$converter converted none of the six jobs"
   say "$converter converted $(wc -l < "$work/$converter.jobs") of the six jobs"
 done
@@ -266,14 +264,15 @@ while read -r job; do check_mp3 "$work/mp3/$job.mp3"; done < "$work/jobs-6.txt"
 
 # --- The image ---------------------------------------------------------------------------------
 for service in auth gateway notifier; do
-  user=$("${podman[@]}" exec "${project}_${service}_1" id -u):$("${podman[@]}" exec "${project}_${service}_1" id -g)
+  user=$(podman exec "${project}_${service}_1" id -u):$(podman exec "${project}_${service}_1" id -g)
   [ "$user" = 10001:10001 ] || fail "$service runs as $user, not the image's vmp3 user (10001:10001)"
 done
-[ "$("${podman[@]}" image inspect --format '{{.Config.User}}' "$image")" = vmp3 ] || fail "the image's user is not vmp3"
+[ "$(podman image inspect --format '{{.Config.User}}' "$image")" = vmp3 ] || fail "the image's user is not vmp3"
 say "health checks healthy (auth, gateway, notifier), every service runs as vmp3 (10001:10001)"
 
 teardown
 trap - EXIT
-[ -z "$(leftovers)" ] || fail "the teardown left $(leftovers | wc -l) containers and volumes"
+left=$(project_containers; project_volumes)
+[ -z "$left" ] || fail "the teardown left $(echo "$left" | wc -l) containers and volumes"
 say "torn down: no container or volume of the deployment is left"
 say "passed in $((SECONDS - started)) s"

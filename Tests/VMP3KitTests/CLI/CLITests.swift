@@ -129,6 +129,17 @@ import Testing
         #expect((json["duration"] as? Double).map { abs($0 - 3) < 0.1 } == true)
     }
 
+    @Test("create-bucket refuses a storage that is not S3, and S3 without credentials, as usage errors")
+    func createBucketRefusals() async throws {
+        let file = try await ExternalTool.run("/usr/bin/env", ["VMP3_STORAGE=file:///tmp/vmp3", Self.vmp3, "create-bucket"])
+        #expect(file.status == 64, "\(file.stderrTail)")
+        #expect(file.stderr.contains("VMP3_STORAGE must be an s3:// URL (it is file:///tmp/vmp3)"))
+        let anonymous = try await ExternalTool.run("/usr/bin/env", ["-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY",
+            "VMP3_STORAGE=s3://media?endpoint=http://127.0.0.1:1", Self.vmp3, "create-bucket"])
+        #expect(anonymous.status == 64, "\(anonymous.stderrTail)")
+        #expect(anonymous.stderr.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"))
+    }
+
     /// Its output a pipe whose reader has gone (`vmp3 settings | head -1`, a log collector that
     /// died), under a parent that ignores SIGPIPE as systemd does for its services: every write
     /// fails with EPIPE, which Foundation's non-throwing `FileHandle.write` turned into a crash.
