@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Conversion benchmark: `vmp3 convert` against the `ffmpeg` CLI, in one run, on the same inputs.
 
-Makes (once, cached in .benchmarks/) a 10-minute and a 1-minute 720p H.264 + AAC video, converts
-each with both tools at the same settings several times, alternating, and prints the median wall
-time, the ratio, and the peak memory (max RSS) of each. The 1-minute input is there to show that
-memory does not grow with the input's length.
+Makes (once, cached in .benchmarks/) a 1-minute and a 10-minute 720p H.264 + AAC video and a
+1-hour one at 360p (the audio is made the same way; a smaller picture keeps the file at 1 GB),
+converts each with `vmp3 convert` (its default: segments encoded on the free cores), with
+`vmp3 convert --threads 1` (one encoder, as before segments) and with the ffmpeg CLI at the same
+settings, several times, alternating, and prints the median wall time, the peak memory (max RSS)
+and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). The three lengths
+show that memory does not grow with the input's length.
 
-    python3 Benchmarks/convert_benchmark.py [--runs 5] [--vmp3 .build/release/vmp3]
+    python3 Benchmarks/convert_benchmark.py [--runs 5] [--hour-runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
 import os
@@ -23,7 +26,8 @@ CACHE = ROOT / ".benchmarks"
 
 
 def make_video(minutes: int) -> Path:
-    path = CACHE / f"{minutes}min-720p.mp4"
+    size, rate = ("1280x720", 25) if minutes <= 10 else ("640x360", 10)
+    path = CACHE / f"{minutes}min-{size.split('x')[1]}p.mp4"
     if path.exists():
         return path
     CACHE.mkdir(exist_ok=True)
@@ -39,7 +43,7 @@ def make_video(minutes: int) -> Path:
     partial = path.with_suffix(".partial.mp4")
     subprocess.run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
          "-filter_complex", audio, "-map", "0:v", "-map", "[a]",
          "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-b:a", "160k", str(partial)],
@@ -67,39 +71,40 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each tool per input (default 5)")
     parser.add_argument("--vmp3", default=str(ROOT / ".build/release/vmp3"), help="the vmp3 executable")
     parser.add_argument("--bitrate", type=int, default=192, help="CBR kbps for both tools (default 192)")
+    parser.add_argument("--hour-runs", type=int, default=3, help="runs of each tool on the 1-hour input (default 3)")
+    parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
     args = parser.parse_args()
     if not os.access(args.vmp3, os.X_OK):
         sys.exit(f"{args.vmp3} not found: build it with `swift build -c release --product vmp3`")
 
-    inputs = [make_video(10), make_video(1)]
+    inputs = [(make_video(1), 60, args.runs), (make_video(10), 600, args.runs)]
+    if not args.no_hour:
+        inputs.append((make_video(60), 3600, args.hour_runs))
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"# {ffmpeg_version}; {os.cpu_count()} cores; {args.runs} runs each; CBR {args.bitrate} kbps, 44.1 kHz stereo")
-    print(f"{'input':<18} {'tool':<14} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'× real time':>12}")
+    print(f"{'input':<18} {'tool':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'× real time':>12} {'× ffmpeg':>9}")
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out.mp3"
-        for video in inputs:
-            duration = 600 if video.name.startswith("10") else 60
+        for video, duration, runs in inputs:
+            common = [args.vmp3, "convert", str(video), "-o", str(out), "--force", "--quiet", "--bitrate", str(args.bitrate)]
             tools = {
-                "vmp3 convert": [args.vmp3, "convert", str(video), "-o", str(out), "--force", "--quiet",
-                                 "--bitrate", str(args.bitrate)],
+                "vmp3 convert": common,
+                "vmp3 --threads 1": common + ["--threads", "1"],
                 "ffmpeg CLI": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn",
                                "-c:a", "libmp3lame", "-b:a", f"{args.bitrate}k", str(out)],
             }
             results: dict[str, list[tuple[float, int]]] = {name: [] for name in tools}
-            measure(tools["vmp3 convert"])  # warm the page cache for both
-            for _ in range(args.runs):
-                for name, command in tools.items():  # alternate, so drift hits both alike
+            measure(tools["vmp3 convert"])  # warm the page cache for all
+            for _ in range(runs):
+                for name, command in tools.items():  # alternate, so drift hits all alike
                     results[name].append(measure(command))
-            medians = {}
-            for name, runs in results.items():
-                times = [t for t, _ in runs]
-                peak = max(r for _, r in runs)
-                medians[name] = statistics.median(times)
-                print(f"{video.name:<18} {name:<14} {medians[name]:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
-                      f"{peak / 1e6:>12.1f} {duration / medians[name]:>12.0f}")
-            ratio = medians["vmp3 convert"] / medians["ffmpeg CLI"]
-            print(f"{video.name:<18} ratio vmp3/ffmpeg (median wall time): {ratio:.2f}")
-
+            medians = {name: statistics.median(t for t, _ in runs_) for name, runs_ in results.items()}
+            for name, runs_ in results.items():
+                times = [t for t, _ in runs_]
+                peak = max(r for _, r in runs_)
+                speed = "" if name == "ffmpeg CLI" else f"{medians['ffmpeg CLI'] / medians[name]:>9.2f}"
+                print(f"{video.name:<18} {name:<20} {medians[name]:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
+                      f"{peak / 1e6:>12.1f} {duration / medians[name]:>12.0f} {speed}")
 
 if __name__ == "__main__":
     main()

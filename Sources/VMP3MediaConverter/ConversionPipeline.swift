@@ -56,10 +56,18 @@ struct ConversionPipeline {
         let sourceTags = options.copiesSourceTags ? AudioTags(metadata: container.tags, stream: source.tags) : AudioTags()
         let tags = sourceTags.applying(options.tags)
 
-        let encoder = try LameEncoder(.init(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding))
+        // Threads: as many as asked for, else the free cores if the input is long enough to gain.
+        let budget = EncodingThreadBudget.shared
+        let threads = budget.take(options.threads ?? (SegmentLayout.isWorthwhile(forSeconds: expectedSeconds) ? nil : 1))
+        defer { budget.release(threads) }
+        let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
+        let encoder: any MP3StreamEncoder = threads.count > 1
+            ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, expectedSeconds: expectedSeconds, stop: stop, logger: logger)
+            : try LameEncoder(encoderSettings)
         logger.debug("converting", metadata: [
             "input": "\(input.path)", "stream": "\(streamIndex)", "codec": "\(source.codec)",
             "sample_rate": "\(outputRate)", "channels": "\(channels.rawValue)", "encoding": "\(encoder.settings.encoding)",
+            "threads": "\(threads.count)",
         ])
 
         let cover = try coverPicture(from: container, start: start, length: expectedSeconds)
@@ -139,6 +147,7 @@ struct ConversionPipeline {
         result.chapters = chapters
         result.coverType = cover?.mimeType
         result.loudness = loudness
+        result.encoderThreads = (encoder as? SegmentedMP3Encoder).map { min($0.threads, $0.segmentsStarted) } ?? 1
         logger.debug("converted", metadata: [
             "output": "\(output.path)", "duration": "\(result.duration)", "bytes": "\(result.byteCount)",
             "speed": "\(result.speed)", "damaged_packets": "\(state.damagedPackets)",
@@ -152,7 +161,7 @@ struct ConversionPipeline {
     /// input or of the trim window, every kept sample given to ``encode(_:_:encoder:file:)``.
     private func decode(
         _ container: InputContainer, _ decoder: StreamDecoder, _ streamIndex: Int, _ state: inout StreamState,
-        _ packet: Packet, _ frame: Frame, encoder: LameEncoder, file: AtomicOutputFile
+        _ packet: Packet, _ frame: Frame, encoder: any MP3StreamEncoder, file: AtomicOutputFile
     ) throws(ConversionError) {
         container.discardAllStreams(except: streamIndex)
         if state.placesFirstSampleByTimestamp, let start = options.start {
@@ -307,7 +316,7 @@ struct ConversionPipeline {
         }
     }
 
-    private func process(_ frame: Frame, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
+    private func process(_ frame: Frame, _ state: inout StreamState, encoder: any MP3StreamEncoder, file: AtomicOutputFile) throws(ConversionError) {
         defer { frame.unref() }
         guard frame.sampleCount > 0 else { return }
         try checkFormat(of: frame)
@@ -343,7 +352,7 @@ struct ConversionPipeline {
     }
 
     /// Encodes the part of the first `count` samples of the buffer that lies in the trim window.
-    private func encode(_ count: Int, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
+    private func encode(_ count: Int, _ state: inout StreamState, encoder: any MP3StreamEncoder, file: AtomicOutputFile) throws(ConversionError) {
         let range = state.window.take(count)
         if let meter = state.meter {
             meter.add(state.pcm, range: range)
@@ -382,7 +391,7 @@ struct ConversionPipeline {
         return ConversionError(code: .inputTooLong, message: "the audio \(length), longer than the limit of \(seconds(limit)) s")
     }
 
-    private func drain(_ resampler: Resampler, _ state: inout StreamState, encoder: LameEncoder, file: AtomicOutputFile) throws(ConversionError) {
+    private func drain(_ resampler: Resampler, _ state: inout StreamState, encoder: any MP3StreamEncoder, file: AtomicOutputFile) throws(ConversionError) {
         while !state.window.isComplete {
             let count: Int
             do {

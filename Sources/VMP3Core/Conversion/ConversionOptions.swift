@@ -47,6 +47,13 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
     /// is brought to, measured in a first pass over the decoded audio. `nil` (the default) keeps
     /// the source's level. Allowed: ``LoudnessMeasurement/targetRange``.
     public var loudness: Double?
+    /// Threads that encode the MP3 at once (``threadRange``): the input is cut into segments that
+    /// are encoded side by side and joined into one stream. `nil` (the default) takes the cores
+    /// no other conversion in the process is using, and one thread for inputs too short to gain.
+    public var threads: Int?
+
+    /// The allowed ``threads``.
+    public static let threadRange = 1...64
 
     public init(
         encoding: Encoding = .variableBitRate(quality: 2),
@@ -58,7 +65,8 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         tags: AudioTags = AudioTags(),
         copiesSourceTags: Bool = true,
         cover: CoverArt? = nil,
-        loudness: Double? = nil
+        loudness: Double? = nil,
+        threads: Int? = nil
     ) {
         self.encoding = encoding
         self.channels = channels
@@ -70,6 +78,7 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         self.copiesSourceTags = copiesSourceTags
         self.cover = cover
         self.loudness = loudness
+        self.threads = threads
     }
 
     /// Checks every option against its allowed range.
@@ -101,6 +110,9 @@ public struct ConversionOptions: Sendable, Hashable, Codable {
         }
         if case .frame(let seconds) = cover, !(seconds.isFinite && seconds >= 0 && seconds <= Self.maximumSeconds) {
             throw .invalidOption("cover", value: "at:\(seconds)", allowed: "auto, none, or at:SECONDS with 0 to 86400 seconds")
+        }
+        if let threads, !Self.threadRange.contains(threads) {
+            throw .invalidOption("threads", value: "\(threads)", allowed: "1–64")
         }
         if let audioStreamIndex, audioStreamIndex < 0 {
             throw .invalidOption("audio-stream", value: "\(audioStreamIndex)", allowed: "a stream index, 0 or more")

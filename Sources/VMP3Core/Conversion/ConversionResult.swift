@@ -26,6 +26,9 @@ public struct ConversionResult: Sendable, Hashable, Codable {
     /// What loudness normalisation measured and applied, when it was asked for and the source
     /// was not silent.
     public var loudness: LoudnessMeasurement?
+    /// How many threads encoded the MP3 side by side (see ``ConversionOptions/threads``); `nil`
+    /// for results recorded before VMP3 reported it.
+    public var encoderThreads: Int?
 
     /// How many seconds of audio were converted per second of wall-clock time.
     public var speed: Double {

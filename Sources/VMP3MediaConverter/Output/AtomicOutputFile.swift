@@ -68,6 +68,14 @@ final class AtomicOutputFile {
         try write(bytes, at: offset)
     }
 
+    /// Writes `bytes` at `offset`, which must lie within what was appended.
+    func overwrite(_ bytes: [UInt8], at offset: Int64) throws(ConversionError) {
+        let result: Result<Void, ConversionError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(ConversionError) in try overwrite(buffer, at: offset) }
+        }
+        try result.get()
+    }
+
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
         var done = 0
         while done < bytes.count {

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import VMP3Core
+
+/// Encodes one stream on several threads: the samples are cut into overlapping segments
+/// (``SegmentLayout``), each segment is encoded by a LAME encoder of its own on a thread of its
+/// own, and ``SegmentJoiner`` joins the frames into one stream with one LAME/Xing frame.
+///
+/// Samples arrive in order on the pipeline's thread, which also writes the output: it fills a
+/// segment, starts its thread, and joins finished segments in order. At most `threads` segments
+/// are encoded at once and one is filled meanwhile, so memory is bounded by the segment length,
+/// not the input's.
+final class SegmentedMP3Encoder: MP3StreamEncoder {
+    let settings: LameEncoder.Settings
+    let layout: SegmentLayout
+    let threads: Int
+    private let requested: LameEncoder.Settings
+    private let encoderDelay: Int
+    private let stop: StopCondition
+    /// Set when the conversion is abandoned, so that the encoding threads stop early.
+    private let abandoned = CancellationFlag()
+    private let joiner: SegmentJoiner
+    private let logger: Logger
+
+    private var received: Int64 = 0
+    private var open: [(index: Int, samples: SegmentSamples)] = []
+    private var nextSegment = 0
+    private var encoding: [SegmentJob] = []
+    private var completedTag: [UInt8]?
+
+    /// - Parameters:
+    ///   - threads: segments encoded at once (2 or more to gain anything).
+    ///   - expectedSeconds: the input's expected length, which sets the segments' length.
+    init(
+        _ requested: LameEncoder.Settings, threads: Int, expectedSeconds: Double?, stop: StopCondition, logger: Logger
+    ) throws(ConversionError) {
+        // An encoder made only to learn the settings LAME settles on and its frame geometry.
+        let probe = try LameEncoder(requested)
+        self.requested = requested
+        settings = probe.settings
+        encoderDelay = probe.encoderDelay
+        layout = SegmentLayout(frameSize: probe.frameSize, sampleRate: Int(probe.settings.sampleRate), threads: threads, expectedSeconds: expectedSeconds)
+        self.threads = max(1, threads)
+        self.stop = stop
+        self.logger = logger
+        joiner = SegmentJoiner(layout: layout)
+    }
+
+    deinit {
+        // A conversion that failed or was cancelled leaves no thread behind.
+        abandoned.cancel()
+        for job in encoding { _ = job.wait() }
+    }
+
+    /// How the handovers between segments went.
+    var statistics: SegmentJoiner.Statistics { joiner.statistics }
+
+    /// Segments encoded (or being encoded) so far.
+    private(set) var segmentsStarted = 0
+
+    func encode(_ pcm: PCMBuffer, range: Range<Int>, to file: AtomicOutputFile) throws(ConversionError) {
+        guard !range.isEmpty else { return }
+        for plane in pcm.planes {
+            LameEncoder.sanitize(plane + range.lowerBound, count: range.count)
+        }
+        let blockStart = received
+        let blockEnd = received + Int64(range.count)
+        while layout.firstSample(nextSegment) < blockEnd {
+            open.append((nextSegment, SegmentSamples(channels: pcm.channelCount, capacity: layout.capacity(nextSegment))))
+            nextSegment += 1
+        }
+        for segment in open {
+            let low = max(layout.firstSample(segment.index), blockStart)
+            let high = min(layout.endSample(segment.index), blockEnd)
+            guard low < high else { continue }
+            let offset = range.lowerBound - Int(blockStart)
+            segment.samples.append(pcm, range: (Int(low) + offset)..<(Int(high) + offset))
+        }
+        received = blockEnd
+        while let first = open.first, first.samples.isFull {
+            open.removeFirst()
+            try start(first.index, first.samples, to: file)
+        }
+        // Join what is done, so its memory goes as soon as possible.
+        while let first = encoding.first, first.isFinished {
+            try joinOldest(to: file)
+        }
+    }
+
+    func flush(to file: AtomicOutputFile) throws(ConversionError) {
+        // The oldest open segment holds every sample up to the end; any later one only repeats them.
+        if let last = open.first {
+            open.removeAll()
+            try start(last.index, last.samples, to: file)
+        }
+        while !encoding.isEmpty {
+            try joinOldest(to: file)
+        }
+        completedTag = try joiner.finish(inputSamples: received, encoderDelay: encoderDelay)
+        let statistics = joiner.statistics
+        logger.debug("joined segments", metadata: [
+            "segments": "\(segmentsStarted)", "threads": "\(threads)", "identical_handovers": "\(statistics.identical)",
+            "window_handovers": "\(statistics.matchingWindows)", "reservoir_handovers": "\(statistics.reservoirOnly)",
+            "enlarged_frames": "\(statistics.enlargedFrames)",
+        ])
+    }
+
+    func writeLameTag(to file: AtomicOutputFile, at offset: Int64) throws(ConversionError) {
+        guard let completedTag else { return }
+        try file.overwrite(completedTag, at: offset)
+    }
+
+    /// Starts encoding segment `index` on a new thread, once fewer than `threads` are encoding.
+    private func start(_ index: Int, _ samples: SegmentSamples, to file: AtomicOutputFile) throws(ConversionError) {
+        while encoding.count >= threads {
+            try joinOldest(to: file)
+        }
+        segmentsStarted += 1
+        let job = SegmentJob(index: index)
+        let settings = requested
+        let firstFrame = layout.firstFrame(index)
+        let stop = stop
+        let abandoned = abandoned
+        let thread = Thread {
+            job.complete(Result { () throws(ConversionError) in
+                try Self.encodeSegment(index, samples, firstFrame: firstFrame, settings: settings, stop: stop, abandoned: abandoned)
+            })
+        }
+        // LAME keeps large arrays on the stack; the size of a Dispatch worker's is plenty.
+        thread.stackSize = 8 << 20
+        thread.name = "vmp3-lame-\(index)"
+        thread.start()
+        encoding.append(job)
+    }
+
+    private func joinOldest(to file: AtomicOutputFile) throws(ConversionError) {
+        let job = encoding.removeFirst()
+        try joiner.join(try job.wait().get(), to: file)
+    }
+
+    /// Encodes one segment's samples with an encoder of its own (run on the segment's thread).
+    private static func encodeSegment(
+        _ index: Int, _ samples: SegmentSamples, firstFrame: Int, settings: LameEncoder.Settings,
+        stop: StopCondition, abandoned: CancellationFlag
+    ) throws(ConversionError) -> EncodedSegment {
+        let encoder = try LameEncoder(settings, writesLameTag: index == 0)
+        var bytes: [UInt8] = []
+        var offset = 0
+        let chunk = 8 * encoder.frameSize
+        while offset < samples.count {
+            if let reason = stop.reason { throw stop.error(reason) }
+            if abandoned.isCancelled { throw .cancelled() }
+            let count = min(chunk, samples.count - offset)
+            let left = samples.planes[0] + offset
+            let right = samples.planes.count == 2 ? samples.planes[1] + offset : left
+            try encoder.encode(left: left, right: right, count: count) { (output: UnsafeRawBufferPointer) throws(ConversionError) in
+                bytes.append(contentsOf: output)
+            }
+            offset += count
+        }
+        try encoder.flush { (output: UnsafeRawBufferPointer) throws(ConversionError) in bytes.append(contentsOf: output) }
+        let tag = index == 0 ? encoder.lameTagFrame() : nil
+        let frames = try MP3FrameSplitter.frames(in: bytes[(tag?.count ?? 0)...])
+        return EncodedSegment(index: index, firstFrame: firstFrame, frames: frames, lameTag: tag)
+    }
+}

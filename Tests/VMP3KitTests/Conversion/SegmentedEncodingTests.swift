@@ -1,0 +1,306 @@
+import Foundation
+import Testing
+@testable import VMP3MediaConverter
+import VMP3Kit
+import VMP3TestSupport
+
+/// Segment-parallel encoding: one input encoded on two threads must decode like the same input
+/// encoded on one, with no seam at the joins, the exact length, and a valid stream.
+@Suite struct SegmentedEncodingTests {
+    static let converter = MediaConverter()
+    static let seconds = 40
+
+    /// Lossless float WAV sources made by ffmpeg, so that the decoded source is the exact PCM.
+    static let signals: [(name: String, expression: String)] = [
+        // Sweeps from 50 Hz to 8 kHz, the channels a little apart.
+        ("swept sine", "0.5*sin(2*PI*(50*t+99.4*t*t))|0.4*sin(2*PI*(60*t+99.4*t*t))"),
+        // Voiced syllables four times a second on a gliding 120 Hz pitch with four harmonics,
+        // and bursts of noise (fricatives) between them. (Commas escaped for the filter graph.)
+        ("speech-like",
+         "0.3*(sin(2*PI*120*t-30/PI*cos(PI*t))+0.5*sin(2*(2*PI*120*t-30/PI*cos(PI*t)))+0.3*sin(3*(2*PI*120*t-30/PI*cos(PI*t)))+0.2*sin(4*(2*PI*120*t-30/PI*cos(PI*t))))*pow(max(0\\,sin(2*PI*4*t))\\,2)+0.08*(random(0)-0.5)*pow(max(0\\,-sin(2*PI*4*t))\\,4)"),
+    ]
+
+    static func source(_ expression: String, in directory: URL) async throws -> URL {
+        let url = directory.appendingPathComponent("source.wav")
+        let channels = expression.contains("|") ? expression : expression + "|" + expression
+        try await ExternalTool.ffmpeg(["-f", "lavfi", "-i", "aevalsrc=\(channels):s=44100:d=\(seconds)", "-c:a", "pcm_f32le", url.path])
+        return url
+    }
+
+    /// Signal-to-noise ratio of `decoded` against `reference` over samples `range`, in dB.
+    static func snr(_ decoded: DecodedAudio, _ reference: DecodedAudio, _ range: Range<Int>) -> Double {
+        var signal = 0.0, noise = 0.0
+        for channel in 0..<reference.channels.count {
+            for index in range {
+                let expected = Double(reference.channels[channel][index])
+                signal += expected * expected
+                let error = Double(decoded.channels[channel][index]) - expected
+                noise += error * error
+            }
+        }
+        return 10 * log10(signal / max(noise, 1e-20))
+    }
+
+    @Test("two threads decode like one: same length to the sample, overall error within 0.5 dB, no worse at any join, clean for ffmpeg, valid frames",
+          arguments: signals.map(\.name), ["cbr128", "vbr2"])
+    func joinsAreSeamless(_ signal: String, _ mode: String) async throws {
+        let directory = try makeScratchDirectory()
+        let expression = try #require(Self.signals.first { $0.name == signal }).expression
+        let input = try await Self.source(expression, in: directory)
+        let encoding: ConversionOptions.Encoding = mode == "cbr128" ? .constantBitRate(kbps: 128) : .variableBitRate(quality: 2)
+        let sequentialURL = directory.appendingPathComponent("sequential.mp3")
+        let parallelURL = directory.appendingPathComponent("parallel.mp3")
+        let sequentialResult = try await Self.converter.convert(input, to: sequentialURL, options: ConversionOptions(encoding: encoding, threads: 1))
+        let parallelResult = try await Self.converter.convert(input, to: parallelURL, options: ConversionOptions(encoding: encoding, threads: 2))
+        #expect(sequentialResult.encoderThreads == 1)
+        #expect(parallelResult.encoderThreads == 2)
+
+        let reference = try await DecodedAudio(input)
+        let sequential = try await DecodedAudio(sequentialURL)
+        let parallel = try await DecodedAudio(parallelURL)
+        #expect(parallel.sampleCount == reference.sampleCount, "decoded \(parallel.sampleCount) samples of \(reference.sampleCount)")
+        #expect(sequential.sampleCount == reference.sampleCount)
+        guard parallel.sampleCount == reference.sampleCount, sequential.sampleCount == reference.sampleCount else { return }
+
+        let all = 0..<reference.sampleCount
+        let overall = (sequential: Self.snr(sequential, reference, all), parallel: Self.snr(parallel, reference, all))
+        #expect(overall.parallel >= overall.sequential - 0.5, "SNR \(overall)")
+
+        // Around each join: from two frames before the segment's nominal start to two after the
+        // last frame the handover may choose, in decoded samples (LAME's 576-sample delay removed).
+        let layout = SegmentLayout(frameSize: 1152, sampleRate: 44_100, threads: 2, expectedSeconds: Double(Self.seconds))
+        var joins = 0
+        for segment in 1... {
+            let first = layout.nominalStartFrame(segment) * 1152 - 576 - 2 * 1152
+            let last = (layout.nominalStartFrame(segment) + SegmentLayout.handover + 2) * 1152 - 576
+            guard last < reference.sampleCount else { break }
+            let window = first..<last
+            let atJoin = (sequential: Self.snr(sequential, reference, window), parallel: Self.snr(parallel, reference, window))
+            #expect(atJoin.parallel >= atJoin.sequential - 0.5, "join \(segment): SNR \(atJoin)")
+            joins += 1
+        }
+        #expect(joins >= 5)
+
+        let check = try await ExternalTool.run("ffmpeg", ["-nostdin", "-v", "error", "-i", parallelURL.path, "-f", "null", "-"])
+        #expect(check.status == 0 && check.stderr.isEmpty, "\(check.stderr)")
+
+        let parallelFrames = try MP3FrameWalk(Data(contentsOf: parallelURL))
+        let sequentialFrames = try MP3FrameWalk(Data(contentsOf: sequentialURL))
+        #expect(parallelFrames.problem == nil, "\(parallelFrames.problem ?? "")")
+        #expect(parallelFrames.audioFrames == sequentialFrames.audioFrames)
+        #expect(parallelFrames.xingFrameCount == parallelFrames.audioFrames)
+        #expect(parallelFrames.xingByteCount == parallelFrames.streamBytes)
+        #expect(parallelFrames.delayAndPadding == sequentialFrames.delayAndPadding)
+        #expect(parallelFrames.lameTagCRCIsValid && parallelFrames.musicCRCIsValid)
+        if mode == "cbr128" { #expect(parallelFrames.bitRates == [128]) }
+    }
+
+    @Test("an input shorter than two segments, and one thread asked for, encode on one thread; threads out of 1–64 are an invalid option")
+    func threadChoice() async throws {
+        let directory = try makeScratchDirectory()
+        let input = try await TestClip.make(at: directory.appendingPathComponent("short.mp4"), seconds: 3)
+        let short = try await Self.converter.convert(input, to: directory.appendingPathComponent("short.mp3"), options: ConversionOptions())
+        #expect(short.encoderThreads == 1)
+        for threads in [0, 65, -1] {
+            do {
+                _ = try await Self.converter.convert(input, to: directory.appendingPathComponent("x.mp3"), options: ConversionOptions(threads: threads))
+                Issue.record("threads \(threads) accepted")
+            } catch {
+                #expect(error.code == .invalidOption && error.message.contains("threads"), "\(error)")
+            }
+        }
+    }
+
+    @Test("a cancelled parallel conversion stops and leaves no file")
+    func cancellation() async throws {
+        let directory = try makeScratchDirectory()
+        let input = try await Self.source(Self.signals[0].expression, in: directory)
+        let output = directory.appendingPathComponent("cancelled.mp3")
+        let task = Task { try await Self.converter.convert(input, to: output, options: ConversionOptions(threads: 2)) }
+        try await Task.sleep(for: .milliseconds(150))
+        task.cancel()
+        let result = await task.result
+        #expect(throws: ConversionError.self) { try result.get() }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+        #expect(directoryContents(directory).filter { $0.hasSuffix(".partial") }.isEmpty)
+    }
+}
+
+/// How conversions share the cores (a budget of its own, so that other tests do not interfere).
+@Suite struct EncodingThreadBudgetTests {
+    @Test("VMP3's choice takes the free threads and at least one; a named count is granted and counts against the others; releases give them back")
+    func sharing() {
+        let budget = EncodingThreadBudget(total: 4)
+        let first = budget.take(nil)
+        #expect(first.count == 4)
+        let second = budget.take(nil)
+        #expect(second.count == 1)
+        budget.release(first)
+        let named = budget.take(3)
+        #expect(named.count == 3)
+        #expect(budget.take(nil).count == 1 && budget.taken == 5)
+        budget.release(named)
+        budget.release(second)
+        #expect(budget.taken == 1)
+        #expect(budget.take(nil).count == 3)
+    }
+}
+
+/// The frame-level parts on LAME's real output: taking a stream apart and packing it again gives a
+/// stream that decodes to the same samples; a join short of reservoir enlarges frames and stays valid.
+@Suite struct BitReservoirPackingTests {
+    /// A LAME stream of `seconds` of a tone with noise, without the LAME/Xing frame, and its frames.
+    static func encoded(seconds: Double, kbps: Int) throws -> (stream: [UInt8], frames: [MP3Frame]) {
+        let encoder = try LameEncoder(.init(sampleRate: 44_100, channels: 2, encoding: .constantBitRate(kbps: kbps)), writesLameTag: false)
+        let count = Int(seconds * 44_100)
+        var generator = SystemRandomNumberGenerator()
+        let left = (0..<count).map { Float(0.4 * sin(Double($0) * 0.0628)) + Float.random(in: -0.05...0.05, using: &generator) }
+        let right = (0..<count).map { Float(0.3 * sin(Double($0) * 0.0471)) + Float.random(in: -0.05...0.05, using: &generator) }
+        var stream: [UInt8] = []
+        try left.withUnsafeBufferPointer { l in
+            try right.withUnsafeBufferPointer { r in
+                try encoder.encode(left: l.baseAddress!, right: r.baseAddress!, count: count) { stream.append(contentsOf: $0) }
+            }
+        }
+        try encoder.flush { stream.append(contentsOf: $0) }
+        return (stream, try MP3FrameSplitter.frames(in: stream[...]))
+    }
+
+    static func decode(_ bytes: [UInt8], in directory: URL, name: String) async throws -> (samples: Data, errors: String) {
+        let url = directory.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        let run = try await ExternalTool.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "mp3", "-i", url.path, "-f", "f32le", "-"])
+        return (run.stdout, run.stderr)
+    }
+
+    static func pack(_ frames: [MP3Frame], headers: [MP3FrameHeader?]? = nil, in directory: URL) throws -> [UInt8] {
+        let url = directory.appendingPathComponent("packed-\(UUID().uuidString).mp3")
+        let file = try AtomicOutputFile(destination: url.path)
+        let packer = BitReservoirPacker(file: file, maxMainDataBegin: 511)
+        for (index, frame) in frames.enumerated() {
+            try packer.append(frame, header: headers?[index])
+        }
+        try packer.finish()
+        #expect(packer.frameCount == frames.count)
+        #expect(packer.byteCount == Int64(frames.reduce(0) { $0 + (headers?[0] == nil ? $1.header.byteCount : 0) }) || headers != nil)
+        try file.commit()
+        return [UInt8](try Data(contentsOf: url))
+    }
+
+    @Test("LAME's frames taken apart and packed afresh decode to exactly the same samples, with main data placed no later than LAME placed it",
+          arguments: [64, 128, 320])
+    func repackingKeepsTheAudio(_ kbps: Int) async throws {
+        let directory = try makeScratchDirectory()
+        let (stream, frames) = try Self.encoded(seconds: 3, kbps: kbps)
+        let packed = try Self.pack(frames, in: directory)
+        #expect(packed.count == stream.count)
+        let original = try await Self.decode(stream, in: directory, name: "original.mp3")
+        let repacked = try await Self.decode(packed, in: directory, name: "repacked.mp3")
+        #expect(original.errors.isEmpty && repacked.errors.isEmpty, "\(original.errors) \(repacked.errors)")
+        #expect(original.samples.count > 44_100 * 8 && repacked.samples == original.samples)
+        let again = try MP3FrameSplitter.frames(in: packed[...])
+        #expect(zip(again, frames).allSatisfy { $0.mainData == $1.mainData && $0.mainDataBegin >= $1.mainDataBegin })
+    }
+
+    @Test("a join whose next encoder counted on more reservoir than the stream holds enlarges frames; the stream stays valid and decodes cleanly")
+    func shortReservoirEnlargesFrames() async throws {
+        let directory = try makeScratchDirectory()
+        let (_, frames) = try Self.encoded(seconds: 2, kbps: 128)
+        let layout = SegmentLayout(frameSize: 1152, segmentFrames: 40)
+        // Segment 1 is segment 0's frames from its first frame on, but claims a full reservoir at
+        // every candidate frame, so no handover fits and the joiner must make room.
+        let first = EncodedSegment(index: 0, firstFrame: 0, frames: frames, lameTag: nil)
+        var claimed = Array(frames[layout.firstFrame(1)...])
+        for index in claimed.indices { claimed[index].mainDataBegin = 511 }
+        let second = EncodedSegment(index: 1, firstFrame: layout.firstFrame(1), frames: claimed, lameTag: nil)
+        let url = directory.appendingPathComponent("joined.mp3")
+        let file = try AtomicOutputFile(destination: url.path)
+        let joiner = SegmentJoiner(layout: layout)
+        try joiner.join(first, to: file)
+        try joiner.join(second, to: file)
+        _ = try joiner.finish(inputSamples: 0, encoderDelay: 576)
+        try file.commit()
+        #expect(joiner.statistics.enlargedFrames > 0)
+        #expect(joiner.statistics.identical + joiner.statistics.matchingWindows + joiner.statistics.reservoirOnly == 0)
+        let joined = [UInt8](try Data(contentsOf: url))
+        let again = try MP3FrameSplitter.frames(in: joined[...])
+        #expect(again.count == frames.count)
+        #expect(zip(again, frames).allSatisfy { $0.mainData == $1.mainData })
+        let decoded = try await Self.decode(joined, in: directory, name: "check.mp3")
+        #expect(decoded.errors.isEmpty, "\(decoded.errors)")
+    }
+}
+
+/// The test's own reading of an MP3 file, independent of VMP3's: every frame header from the
+/// first after the ID3v2 tag to the end of the file, and the LAME/Xing frame's fields.
+struct MP3FrameWalk {
+    var audioFrames = 0
+    var bitRates: Set<Int> = []
+    var problem: String?
+    var xingFrameCount: Int?
+    var xingByteCount: Int?
+    var streamBytes = 0
+    var delayAndPadding: [UInt8] = []
+    var lameTagCRCIsValid = false
+    var musicCRCIsValid = false
+
+    init(_ data: Data) throws {
+        let bytes = [UInt8](data)
+        var offset = 0
+        if bytes.starts(with: Array("ID3".utf8)) {
+            offset = 10 + (Int(bytes[6]) << 21 | Int(bytes[7]) << 14 | Int(bytes[8]) << 7 | Int(bytes[9]))
+        }
+        let start = offset
+        var tag: Range<Int>?
+        var firstSampleRate: Int?
+        while offset + 4 <= bytes.count {
+            let header = bytes[offset..<(offset + 4)]
+            let b1 = header[offset + 1], b2 = header[offset + 2], b3 = header[offset + 3]
+            guard bytes[offset] == 0xFF, b1 & 0xE0 == 0xE0, (b1 >> 3) & 3 == 3, (b1 >> 1) & 3 == 1 else {
+                problem = "no MPEG-1 Layer III frame header at byte \(offset)"; return
+            }
+            let rates = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
+            let index = Int(b2 >> 4), rateIndex = Int((b2 >> 2) & 3)
+            guard (1...14).contains(index), rateIndex < 3 else { problem = "a reserved bit rate or sample rate at byte \(offset)"; return }
+            let sampleRate = [44_100, 48_000, 32_000][rateIndex]
+            if let firstSampleRate, firstSampleRate != sampleRate { problem = "the sample rate changes at byte \(offset)"; return }
+            firstSampleRate = sampleRate
+            guard b3 & 3 == 0 else { problem = "emphasis set at byte \(offset)"; return }
+            let size = 144 * rates[index] * 1000 / sampleRate + Int((b2 >> 1) & 1)
+            guard offset + size <= bytes.count else { problem = "a frame cut short at byte \(offset)"; return }
+            let sideInfo = (b3 >> 6) == 3 ? 17 : 32
+            let xing = offset + 4 + sideInfo
+            if offset == start, xing + 4 <= bytes.count, ["Xing", "Info"].contains(String(decoding: bytes[xing..<(xing + 4)], as: UTF8.self)) {
+                tag = offset..<(offset + size)
+                xingFrameCount = Self.integer(bytes, xing + 8)
+                xingByteCount = Self.integer(bytes, xing + 12)
+                delayAndPadding = Array(bytes[(xing + 141)..<(xing + 144)])
+                lameTagCRCIsValid = Self.crc(bytes[offset..<(xing + 154)]) == Int(bytes[xing + 154]) << 8 | Int(bytes[xing + 155])
+            } else {
+                audioFrames += 1
+                bitRates.insert(rates[index])
+            }
+            offset += size
+        }
+        if offset != bytes.count { problem = "\(bytes.count - offset) bytes after the last frame" }
+        streamBytes = offset - start
+        if let tag {
+            let xing = tag.lowerBound + 4 + ((bytes[tag.lowerBound + 3] >> 6) == 3 ? 17 : 32)
+            musicCRCIsValid = Self.crc(bytes[tag.upperBound..<offset]) == Int(bytes[xing + 152]) << 8 | Int(bytes[xing + 153])
+        }
+    }
+
+    private static func integer(_ bytes: [UInt8], _ at: Int) -> Int {
+        bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    /// CRC-16, polynomial 0x8005 bit-reversed, as the LAME tag uses it.
+    private static func crc(_ bytes: ArraySlice<UInt8>) -> Int {
+        var crc = 0
+        for byte in bytes {
+            crc ^= Int(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xA001 : crc >> 1 }
+        }
+        return crc
+    }
+}
