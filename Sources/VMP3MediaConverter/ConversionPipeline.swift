@@ -62,7 +62,7 @@ struct ConversionPipeline {
         defer { budget.release(threads) }
         let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
         let encoder: any MP3StreamEncoder = threads.count > 1
-            ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, expectedSeconds: expectedSeconds, stop: stop, logger: logger)
+            ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, stop: stop, logger: logger)
             : try LameEncoder(encoderSettings)
         logger.debug("converting", metadata: [
             "input": "\(input.path)", "stream": "\(streamIndex)", "codec": "\(source.codec)",

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VMP3Core
 
 /// The planar float samples of one segment: filled by the pipeline's thread, then handed to the
@@ -6,21 +9,50 @@ import VMP3Core
 /// `@unchecked Sendable`: the producer writes it only before ``SegmentedMP3Encoder`` starts the
 /// encoding thread and never touches it afterwards; `Thread.start()` orders those writes before
 /// the encoding thread's reads. One owner at a time, so no lock.
+///
+/// The samples live in a mapping of their own rather than on the heap: a segment is megabytes,
+/// and glibc's allocator, once such a block is freed, serves the next ones from its heap (it raises
+/// its mmap threshold) and keeps the freed memory resident, so a long input would hold several
+/// segments' worth more than it uses. A mapping is returned whole when the segment is done, and
+/// only the pages written are ever resident.
 final class SegmentSamples: @unchecked Sendable {
     let capacity: Int
     private(set) var count = 0
     let planes: [UnsafeMutablePointer<Float>]
+    private let mapping: UnsafeMutableRawPointer
+    private let mappingSize: Int
 
-    init(channels: Int, capacity: Int) {
+    /// - Throws: `encoding_failed` if the memory cannot be mapped.
+    init(channels: Int, capacity: Int) throws(ConversionError) {
         self.capacity = capacity
-        planes = (0..<channels).map { _ in .allocate(capacity: capacity) }
+        mappingSize = max(1, channels * capacity * MemoryLayout<Float>.stride)
+        guard let mapping = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              mapping != MAP_FAILED else {
+            throw ConversionError(code: .encodingFailed, message: "cannot map \(mappingSize) bytes for a segment's samples: \(String(cString: strerror(errno)))")
+        }
+        self.mapping = mapping
+        let floats = mapping.bindMemory(to: Float.self, capacity: channels * capacity)
+        planes = (0..<channels).map { floats + $0 * capacity }
     }
 
     deinit {
-        planes.forEach { $0.deallocate() }
+        munmap(mapping, mappingSize)
     }
 
     var isFull: Bool { count == capacity }
+
+    /// Gives the memory of samples before `offset` back to the system (the encoder has read them):
+    /// a segment being encoded holds only what is still to be encoded.
+    func discard(upTo offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for plane in planes {
+            let start = (Int(bitPattern: UnsafeRawPointer(plane)) + page - 1) / page * page
+            let end = Int(bitPattern: UnsafeRawPointer(plane + min(offset, capacity))) / page * page
+            if end > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
+                madvise(address, end - start, MADV_DONTNEED)
+            }
+        }
+    }
 
     /// Appends samples `range` of `pcm`, which must fit.
     func append(_ pcm: PCMBuffer, range: Range<Int>) {

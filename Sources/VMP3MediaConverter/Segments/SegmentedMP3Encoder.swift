@@ -30,16 +30,15 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
 
     /// - Parameters:
     ///   - threads: segments encoded at once (2 or more to gain anything).
-    ///   - expectedSeconds: the input's expected length, which sets the segments' length.
     init(
-        _ requested: LameEncoder.Settings, threads: Int, expectedSeconds: Double?, stop: StopCondition, logger: Logger
+        _ requested: LameEncoder.Settings, threads: Int, stop: StopCondition, logger: Logger
     ) throws(ConversionError) {
         // An encoder made only to learn the settings LAME settles on and its frame geometry.
         let probe = try LameEncoder(requested)
         self.requested = requested
         settings = probe.settings
         encoderDelay = probe.encoderDelay
-        layout = SegmentLayout(frameSize: probe.frameSize, sampleRate: Int(probe.settings.sampleRate), threads: threads, expectedSeconds: expectedSeconds)
+        layout = SegmentLayout(frameSize: probe.frameSize, sampleRate: Int(probe.settings.sampleRate))
         self.threads = max(1, threads)
         self.stop = stop
         self.logger = logger
@@ -66,7 +65,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         let blockStart = received
         let blockEnd = received + Int64(range.count)
         while layout.firstSample(nextSegment) < blockEnd {
-            open.append((nextSegment, SegmentSamples(channels: pcm.channelCount, capacity: layout.capacity(nextSegment))))
+            open.append((nextSegment, try SegmentSamples(channels: pcm.channelCount, capacity: layout.capacity(nextSegment))))
             nextSegment += 1
         }
         for segment in open {
@@ -157,6 +156,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
                 bytes.append(contentsOf: output)
             }
             offset += count
+            if offset % (16 * chunk) == 0 { samples.discard(upTo: offset) }
         }
         try encoder.flush { (output: UnsafeRawBufferPointer) throws(ConversionError) in bytes.append(contentsOf: output) }
         let tag = index == 0 ? encoder.lameTagFrame() : nil
