@@ -178,6 +178,14 @@ public struct FileObjectStore: ObjectStore {
 
     // MARK: - Files
 
+    private func size(of file: URL) throws -> Int64 {
+        do {
+            return (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(error.localizedDescription)")
+        }
+    }
+
     private func writeMetadata(_ value: Metadata, for key: ObjectKey) throws {
         let staging = incoming.appendingPathComponent(UUID().uuidString + ".json")
         do {
@@ -198,5 +206,30 @@ public struct FileObjectStore: ObjectStore {
         if rename(staging.path, destination.path) != 0 {
             throw StorageError(code: .localFile, message: "cannot move into \(destination.path): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+extension FileObjectStore: LocalObjectFiles {
+    public func localFile(for key: ObjectKey) async throws -> URL {
+        _ = try await head(key)
+        return objectURL(key)
+    }
+
+    /// A new name in `incoming/`, which is cleared when the store is next opened: a conversion
+    /// that dies leaves nothing among the objects.
+    public func stagingFile() -> URL {
+        incoming.appendingPathComponent(UUID().uuidString + ".staged")
+    }
+
+    @discardableResult
+    public func adopt(_ file: URL, as key: ObjectKey, contentType: String) async throws -> ObjectInfo {
+        guard file.deletingLastPathComponent().standardizedFileURL.path == incoming.standardizedFileURL.path,
+              file.lastPathComponent.hasSuffix(".staged") else {
+            throw StorageError(code: .localFile, message: "\(file.path) is not a staging file of the store at \(root.path)")
+        }
+        let byteCount = try size(of: file)
+        try writeMetadata(Metadata(contentType: contentType), for: key)
+        try moveIntoPlace(file, objectURL(key))
+        return ObjectInfo(key: key, size: byteCount, contentType: contentType)
     }
 }

@@ -152,14 +152,18 @@ public struct ConversionWorker: Service {
         var work: JobWorkDirectory?
         defer { work?.remove() }
         do {
-            let workDirectory = try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory)
+            // A store of local files needs no work folder: the upload is read where it lies.
+            let workDirectory = storage is any LocalObjectFiles ? nil : try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory)
             work = workDirectory
             let output = try await runHoldingLease(job, logger: logger) { progress in
-                try await self.convert(job, in: workDirectory.url, progress: progress, logger: logger)
+                if let local = self.storage as? any LocalObjectFiles {
+                    return try await self.convertInPlace(job, local, progress: progress, logger: logger)
+                }
+                return try await self.convert(job, in: workDirectory?.url ?? self.configuration.temporaryDirectory, progress: progress, logger: logger)
             }
             // The MP3 is stored: the folder goes before the job is marked done, so that a job
             // seen as ended has left nothing behind.
-            workDirectory.remove()
+            workDirectory?.remove()
             let done: Job
             do {
                 done = try await store.succeed(job.id, holder: configuration.workerID, output: output)
@@ -181,6 +185,24 @@ public struct ConversionWorker: Service {
         } catch {
             await settle(WorkerFailure(error), job: job, delivery, attempt: attempt, logger: logger)
         }
+    }
+
+    /// Convert the stored upload where it lies and rename the MP3 into the store: no copies.
+    private func convertInPlace(
+        _ job: Job, _ local: any LocalObjectFiles, progress: AsyncStream<Double>.Continuation, logger: Logger
+    ) async throws -> JobOutput {
+        let source = try await local.localFile(for: job.source)
+        let mp3 = local.stagingFile()
+        defer { try? FileManager.default.removeItem(at: mp3) } // nothing there once adopted
+        Counter(label: "vmp3_conversions_total").increment()
+        let result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
+            if let fraction = report.fraction { progress.yield(fraction) }
+        }, logger: logger)
+        try Task.checkCancellation()
+        let stored = try await local.adopt(mp3, as: job.outputKey, contentType: "audio/mpeg")
+        var output = JobOutput(key: job.outputKey, result: result)
+        output.byteCount = stored.size
+        return output
     }
 
     /// Download, convert, upload. Returns the output as stored.

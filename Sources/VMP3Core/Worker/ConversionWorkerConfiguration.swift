@@ -24,7 +24,8 @@ extension ConversionWorker {
         public var shutdownGracePeriod: Duration
         /// This worker's name in job leases and logs. Default: host, process id and a random suffix.
         public var workerID: String
-        /// Where sources are downloaded and MP3s written before upload.
+        /// Where sources are downloaded and MP3s written before upload; unused when the store
+        /// keeps its objects as local files (``LocalObjectFiles``), which are converted in place.
         public var temporaryDirectory: URL
 
         public init(

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import VMP3TestSupport
 import Testing
 import VMP3Conformance
@@ -38,6 +39,37 @@ import VMP3Kit
         try await services.stop()
         #expect(await harness.queueIsSettled)
         #expect(harness.converter.started == 1)
+    }
+
+    @Test("with the embedded file store, the upload is converted where it lies and the MP3 renamed into the store: no work folder, no copy of either file")
+    func convertsInPlace() async throws {
+        let harness = try WorkerHarness()
+        // A temporary directory that cannot be used: a job that needed a work folder would fail.
+        let unusable = harness.directory.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: unusable)
+        var configuration = WorkerHarness.configuration("in-place")
+        configuration.temporaryDirectory = unusable
+        let worker = ConversionWorker(
+            converter: harness.converter, storage: harness.storage, queue: harness.jobs, store: harness.store,
+            outcomes: harness.outcomes, configuration: configuration, logger: Logger(label: "test.in-place")
+        )
+        let services = RunningServices([worker])
+        let job = try await harness.submit(.tagged)
+        let store = try #require(harness.storage as? FileObjectStore)
+        let sourceFile = try await store.localFile(for: job.source)
+        let done = try await harness.wait(for: job.id, .succeeded)
+        try await services.stop()
+
+        let conversion = try #require(harness.converter.conversions.first)
+        #expect(conversion.input.path == sourceFile.path, "read \(conversion.input.path)")
+        #expect(conversion.output.path.hasPrefix(store.root.appendingPathComponent("incoming").path))
+        let stored = try await store.localFile(for: try #require(done.output).key)
+        let storedInode = (try FileManager.default.attributesOfItem(atPath: stored.path)[.systemFileNumber] as? NSNumber)?.uint64Value
+        #expect(conversion.inode != nil && conversion.inode == storedInode, "the MP3 was renamed, not copied")
+        #expect(try await ProbedFile(stored).audioStream().codec == "mp3")
+        #expect(directoryContents(store.root.appendingPathComponent("incoming")).isEmpty)
+        // A file that is not one of the store's staging files is refused.
+        await #expect(throws: StorageError.self) { try await store.adopt(unusable, as: "x", contentType: "audio/mpeg") }
     }
 
     @Test("a corrupt video fails with its reason, once, without retries")

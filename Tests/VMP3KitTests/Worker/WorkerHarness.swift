@@ -131,6 +131,9 @@ final class CountingConverter: AudioConverter {
     var started: Int { counts.withLock { $0.started } }
     var mostAtOnce: Int { counts.withLock { $0.mostAtOnce } }
     var cancelled: Int { counts.withLock { $0.cancelled } }
+    /// The input and output paths of every conversion, and the output's inode once written.
+    private let files = Mutex<[(input: URL, output: URL, inode: UInt64?)]>([])
+    var conversions: [(input: URL, output: URL, inode: UInt64?)] { files.withLock { $0 } }
 
     func convert(
         _ input: URL, to output: URL, options: ConversionOptions, progress: (@Sendable (ConversionProgress) -> Void)?, logger: Logger
@@ -142,7 +145,10 @@ final class CountingConverter: AudioConverter {
         }
         defer { counts.withLock { $0.running -= 1 } }
         do {
-            return try await real.convert(input, to: output, options: options, progress: progress, logger: logger)
+            let result = try await real.convert(input, to: output, options: options, progress: progress, logger: logger)
+            let inode = (try? FileManager.default.attributesOfItem(atPath: output.path)[.systemFileNumber] as? NSNumber)?.uint64Value
+            files.withLock { $0.append((input, output, inode)) }
+            return result
         } catch {
             if error.code == .cancelled { counts.withLock { $0.cancelled += 1 } }
             throw error
