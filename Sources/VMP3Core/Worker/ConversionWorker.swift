@@ -195,9 +195,17 @@ public struct ConversionWorker: Service {
         let mp3 = local.stagingFile()
         defer { try? FileManager.default.removeItem(at: mp3) } // nothing there once adopted
         Counter(label: "vmp3_conversions_total").increment()
-        let result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
-            if let fraction = report.fraction { progress.yield(fraction) }
-        }, logger: logger)
+        let result: ConversionResult
+        do {
+            result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
+                if let fraction = report.fraction { progress.yield(fraction) }
+            }, logger: logger)
+        } catch {
+            // Clients read job failures: the store's paths are none of their business.
+            var error = error
+            error.message = error.message.replacingOccurrences(of: source.path, with: "the upload")
+            throw error
+        }
         try Task.checkCancellation()
         let stored = try await local.adopt(mp3, as: job.outputKey, contentType: "audio/mpeg")
         var output = JobOutput(key: job.outputKey, result: result)

@@ -68,6 +68,15 @@ import VMP3Kit
         #expect(conversion.inode != nil && conversion.inode == storedInode, "the MP3 was renamed, not copied")
         #expect(try await ProbedFile(stored).audioStream().codec == "mp3")
         #expect(directoryContents(store.root.appendingPathComponent("incoming")).isEmpty)
+        // A failure names the upload, not where the store keeps it.
+        let notMedia = harness.directory.appendingPathComponent("notes.txt")
+        try Data(String(repeating: "hello ", count: 500).utf8).write(to: notMedia)
+        let services2 = RunningServices([worker])
+        let bad = try await harness.submit(file: notMedia)
+        let failed = try await harness.wait(for: bad.id, .failed)
+        try await services2.stop()
+        let message = try #require(failed.failure?.message)
+        #expect(message.hasPrefix("the upload ") && !message.contains(store.root.path), "\(message)")
         // A file that is not one of the store's staging files is refused.
         await #expect(throws: StorageError.self) { try await store.adopt(unusable, as: "x", contentType: "audio/mpeg") }
     }
