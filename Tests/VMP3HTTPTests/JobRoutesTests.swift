@@ -222,9 +222,10 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
     @Test("an event stream starts with `retry:` and the job's state (with its version as `id:`), sends heartbeats while nothing happens, and ends after its lifetime")
     func eventStreamHeartbeatAndLifetime() async throws {
         var configuration = JobRoutes.Configuration()
-        configuration.eventStreamHeartbeat = .milliseconds(200)
-        // Room for 15 heartbeats, of which 4 must come: a starved sanitized run once fitted only 3
-        // into a 1.5 s lifetime.
+        configuration.eventStreamHeartbeat = .milliseconds(100)
+        // Room for 30 heartbeats, of which 4 must come: a starved sanitized run once fitted only 3
+        // into a 1.5 s lifetime, and a debug run beside the parallel-encoding tests (both cores
+        // busy) only 3 of 15 into 3 s.
         configuration.eventStreamLifetime = .milliseconds(3000)
         let gateway = try await TestGateway(jobs: configuration)
         try await gateway.run(converting: false) { client in
