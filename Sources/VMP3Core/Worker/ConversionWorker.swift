@@ -153,10 +153,11 @@ public struct ConversionWorker: Service {
         defer { work?.remove() }
         do {
             // A store of local files needs no work folder: the upload is read where it lies.
-            let workDirectory = storage is any LocalObjectFiles ? nil : try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory)
+            let local = storage as? any LocalObjectFiles
+            let workDirectory = local == nil ? try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory) : nil
             work = workDirectory
             let output = try await runHoldingLease(job, logger: logger) { progress in
-                if let local = self.storage as? any LocalObjectFiles {
+                if let local {
                     return try await self.convertInPlace(job, local, progress: progress, logger: logger)
                 }
                 return try await self.convert(job, in: workDirectory?.url ?? self.configuration.temporaryDirectory, progress: progress, logger: logger)
