@@ -19,7 +19,7 @@ FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       pkg-config libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libswscale-dev \
-      libmp3lame-dev libsqlite3-dev librabbitmq-dev libhiredis-dev libcurl4-openssl-dev binutils \
+      libmp3lame-dev libsqlite3-dev librabbitmq-dev libhiredis-dev libcurl4-openssl-dev zlib1g-dev binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest first: the resolved packages stay cached until Package.swift changes.

@@ -65,6 +65,11 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // The C-free core: models, the seam protocols, errors, JobService, the embedded
         // backends and the worker (against the AudioConverter protocol).
@@ -122,6 +127,7 @@ let package = Package(
                 "CRabbitMQ",
                 "CHiredis",
                 "CCurl",
+                "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import NIOCore
 import Testing
 import VMP3Conformance
 import VMP3Kit
@@ -60,6 +62,67 @@ import VMP3TestSupport
         let copy = directory.appendingPathComponent("copy.bin")
         _ = try await store.get("from-file.bin", toFile: copy)
         #expect(try Data(contentsOf: copy) == Data(bytes))
+    }
+
+    @Test("CRC-32 as S3's checksum headers carry it: the check value, the empty input, and in pieces")
+    func crc32() {
+        var check = CRC32()
+        Array("123456789".utf8).withUnsafeBytes { check.update($0) }
+        #expect(check.value == 0xCBF4_3926)
+        #expect(check.base64 == "y/Q5Jg==")
+        #expect(CRC32().base64 == "AAAAAA==")
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        var pieces = CRC32()
+        bytes[..<33_333].withUnsafeBytes { pieces.update($0) }
+        bytes[33_333...].withUnsafeBytes { pieces.update($0) }
+        #expect(pieces == CRC32(of: ByteBuffer(bytes: bytes)))
+    }
+
+    @Test("the checksum setting: CRC-32 by default, checksum=none turns it off; payloads unsigned only over HTTPS with checksums")
+    func checksumSettings() throws {
+        let local = try S3Configuration(url: URL(string: "s3://media?endpoint=http://127.0.0.1:9000")!)
+        #expect(local.sendsChecksums && local.signsPayloads)
+        let aws = try S3Configuration(url: URL(string: "s3://media?region=eu-west-1")!)
+        #expect(aws.sendsChecksums && !aws.signsPayloads)
+        let plain = try S3Configuration(url: URL(string: "s3://media?region=eu-west-1&checksum=none")!)
+        #expect(!plain.sendsChecksums && plain.signsPayloads)
+        #expect(throws: (any Error).self) { try S3Configuration(url: URL(string: "s3://media?checksum=md5")!) }
+        let body = ByteBuffer(string: "the bytes")
+        #expect(RequestPayload(upload: body, aws).sha256 == SigV4Signer.unsignedPayload)
+        #expect(RequestPayload(upload: body, aws).crc32 != nil)
+        #expect(RequestPayload(upload: body, local).sha256 == SHA256.hash(data: Data("the bytes".utf8)).hexEncoded)
+        #expect(RequestPayload(upload: body, plain).crc32 == nil)
+    }
+
+    @Test("uploads carry their CRC-32 and the server keeps it: one PUT's, and a multipart upload's of every part")
+    func checksumsReachTheServer() async throws {
+        // A threshold above the part size: the first read holds two parts and a piece of a third.
+        let store = try await Self.store { $0.multipartThreshold = 12 << 20; $0.partSize = 5 << 20 }
+        let directory = try makeScratchDirectory()
+        let small = directory.appendingPathComponent("small.bin"), large = directory.appendingPathComponent("large.bin")
+        try Data((0..<(1 << 20) + 7).map { UInt8(truncatingIfNeeded: $0 &* 31 >> 3) }).write(to: small)
+        try Data((0..<(23 << 20) + 5).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 11) }).write(to: large)
+        try await store.put("small.bin", fromFile: small, contentType: "a/b")
+        let info = try await store.put("large.bin", body: FileChunks(large, chunkSize: 300_001), contentType: "a/b")
+        #expect(info.size == (23 << 20) + 5)
+        // The server's record, read with boto3, against the CRC-32s computed by Python's zlib.
+        let check = try await ExternalTool.run("python3", ["-c", """
+            import base64, boto3, json, sys, zlib
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='x', aws_secret_access_key='x', region_name='us-east-1')
+            def crc(data): return zlib.crc32(data).to_bytes(4, 'big')
+            small, large = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
+            parts = [large[i:i + (5 << 20)] for i in range(0, len(large), 5 << 20)]
+            # A multipart object's is the CRC-32 of its parts' CRC-32s (S3's "composite" checksum).
+            composite = base64.b64encode(crc(b''.join(crc(p) for p in parts))).decode()
+            heads = {k: s3.head_object(Bucket=sys.argv[2], Key=k, ChecksumMode='ENABLED') for k in ('small.bin', 'large.bin')}
+            got = {k: h.get('ChecksumCRC32') for k, h in heads.items()}
+            want = {'small.bin': base64.b64encode(crc(small)).decode(), 'large.bin': composite}
+            print(json.dumps({'got': got, 'want': want, 'parts': len(parts)}))
+            """, try TestServices.s3Endpoint.absoluteString, store.configuration.bucket, small.path, large.path])
+        let answer = try JSONSerialization.jsonObject(with: Data(check.text.utf8)) as? [String: Any]
+        #expect(answer?["got"] as? [String: String] == answer?["want"] as? [String: String], "\(check.text) \(check.stderr)")
+        #expect(answer?["parts"] as? Int == 5)
+        #expect(try await GeneratedBytes.checksum(of: store.get("large.bin").body) == GeneratedBytes.checksum(of: FileChunks(large, chunkSize: 1 << 20)))
     }
 
     @Test("errors from S3 become typed storage errors")
@@ -135,5 +198,31 @@ import VMP3TestSupport
             print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get('Uploads', [])))
             """, try TestServices.s3Endpoint.absoluteString, direct.configuration.bucket])
         #expect(check.text.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(check.text) \(check.stderr)")
+    }
+}
+
+/// A file's bytes in chunks of a chosen size (an odd one, so that chunks straddle the parts).
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = [UInt8]
+    let url: URL
+    let chunkSize: Int
+
+    init(_ url: URL, chunkSize: Int) {
+        self.url = url
+        self.chunkSize = chunkSize
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        let chunkSize: Int
+
+        mutating func next() async throws -> [UInt8]? {
+            guard let handle, let data = try handle.read(upToCount: chunkSize), !data.isEmpty else { return nil }
+            return [UInt8](data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(handle: try? FileHandle(forReadingFrom: url), chunkSize: chunkSize)
     }
 }

@@ -22,11 +22,25 @@ public struct S3Configuration: Sendable, Hashable {
     public var maxAttempts: Int
     /// Deadline for a request's answer to begin (a part upload's included). Default 60 s.
     public var requestTimeout: Duration
+    /// Whether uploads carry a CRC-32 of their bytes (`x-amz-checksum-crc32`, and
+    /// `x-amz-checksum-algorithm: CRC32` for a multipart upload), which S3 checks before it stores
+    /// them, as the AWS SDKs send by default. Default `true`; `checksum=none` in the URL turns it
+    /// off for an S3-compatible server that refuses these headers.
+    public var sendsChecksums: Bool
+
+    /// Whether an upload's signature covers its SHA-256 (`x-amz-content-sha256`). Over HTTPS with
+    /// ``sendsChecksums``, uploads go as `UNSIGNED-PAYLOAD`, as the AWS SDKs send them: TLS
+    /// protects the bytes on the way and S3 checks their CRC-32, so hashing every byte a second
+    /// time buys nothing. Over plain HTTP the signature covers the body, so that nothing on the
+    /// way can change it.
+    public var signsPayloads: Bool {
+        endpoint.scheme?.lowercased() != "https" || !sendsChecksums
+    }
 
     public init(
         bucket: String, endpoint: URL? = nil, region: String = "us-east-1", addressing: Addressing = .virtualHosted,
         multipartThreshold: Int = 8 << 20, partSize: Int = 8 << 20, uploadConcurrency: Int = 2, maxAttempts: Int = 4,
-        requestTimeout: Duration = .seconds(60)
+        requestTimeout: Duration = .seconds(60), sendsChecksums: Bool = true
     ) {
         self.bucket = bucket
         self.endpoint = endpoint ?? URL(string: "https://s3.\(region).amazonaws.com")!
@@ -37,10 +51,12 @@ public struct S3Configuration: Sendable, Hashable {
         self.uploadConcurrency = max(1, uploadConcurrency)
         self.maxAttempts = max(1, maxAttempts)
         self.requestTimeout = requestTimeout
+        self.sendsChecksums = sendsChecksums
     }
 
-    /// Reads `s3://BUCKET?endpoint=…&region=…&style=path|virtual`. A custom endpoint defaults to
-    /// path style (what S3-compatible servers expect), AWS to virtual-hosted.
+    /// Reads `s3://BUCKET?endpoint=…&region=…&style=path|virtual&checksum=crc32|none`. A custom
+    /// endpoint defaults to path style (what S3-compatible servers expect), AWS to virtual-hosted;
+    /// the checksum defaults to CRC-32.
     public init(url: URL) throws {
         guard url.scheme == "s3", let bucket = url.host, !bucket.isEmpty else {
             throw AWSError("not an s3:// URL: \(url.redactingPassword)")
@@ -57,8 +73,15 @@ public struct S3Configuration: Sendable, Hashable {
             guard let style = Addressing(rawValue: text) else { throw AWSError("style must be path or virtual, not \(text)") }
             return style
         }
+        let checksums = try value("checksum").map { text -> Bool in
+            switch text.lowercased() {
+            case "crc32": return true
+            case "none": return false
+            default: throw AWSError("checksum must be crc32 or none, not \(text)")
+            }
+        }
         self.init(bucket: bucket, endpoint: endpoint, region: value("region") ?? "us-east-1",
-                  addressing: style ?? (endpoint == nil ? .virtualHosted : .path))
+                  addressing: style ?? (endpoint == nil ? .virtualHosted : .path), sendsChecksums: checksums ?? true)
     }
 
     /// The URL of `key` (or of the bucket, for `nil`), with `query` (already encoded).

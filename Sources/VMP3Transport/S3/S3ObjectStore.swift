@@ -1,6 +1,11 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -9,10 +14,14 @@ import VMP3Core
 /// An `ObjectStore` on S3 or an S3-compatible server, over async-http-client with AWS
 /// Signature V4 (``SigV4Signer``).
 ///
-/// - Objects below ``S3Configuration/multipartThreshold`` go up in one streamed PUT; larger ones
-///   as a multipart upload: parts of ``S3Configuration/partSize`` read one at a time, at most
+/// - Objects below ``S3Configuration/multipartThreshold`` go up in one PUT; larger ones as a
+///   multipart upload: parts of ``S3Configuration/partSize``, each read straight into a buffer of
+///   its own while the parts before it are on the wire, at most
 ///   ``S3Configuration/uploadConcurrency`` in flight, and the upload is aborted if anything fails,
 ///   so no half-written object is left. Memory stays at a few parts whatever the object's size.
+/// - Every upload carries its CRC-32 (``S3Configuration/sendsChecksums``), which S3 verifies
+///   before storing it; over HTTPS the signature then leaves the body out
+///   (``S3Configuration/signsPayloads``), as the AWS SDKs do.
 /// - GETs stream the body. Presigned GET URLs carry an expiry.
 /// - Requests that fail with a 5xx answer or a connection error are retried with backoff; S3's XML
 ///   errors become `StorageError` codes (`NoSuchKey` → notFound, `AccessDenied` → accessDenied, …).
@@ -50,44 +59,16 @@ public struct S3ObjectStore: ObjectStore {
 
     @discardableResult
     public func put(_ key: ObjectKey, fromFile file: URL, contentType: String) async throws -> ObjectInfo {
-        let size: Int64
-        do {
-            size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
-        } catch {
-            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(error.localizedDescription)")
-        }
-        if size < Int64(configuration.multipartThreshold) {
-            // Small: read once (bounded by the threshold) so that a retry can send it again.
-            let data: Data
-            do { data = try Data(contentsOf: file) } catch {
-                throw StorageError(code: .localFile, message: "cannot read \(file.path): \(error.localizedDescription)")
-            }
-            try await putSingle(key, bytes: [UInt8](data), contentType: contentType)
-            return ObjectInfo(key: key, size: Int64(data.count), contentType: contentType)
-        }
-        let reader = try FileChunkSource(file, chunkSize: configuration.partSize)
-        return try await putMultipart(key, firstPart: nil, rest: reader, contentType: contentType)
+        var source = try FilePartSource(file)
+        return try await upload(key, from: &source, contentType: contentType)
     }
 
     @discardableResult
     public func put<Body: AsyncSequence & Sendable>(_ key: ObjectKey, body: Body, contentType: String) async throws -> ObjectInfo
         where Body.Element == [UInt8]
     {
-        // Collect up to the threshold: a small object is one PUT, a large one a multipart upload
-        // that starts with what was collected.
-        var iterator = body.makeAsyncIterator()
-        var head: [UInt8] = []
-        do {
-            while head.count < configuration.multipartThreshold, let chunk = try await iterator.next() { head += chunk }
-        } catch {
-            throw StorageError(code: .failed, message: "reading the body of \(key) failed: \(error)")
-        }
-        if head.count < configuration.multipartThreshold {
-            try await putSingle(key, bytes: head, contentType: contentType)
-            return ObjectInfo(key: key, size: Int64(head.count), contentType: contentType)
-        }
-        let source = IteratorChunkSource(iterator: iterator, partSize: configuration.partSize)
-        return try await putMultipart(key, firstPart: head, rest: source, contentType: contentType)
+        var source = ChunkPartSource(iterator: body.makeAsyncIterator())
+        return try await upload(key, from: &source, contentType: contentType)
     }
 
     public func get(_ key: ObjectKey, toFile file: URL) async throws -> ObjectInfo {
@@ -168,32 +149,44 @@ public struct S3ObjectStore: ObjectStore {
 
     /// Creates the bucket if it does not exist (for tests and first start on a local server).
     public func createBucketIfNeeded() async throws {
-        var body: [UInt8] = []
+        var body = ByteBuffer()
         if configuration.region != "us-east-1" {
-            body = Array("<CreateBucketConfiguration><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
+            body = ByteBuffer(string: "<CreateBucketConfiguration><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>")
         }
-        _ = try await send("PUT", key: nil, body: body, expect: [200, 409])
+        _ = try await send("PUT", key: nil, body: RequestPayload(document: body), expect: [200, 409])
     }
 
     // MARK: - Uploads
 
-    private func putSingle(_ key: ObjectKey, bytes: [UInt8], contentType: String) async throws {
-        _ = try await send("PUT", key: key, body: bytes, headers: ["content-type": contentType], expect: [200])
+    /// Reads up to the multipart threshold: a smaller object is one PUT, a larger one a multipart
+    /// upload that starts with what was read.
+    private func upload(_ key: ObjectKey, from source: inout some PartSource, contentType: String) async throws -> ObjectInfo {
+        var head = ByteBufferAllocator().buffer(capacity: min(configuration.multipartThreshold, configuration.partSize))
+        try await source.fill(&head, upTo: configuration.multipartThreshold)
+        guard head.readableBytes >= configuration.multipartThreshold else {
+            let size = Int64(head.readableBytes)
+            _ = try await send("PUT", key: key, body: RequestPayload(upload: head, configuration), headers: ["content-type": contentType], expect: [200])
+            return ObjectInfo(key: key, size: size, contentType: contentType)
+        }
+        return try await putMultipart(key, head: head, rest: &source, contentType: contentType)
     }
 
-    private func putMultipart(_ key: ObjectKey, firstPart: [UInt8]?, rest: some PartSource, contentType: String) async throws -> ObjectInfo {
-        let created = try await send("POST", key: key, query: "uploads=", headers: ["content-type": contentType], expect: [200])
+    private func putMultipart(_ key: ObjectKey, head: ByteBuffer, rest: inout some PartSource, contentType: String) async throws -> ObjectInfo {
+        var headers = ["content-type": contentType]
+        if configuration.sendsChecksums { headers["x-amz-checksum-algorithm"] = "CRC32" }
+        let created = try await send("POST", key: key, query: "uploads=", headers: headers, expect: [200])
         let xml = String(buffer: try await created.body.collect(upTo: 1 << 20))
         guard let uploadID = S3XML.value(of: "UploadId", in: xml) else {
             throw StorageError(code: .failed, message: "S3 started no multipart upload for \(key): \(xml.prefix(200))")
         }
         let uploadQuery = "uploadId=\(SigV4Signer.encode(uploadID))"
         do {
-            let (etags, size) = try await uploadParts(key, uploadQuery: uploadQuery, firstPart: firstPart, rest: rest)
-            let completion = "<CompleteMultipartUpload>" + etags.enumerated().map {
-                "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>"
+            let (parts, size) = try await uploadParts(key, uploadQuery: uploadQuery, head: head, rest: &rest)
+            let completion = "<CompleteMultipartUpload>" + parts.map { part in
+                "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(part.etag)</ETag>"
+                    + (part.crc32.map { "<ChecksumCRC32>\($0)</ChecksumCRC32>" } ?? "") + "</Part>"
             }.joined() + "</CompleteMultipartUpload>"
-            let response = try await send("POST", key: key, query: uploadQuery, body: Array(completion.utf8), expect: [200])
+            let response = try await send("POST", key: key, query: uploadQuery, body: RequestPayload(document: ByteBuffer(string: completion)), expect: [200])
             // S3 can answer 200 and still report an error in the body.
             let answer = String(buffer: try await response.body.collect(upTo: 1 << 20))
             if let code = S3XML.value(of: "Code", in: answer) {
@@ -207,54 +200,56 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
-    /// Uploads the parts with bounded concurrency; returns their ETags in order and the total size.
-    private func uploadParts(_ key: ObjectKey, uploadQuery: String, firstPart: [UInt8]?, rest: some PartSource) async throws -> ([String], Int64) {
-        var source = rest
-        var pending = firstPart.map { [$0] } ?? []
-        var etags: [Int: String] = [:]
+    /// A part S3 has stored: its number, its ETag and the checksum it was sent with.
+    private struct UploadedPart: Sendable {
+        var number: Int
+        var etag: String
+        var crc32: String?
+    }
+
+    /// Uploads the parts with bounded concurrency. Each part is read into a buffer of its own and
+    /// hashed while the ones before it are on the wire, so that it goes out as soon as a place
+    /// is free. Returns the parts in order and the total size.
+    private func uploadParts(_ key: ObjectKey, uploadQuery: String, head: ByteBuffer, rest source: inout some PartSource) async throws -> ([UploadedPart], Int64) {
+        let partSize = configuration.partSize
+        // What was read and not sent yet: the head first, which may hold more than one part.
+        var pending = head
+        var parts: [UploadedPart] = []
         var size: Int64 = 0
         var number = 0
-        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+        try await withThrowingTaskGroup(of: UploadedPart.self) { group in
             var inFlight = 0
             while true {
-                // The collected head may exceed a part: cut it into parts of partSize.
-                var part: [UInt8] = []
-                if !pending.isEmpty {
-                    part = pending.removeFirst()
-                    if part.count > configuration.partSize {
-                        pending.insert(Array(part[configuration.partSize...]), at: 0)
-                        part = Array(part[..<configuration.partSize])
-                    }
+                if pending.readableBytes < partSize {
+                    try await source.fill(&pending, upTo: partSize)
                 }
-                // Fill the part from the source: files and streams may hand over less at a time.
-                while part.count < configuration.partSize, let more = try await source.nextPart(upTo: configuration.partSize - part.count) {
-                    part += more
+                guard pending.readableBytes > 0 else { break }
+                // A slice shares the buffer's memory: no copy.
+                let payload = RequestPayload(upload: pending.readSlice(length: min(partSize, pending.readableBytes))!, configuration)
+                if pending.readableBytes == 0 {
+                    pending = ByteBufferAllocator().buffer(capacity: partSize)
                 }
-                if part.isEmpty { break }
                 number += 1
-                size += Int64(part.count)
-                if inFlight == configuration.uploadConcurrency, let (done, etag) = try await group.next() {
-                    etags[done] = etag
+                size += Int64(payload.bytes.readableBytes)
+                if inFlight == configuration.uploadConcurrency, let done = try await group.next() {
+                    parts.append(done)
                     inFlight -= 1
                 }
                 let partNumber = number
-                // One copy per part in flight: the array goes as soon as the buffer exists.
-                let bytes = ByteBuffer(bytes: part)
-                part = []
                 group.addTask {
-                    let response = try await send("PUT", key: key, query: "partNumber=\(partNumber)&\(uploadQuery)", body: bytes, expect: [200])
+                    let response = try await send("PUT", key: key, query: "partNumber=\(partNumber)&\(uploadQuery)", body: payload, expect: [200])
                     guard let etag = response.headers.first(name: "etag") else {
                         throw StorageError(code: .failed, message: "S3 returned no ETag for part \(partNumber) of \(key)")
                     }
                     // Read the (empty) answer to its end so that the connection goes back to the pool.
                     _ = try? await response.body.collect(upTo: 1 << 16)
-                    return (partNumber, etag)
+                    return UploadedPart(number: partNumber, etag: etag, crc32: payload.crc32)
                 }
                 inFlight += 1
             }
-            for try await (done, etag) in group { etags[done] = etag }
+            for try await done in group { parts.append(done) }
         }
-        return ((1...max(1, number)).compactMap { etags[$0] }, size)
+        return (parts.sorted { $0.number < $1.number }, size)
     }
 
     // MARK: - Requests
@@ -262,15 +257,15 @@ public struct S3ObjectStore: ObjectStore {
     /// Signs and sends one request, retrying 5xx answers and connection errors with backoff.
     /// Answers outside `expect` become ``StorageError``s.
     private func send(
-        _ method: String, key: ObjectKey?, query: String? = nil, body: [UInt8], headers: [String: String] = [:], expect: Set<UInt>
-    ) async throws -> HTTPClientResponse {
-        try await send(method, key: key, query: query, body: ByteBuffer(bytes: body), headers: headers, expect: expect)
-    }
-
-    private func send(
-        _ method: String, key: ObjectKey?, query: String? = nil, body: ByteBuffer = ByteBuffer(), headers: [String: String] = [:], expect: Set<UInt>
+        _ method: String, key: ObjectKey?, query: String? = nil, body: RequestPayload = .empty, headers: [String: String] = [:], expect: Set<UInt>
     ) async throws -> HTTPClientResponse {
         let url = configuration.url(for: key.map { ObjectKeyPath($0.rawValue) }, query: query)
+        var headers = headers
+        if let crc32 = body.crc32 {
+            headers["x-amz-checksum-crc32"] = crc32
+            // What the AWS SDKs send beside it; S3-compatible servers read the algorithm from it.
+            headers["x-amz-sdk-checksum-algorithm"] = "CRC32"
+        }
         var lastError: StorageError?
         for attempt in 1...configuration.maxAttempts {
             if attempt > 1 {
@@ -278,13 +273,12 @@ public struct S3ObjectStore: ObjectStore {
             }
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = HTTPMethod(rawValue: method)
-            let payloadHash = body.withUnsafeReadableBytes { SHA256.hash(data: $0) }.hexEncoded
             var toSign = headers
             toSign["host"] = SigV4Signer.hostHeader(url)
-            let signed = signer.signedHeaders(method: method, url: url, headers: toSign, payloadHash: payloadHash)
+            let signed = signer.signedHeaders(method: method, url: url, headers: toSign, payloadHash: body.sha256)
             for (name, value) in headers.merging(signed, uniquingKeysWith: { $1 }) { request.headers.add(name: name, value: value) }
-            if body.readableBytes > 0 || method == "PUT" || method == "POST" {
-                request.body = .bytes(body)
+            if body.bytes.readableBytes > 0 || method == "PUT" || method == "POST" {
+                request.body = .bytes(body.bytes)
             }
             let response: HTTPClientResponse
             do {
@@ -304,6 +298,44 @@ public struct S3ObjectStore: ObjectStore {
             lastError = error
         }
         throw lastError ?? StorageError(code: .unavailable, message: "\(method) \(url.path) failed")
+    }
+}
+
+/// A request body with the digests its request carries, computed once however often the
+/// request is retried.
+struct RequestPayload: Sendable {
+    static let empty = RequestPayload(ByteBuffer(), checksum: false, signed: true)
+
+    let bytes: ByteBuffer
+    /// What Signature V4 signs as the body (`x-amz-content-sha256`): its SHA-256 in hex, or
+    /// `UNSIGNED-PAYLOAD`.
+    let sha256: String
+    /// The body's CRC-32 for `x-amz-checksum-crc32`, if checksums are sent.
+    let crc32: String?
+
+    /// - Parameters:
+    ///   - checksum: whether to send the body's CRC-32.
+    ///   - signed: whether the signature covers the body's SHA-256 (``S3Configuration/signsPayloads``).
+    init(_ bytes: ByteBuffer, checksum: Bool, signed: Bool) {
+        self.bytes = bytes
+        if bytes.readableBytes == 0 {
+            sha256 = SigV4Signer.emptyPayload
+        } else if signed {
+            sha256 = bytes.withUnsafeReadableBytes { SHA256.hash(data: $0) }.hexEncoded
+        } else {
+            sha256 = SigV4Signer.unsignedPayload
+        }
+        crc32 = checksum ? CRC32(of: bytes).base64 : nil
+    }
+
+    /// An upload's body, with the checksum and signing `configuration` asks for.
+    init(upload bytes: ByteBuffer, _ configuration: S3Configuration) {
+        self.init(bytes, checksum: configuration.sendsChecksums, signed: configuration.signsPayloads)
+    }
+
+    /// A body of S3's own API (XML), signed and without a checksum.
+    init(document bytes: ByteBuffer) {
+        self.init(bytes, checksum: false, signed: true)
     }
 }
 
@@ -327,58 +359,77 @@ enum S3XML {
     }
 }
 
-/// Where the parts of a multipart upload come from.
+/// Where the bytes of an upload come from.
 protocol PartSource {
-    /// Up to `limit` more bytes, or `nil` at the end.
-    mutating func nextPart(upTo limit: Int) async throws -> [UInt8]?
+    /// Appends bytes to `buffer` until it holds `count` readable bytes or the source has no
+    /// more (it then holds fewer).
+    mutating func fill(_ buffer: inout ByteBuffer, upTo count: Int) async throws
 }
 
-/// Parts read from a file.
-struct FileChunkSource: PartSource {
+/// A file's bytes, read straight into the part buffers.
+struct FilePartSource: PartSource {
     private let handle: FileHandle
-    /// Set at the end of the file: the handle is closed, and later calls must not read it.
-    private var finished = false
+    private let path: String
 
-    init(_ url: URL, chunkSize: Int) throws {
+    init(_ url: URL) throws {
         do { handle = try FileHandle(forReadingFrom: url) } catch {
             throw StorageError(code: .localFile, message: "cannot read \(url.path): \(error.localizedDescription)")
         }
+        path = url.path
     }
 
-    mutating func nextPart(upTo limit: Int) async throws -> [UInt8]? {
-        guard !finished else { return nil }
-        let data: Data?
-        do { data = try handle.read(upToCount: limit) } catch {
-            throw StorageError(code: .localFile, message: "reading the file to upload failed: \(error.localizedDescription)")
+    mutating func fill(_ buffer: inout ByteBuffer, upTo count: Int) async throws {
+        let descriptor = handle.fileDescriptor
+        while buffer.readableBytes < count {
+            let wanted = count - buffer.readableBytes
+            var failure: Int32?
+            let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
+                while true {
+                    let result = systemRead(descriptor, space.baseAddress, wanted)
+                    if result >= 0 { return result }
+                    if errno != EINTR {
+                        failure = errno
+                        return 0
+                    }
+                }
+            }
+            if let failure {
+                throw StorageError(code: .localFile, message: "reading \(path) failed: \(String(cString: strerror(failure)))")
+            }
+            if read == 0 { return }
         }
-        guard let data, !data.isEmpty else {
-            finished = true
-            try? handle.close()
-            return nil
-        }
-        return [UInt8](data)
     }
 }
 
-/// Parts read from the rest of an async sequence of chunks.
-struct IteratorChunkSource<Iterator: AsyncIteratorProtocol>: PartSource where Iterator.Element == [UInt8] {
-    var iterator: Iterator
-    var carry: [UInt8] = []
-    let partSize: Int
+#if canImport(Glibc)
+private let systemRead = Glibc.read
+#elseif canImport(Darwin)
+private let systemRead = Darwin.read
+#endif
 
-    mutating func nextPart(upTo limit: Int) async throws -> [UInt8]? {
-        while carry.count < limit {
-            let next: [UInt8]?
-            do { next = try await iterator.next() } catch {
-                throw StorageError(code: .failed, message: "reading the body failed: \(error)")
+/// The bytes of an async sequence of chunks; a chunk that overruns a part is carried into the next.
+struct ChunkPartSource<Iterator: AsyncIteratorProtocol>: PartSource where Iterator.Element == [UInt8] {
+    var iterator: Iterator
+    private var carry: ArraySlice<UInt8> = []
+
+    init(iterator: Iterator) {
+        self.iterator = iterator
+    }
+
+    mutating func fill(_ buffer: inout ByteBuffer, upTo count: Int) async throws {
+        while buffer.readableBytes < count {
+            if carry.isEmpty {
+                let next: [UInt8]?
+                do { next = try await iterator.next() } catch {
+                    throw StorageError(code: .failed, message: "reading the body failed: \(error)")
+                }
+                guard let next else { return }
+                carry = next[...]
             }
-            guard let next else { break }
-            carry += next
+            let taken = carry.prefix(count - buffer.readableBytes)
+            buffer.writeBytes(taken)
+            carry = carry.dropFirst(taken.count)
         }
-        guard !carry.isEmpty else { return nil }
-        let part = Array(carry.prefix(limit))
-        carry.removeFirst(part.count)
-        return part
     }
 }
 
