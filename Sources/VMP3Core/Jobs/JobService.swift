@@ -67,23 +67,29 @@ public struct JobService: Sendable {
     /// the ``caching`` has an earlier conversion of the same bytes with the same options, copies
     /// its MP3 and returns the job already `succeeded`, with ``Job/fromCache`` set.
     ///
+    /// The "job submitted" log line carries the time of each stage (`upload_ms`, `record_ms`,
+    /// `publish_ms`, …) with whatever the caller recorded in `timings` before.
+    ///
     /// - Throws: ``ConversionError`` (``ConversionError/Code/invalidOption``) for bad options,
     ///   before anything is stored; ``JobStoreError/Code/activeLimitReached`` when the owner has
     ///   ``Submission/maxActiveJobs`` jobs queued or running (the upload is then deleted);
     ///   storage, store and queue errors otherwise. If the job cannot be published, it is
     ///   recorded as failed and the error is thrown.
-    public func submit<Body: AsyncSequence & Sendable>(_ submission: Submission, body: Body) async throws -> JobCreation
+    public func submit<Body: AsyncSequence & Sendable>(_ submission: Submission, body: Body, timings: JobTimings = JobTimings()) async throws -> JobCreation
         where Body.Element == [UInt8]
     {
         try submission.options.validate()
         // Look before streaming the upload, so that a retried request does not store it again.
-        if let key = submission.idempotencyKey, let existing = try await store.job(forIdempotencyKey: key, owner: submission.owner) {
+        if let key = submission.idempotencyKey,
+           let existing = try await timings.time("idempotency", { try await store.job(forIdempotencyKey: key, owner: submission.owner) }) {
             return JobCreation(job: existing, created: false)
         }
         let id = JobID()
         let sourceKey = Job.sourceKey(for: id)
         let digest = SHA256Digest()
-        let stored = try await storage.put(sourceKey, body: digest.hashing(body), contentType: "application/octet-stream")
+        let stored = try await timings.time("upload") {
+            try await storage.put(sourceKey, body: digest.hashing(body), contentType: "application/octet-stream")
+        }
         var job = Job(
             id: id, owner: submission.owner, source: sourceKey, sourceName: submission.sourceName.flatMap(SourceFileName.init)?.rawValue, sourceSize: stored.size,
             options: submission.options, webhookURL: submission.webhookURL, notifyEmail: submission.notifyEmail
@@ -91,7 +97,9 @@ public struct JobService: Sendable {
         job.sourceSHA256 = digest.finalize()
         let creation: JobCreation
         do {
-            creation = try await store.create(job, idempotencyKey: submission.idempotencyKey, activeLimit: submission.maxActiveJobs)
+            creation = try await timings.time("record") {
+                try await store.create(job, idempotencyKey: submission.idempotencyKey, activeLimit: submission.maxActiveJobs)
+            }
         } catch {
             try? await storage.delete(sourceKey)
             throw error
@@ -101,17 +109,19 @@ public struct JobService: Sendable {
             try? await storage.delete(sourceKey)
             return creation
         }
-        if let served = await serveFromCache(creation.job) {
+        if let served = await timings.time("cache", { await serveFromCache(creation.job) }) {
             return JobCreation(job: served, created: true)
         }
         do {
-            try await queue.publish(JobMessage(jobID: id))
+            try await timings.time("publish") { try await queue.publish(JobMessage(jobID: id)) }
         } catch {
             logger.error("could not publish a job", metadata: ["job_id": "\(id)", "error": "\(error)"])
             _ = try? await store.failQueued(id, failure: JobFailure(code: "not_queued", message: "the job could not be queued: \(error)"))
             throw error
         }
-        logger.info("job submitted", metadata: ["job_id": "\(id)", "owner": "\(submission.owner)", "bytes": "\(stored.size)"])
+        logger.info("job submitted", metadata: [
+            "job_id": "\(id)", "owner": "\(submission.owner)", "bytes": "\(stored.size)",
+        ].merging(timings.metadata) { $1 })
         return creation
     }
 

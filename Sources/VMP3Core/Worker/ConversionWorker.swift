@@ -92,14 +92,18 @@ public struct ConversionWorker: Service {
 
     func handle(_ delivery: QueueDelivery<JobMessage>) async {
         let message = delivery.message
+        let received = Date()
+        let timings = JobTimings()
         var logger = logger
         logger[metadataKey: "job_id"] = "\(message.jobID)"
 
         let claim: JobClaim
         do {
-            claim = try await store.claim(
-                message.jobID, holder: configuration.workerID, leaseDuration: configuration.leaseDuration, maxAttempts: configuration.maxAttempts
-            )
+            claim = try await timings.time("claim") {
+                try await store.claim(
+                    message.jobID, holder: configuration.workerID, leaseDuration: configuration.leaseDuration, maxAttempts: configuration.maxAttempts
+                )
+            }
         } catch {
             // The store cannot say how often the job ran: count this message's deliveries, so
             // that a store that stays down does not have the message retried for ever.
@@ -143,11 +147,16 @@ public struct ConversionWorker: Service {
             // Attempts are counted by the store when a job is claimed, so an attempt that killed
             // its worker (crash, out of memory, SIGKILL) counts too.
             logger[metadataKey: "attempt"] = "\(job.attempts)"
-            await run(job, delivery, attempt: job.attempts, logger: logger)
+            if job.attempts == 1 {
+                // From the job's record to its message reaching this worker, on the two
+                // processes' wall clocks.
+                timings.record("queued", .seconds(max(0, received.timeIntervalSince(job.createdAt))))
+            }
+            await run(job, delivery, attempt: job.attempts, timings: timings, logger: logger)
         }
     }
 
-    private func run(_ job: Job, _ delivery: QueueDelivery<JobMessage>, attempt: Int, logger: Logger) async {
+    private func run(_ job: Job, _ delivery: QueueDelivery<JobMessage>, attempt: Int, timings: JobTimings, logger: Logger) async {
         logger.info("converting", metadata: ["source": "\(job.source)"])
         var work: JobWorkDirectory?
         defer { work?.remove() }
@@ -158,16 +167,18 @@ public struct ConversionWorker: Service {
             work = workDirectory
             let output = try await runHoldingLease(job, logger: logger) { progress in
                 if let local {
-                    return try await self.convertInPlace(job, local, progress: progress, logger: logger)
+                    return try await self.convertInPlace(job, local, progress: progress, timings: timings, logger: logger)
                 }
-                return try await self.convert(job, in: workDirectory?.url ?? self.configuration.temporaryDirectory, progress: progress, logger: logger)
+                return try await self.convert(
+                    job, in: workDirectory?.url ?? self.configuration.temporaryDirectory, progress: progress, timings: timings, logger: logger
+                )
             }
             // The MP3 is stored: the folder goes before the job is marked done, so that a job
             // seen as ended has left nothing behind.
             workDirectory?.remove()
             let done: Job
             do {
-                done = try await store.succeed(job.id, holder: configuration.workerID, output: output)
+                done = try await timings.time("record") { try await store.succeed(job.id, holder: configuration.workerID, output: output) }
             } catch let error as JobStoreError where error.code == .leaseLost {
                 // Cancelled while the MP3 was uploading: it must not stay.
                 await removeOutputIfCancelled(job, logger: logger)
@@ -175,14 +186,17 @@ public struct ConversionWorker: Service {
                 await acknowledge(delivery, logger: logger)
                 return
             }
-            logger.info("succeeded", metadata: ["output": "\(output.key)", "bytes": "\(output.byteCount)", "duration": "\(output.duration)"])
-            await removeSource(of: done, logger: logger)
-            await recordInCache(done, logger: logger)
-            if await !publishOutcome(done, logger: logger) {
+            await timings.time("cleanup") { await removeSource(of: done, logger: logger) }
+            await timings.time("cache") { await recordInCache(done, logger: logger) }
+            let published = await timings.time("outcome") { await publishOutcome(done, logger: logger) }
+            if published {
+                await timings.time("ack") { await acknowledge(delivery, logger: logger) }
+            } else {
                 try? await delivery.requeue()
-                return
             }
-            await acknowledge(delivery, logger: logger)
+            logger.info("succeeded", metadata: [
+                "output": "\(output.key)", "bytes": "\(output.byteCount)", "duration": "\(output.duration)",
+            ].merging(timings.metadata) { $1 })
         } catch {
             await settle(WorkerFailure(error), job: job, delivery, attempt: attempt, logger: logger)
         }
@@ -190,17 +204,19 @@ public struct ConversionWorker: Service {
 
     /// Convert the stored upload where it lies and rename the MP3 into the store: no copies.
     private func convertInPlace(
-        _ job: Job, _ local: any LocalObjectFiles, progress: AsyncStream<Double>.Continuation, logger: Logger
+        _ job: Job, _ local: any LocalObjectFiles, progress: AsyncStream<Double>.Continuation, timings: JobTimings, logger: Logger
     ) async throws -> JobOutput {
-        let source = try await local.localFile(for: job.source)
+        let source = try await timings.time("fetch") { try await local.localFile(for: job.source) }
         let mp3 = local.stagingFile()
         defer { try? FileManager.default.removeItem(at: mp3) } // nothing there once adopted
         Counter(label: "vmp3_conversions_total").increment()
         let result: ConversionResult
         do {
-            result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
-                if let fraction = report.fraction { progress.yield(fraction) }
-            }, logger: logger)
+            result = try await timings.time("convert") { () async throws(ConversionError) -> ConversionResult in
+                try await converter.convert(source, to: mp3, options: job.options, progress: { report in
+                    if let fraction = report.fraction { progress.yield(fraction) }
+                }, logger: logger)
+            }
         } catch {
             // Clients read job failures: the store's paths are none of their business.
             var error = error
@@ -208,7 +224,7 @@ public struct ConversionWorker: Service {
             throw error
         }
         try Task.checkCancellation()
-        let stored = try await local.adopt(mp3, as: job.outputKey, contentType: "audio/mpeg")
+        let stored = try await timings.time("store") { try await local.adopt(mp3, as: job.outputKey, contentType: "audio/mpeg") }
         var output = JobOutput(key: job.outputKey, result: result)
         output.byteCount = stored.size
         return output
@@ -216,17 +232,19 @@ public struct ConversionWorker: Service {
 
     /// Download, convert, upload. Returns the output as stored.
     private func convert(
-        _ job: Job, in directory: URL, progress: AsyncStream<Double>.Continuation, logger: Logger
+        _ job: Job, in directory: URL, progress: AsyncStream<Double>.Continuation, timings: JobTimings, logger: Logger
     ) async throws -> JobOutput {
         let source = directory.appendingPathComponent("source")
         let mp3 = directory.appendingPathComponent("output.mp3")
-        try await storage.get(job.source, toFile: source)
+        _ = try await timings.time("fetch") { try await storage.get(job.source, toFile: source) }
         Counter(label: "vmp3_conversions_total").increment()
-        let result = try await converter.convert(source, to: mp3, options: job.options, progress: { report in
-            if let fraction = report.fraction { progress.yield(fraction) }
-        }, logger: logger)
+        let result = try await timings.time("convert") {
+            try await converter.convert(source, to: mp3, options: job.options, progress: { report in
+                if let fraction = report.fraction { progress.yield(fraction) }
+            }, logger: logger)
+        }
         try Task.checkCancellation()
-        let stored = try await storage.put(job.outputKey, fromFile: mp3, contentType: "audio/mpeg")
+        let stored = try await timings.time("store") { try await storage.put(job.outputKey, fromFile: mp3, contentType: "audio/mpeg") }
         var output = JobOutput(key: job.outputKey, result: result)
         output.byteCount = stored.size
         return output

@@ -152,6 +152,8 @@ public struct JobRoutes: Sendable {
     }
 
     private func submit(_ request: Request, _ context: VMP3RequestContext) async throws -> Response {
+        let timings = JobTimings()
+        let admission = ContinuousClock.now
         let owner = try context.requireCaller()
         let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
         let parsed = try JobRequestOptions(query)
@@ -203,9 +205,11 @@ public struct JobRoutes: Sendable {
             maxActiveJobs: configuration.maxActiveJobs
         )
         let body = LimitedBody(body: request.body, limit: limit)
+        // The options, the webhook's address, the rate limit, the active jobs and the quota.
+        timings.record("admit", ContinuousClock.now - admission)
         let creation: JobCreation
         do {
-            creation = try await service.submit(submission, body: body)
+            creation = try await service.submit(submission, body: body, timings: timings)
         } catch where body.exceeded.isSet {
             // The store reports the body's failure as its own; the cause is the size.
             if limit < configuration.maxUploadBytes, let quota = configuration.storageQuotaBytes {
