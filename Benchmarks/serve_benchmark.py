@@ -5,8 +5,8 @@
     python3 Benchmarks/serve_benchmark.py [--runs 3] [--input .benchmarks/10min-720p.mp4] [--baseline OTHER-VMP3]
 
 Starts `vmp3 serve` on loopback with its data in a scratch folder (embedded backends: files and
-SQLite, the conversion cache off), registers a user, and for each run uploads the input with curl
-(streamed), then polls the job until it has succeeded; the time is from the upload's start to
+SQLite, the conversion cache off), registers a user, and for each run uploads the input (streamed with
+sendfile, Benchmarks/http_upload.py), then polls the job until it has succeeded; the time is from the upload's start to
 `succeeded`. In the same invocation it times `vmp3 convert` of the same file with the same options
 (CBR 192). Prints the medians and the overhead of the service (serve minus convert). With
 `--baseline`, the same rows for another `vmp3` executable (e.g. one built before a change),
@@ -23,6 +23,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from http_upload import upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,11 +56,8 @@ def start_serve(vmp3, data):
 
 def serve_once(base, token, video):
     start = time.perf_counter()
-    upload = subprocess.run(["curl", "-sS", "--fail", "-X", "POST", "-H", f"Authorization: Bearer {token}",
-                             "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{video}",
-                             f"{base}/v1/jobs?bitrate=192"], capture_output=True, check=True)
+    job = upload(base, token, video, "?bitrate=192")["id"]
     uploaded = time.perf_counter() - start
-    job = json.loads(upload.stdout)["id"]
     while True:
         state = call("GET", f"{base}/v1/jobs/{job}", token=token)
         if state["status"] == "succeeded":

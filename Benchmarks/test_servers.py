@@ -42,12 +42,14 @@ def deployment_environment(env, name, work):
     return env, s3
 
 
-def start_service(binary, env):
-    """Starts a service executable; returns (process, its http:// address) once it listens."""
+def start_service(binary, env, stderr=None):
+    """Starts a service executable; returns (process, its http:// address) once it listens. Its
+    standard error (the log) goes to the file `stderr` if given, else nowhere."""
     import re
     import sys
     import threading
-    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log = open(stderr, "w") if stderr else subprocess.DEVNULL
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     line = process.stdout.readline()
     match = re.search(r"listening on (http://[0-9.]+:[0-9]+)", line)
     if not match:

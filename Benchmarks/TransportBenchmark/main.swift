@@ -4,6 +4,7 @@
 //   vmp3-transport-bench amqp AMQP_URL MESSAGES
 //   vmp3-transport-bench redis REDIS_URL JOBS CONCURRENCY
 //   vmp3-transport-bench s3 S3_ENDPOINT FILE
+//   vmp3-transport-bench s3-upload S3_ENDPOINT BUCKET FILE [TIMES]   (uploads into a bucket that exists)
 import Foundation
 import VMP3Core
 import VMP3Transport
@@ -106,14 +107,28 @@ func benchmarkS3(endpoint: URL, file: URL) async throws {
     try await store.delete(key)
 }
 
+func benchmarkS3Upload(endpoint: URL, bucket: String, file: URL, times: Int) async throws {
+    let configuration = try S3Configuration(url: URL(string: "s3://\(bucket)?endpoint=\(endpoint.absoluteString)&region=us-east-1")!)
+    let store = S3ObjectStore(configuration: configuration, credentials: AWSCredentials(accessKeyID: "bench", secretAccessKey: "bench-secret"))
+    let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
+    for _ in 0..<times {
+        let key = try ObjectKey("bench/\(UUID().uuidString).bin")
+        let upload = try await time { _ = try await store.put(key, fromFile: file, contentType: "application/octet-stream") }
+        emit(["metric": "s3.upload", "bytes": size, "seconds": upload, "mb_per_second": Double(size) / 1e6 / upload, "peak_rss": peakRSS()])
+        try await store.delete(key)
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst().map { $0 }
 do {
     switch (arguments.first, arguments.count) {
     case ("amqp", 3): try await benchmarkAMQP(url: URL(string: arguments[1])!, messages: Int(arguments[2])!)
     case ("redis", 4): try await benchmarkRedis(url: URL(string: arguments[1])!, jobs: Int(arguments[2])!, concurrency: Int(arguments[3])!)
     case ("s3", 3): try await benchmarkS3(endpoint: URL(string: arguments[1])!, file: URL(fileURLWithPath: arguments[2]))
+    case ("s3-upload", 4), ("s3-upload", 5):
+        try await benchmarkS3Upload(endpoint: URL(string: arguments[1])!, bucket: arguments[2], file: URL(fileURLWithPath: arguments[3]), times: arguments.count == 5 ? Int(arguments[4]) ?? 1 : 1)
     default:
-        FileHandle.standardError.write(Data("usage: vmp3-transport-bench amqp URL N | redis URL JOBS CONCURRENCY | s3 ENDPOINT FILE\n".utf8))
+        FileHandle.standardError.write(Data("usage: vmp3-transport-bench amqp URL N | redis URL JOBS CONCURRENCY | s3 ENDPOINT FILE | s3-upload ENDPOINT BUCKET FILE [TIMES]\n".utf8))
         exit(64)
     }
 } catch {
