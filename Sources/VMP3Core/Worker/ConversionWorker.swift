@@ -186,9 +186,12 @@ public struct ConversionWorker: Service {
                 await acknowledge(delivery, logger: logger)
                 return
             }
-            await timings.time("cleanup") { await removeSource(of: done, logger: logger) }
-            await timings.time("cache") { await recordInCache(done, logger: logger) }
+            // Three independent round trips (storage, cache, queue), made at once: the job's
+            // place in the worker is held until they are done.
+            async let removed: Void = timings.time("cleanup") { await removeSource(of: done, logger: logger) }
+            async let cached: Void = timings.time("cache") { await recordInCache(done, logger: logger) }
             let published = await timings.time("outcome") { await publishOutcome(done, logger: logger) }
+            _ = await (removed, cached)
             if published {
                 await timings.time("ack") { await acknowledge(delivery, logger: logger) }
             } else {

@@ -81,7 +81,9 @@ public struct S3ObjectStore: ObjectStore {
             let handle = try FileHandle(forWritingTo: staging)
             defer { try? handle.close() }
             for try await chunk in download.body { try handle.write(contentsOf: chunk) }
-            try handle.synchronize()
+            // The rename makes the file appear whole or not at all; flushing it to the disk is
+            // not this store's promise (the worker's copy is scratch): a caller that needs it
+            // synchronises the file itself.
             if rename(staging.path, file.path) != 0 { throw StorageError(code: .localFile, message: "cannot move into \(file.path)") }
         } catch {
             try? FileManager.default.removeItem(at: staging)
