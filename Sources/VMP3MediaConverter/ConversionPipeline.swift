@@ -60,6 +60,8 @@ struct ConversionPipeline {
         let budget = EncodingThreadBudget.shared
         let threads = budget.take(options.threads ?? (SegmentLayout.isWorthwhile(forSeconds: expectedSeconds) ? nil : 1))
         defer { budget.release(threads) }
+        // The cover first, so that the video decoder it may need is gone before the encoders exist.
+        let cover = try coverPicture(from: container, start: start, length: expectedSeconds)
         let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
         let encoder: any MP3StreamEncoder = threads.count > 1
             ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, stop: stop, logger: logger)
@@ -70,7 +72,6 @@ struct ConversionPipeline {
             "threads": "\(threads.count)",
         ])
 
-        let cover = try coverPicture(from: container, start: start, length: expectedSeconds)
         let chapters = Chapter.placed(container.chapters, start: start, duration: options.duration, length: sourceDuration)
         let file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
         let id3 = ID3v2Tag(tags: tags, cover: cover, chapters: chapters).encoded()
@@ -218,6 +219,7 @@ struct ConversionPipeline {
     private func coverPicture(from container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> ID3v2Tag.Picture? {
         func videoFrame(at seconds: Double) throws(ConversionError) -> ID3v2Tag.Picture? {
             guard configuration.limits.videoFrameCovers, container.firstVideoStream() != nil else { return nil }
+            defer { AllocatorArenas.returnFreedMemory() }
             return try VideoFrameCover(input: input, limits: configuration.limits, cancellation: stop.cancellation, logger: logger).take(at: seconds)
         }
         switch options.cover ?? .automatic {

@@ -11,6 +11,7 @@ import VMP3Core
 import VMP3MediaConverter
 import VMP3Transport
 
+AllocatorArenas.limit()
 await ServiceMain.run("vmp3-converter") {
     let environment = try ServiceEnvironment(.converter)
     let settings = environment.settings

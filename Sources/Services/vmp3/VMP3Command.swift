@@ -1,4 +1,5 @@
 import ArgumentParser
+import VMP3Kit
 
 @main
 struct VMP3Command: AsyncParsableCommand {
@@ -7,4 +8,20 @@ struct VMP3Command: AsyncParsableCommand {
         abstract: "Convert the audio of videos to MP3.",
         subcommands: [ConvertCommand.self, ProbeCommand.self, ServeCommand.self, SettingsCommand.self, CreateBucketCommand.self]
     )
+
+    /// ArgumentParser's own entry point, after the allocator is told to keep two arenas: that
+    /// must come before any thread allocates (``AllocatorArenas``).
+    static func main() async {
+        AllocatorArenas.limit()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
