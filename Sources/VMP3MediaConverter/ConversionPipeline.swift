@@ -219,7 +219,7 @@ struct ConversionPipeline {
     private func coverPicture(from container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> ID3v2Tag.Picture? {
         func videoFrame(at seconds: Double) throws(ConversionError) -> ID3v2Tag.Picture? {
             guard configuration.limits.videoFrameCovers, container.firstVideoStream() != nil else { return nil }
-            defer { AllocatorArenas.returnFreedMemory() }
+            defer { ProcessAllocator.returnFreedMemory() }
             return try VideoFrameCover(input: input, limits: configuration.limits, cancellation: stop.cancellation, logger: logger).take(at: seconds)
         }
         switch options.cover ?? .automatic {

@@ -11,7 +11,6 @@ import VMP3Core
 import VMP3MediaConverter
 import VMP3Transport
 
-AllocatorArenas.limit()
 await ServiceMain.run("vmp3-converter") {
     let environment = try ServiceEnvironment(.converter)
     let settings = environment.settings

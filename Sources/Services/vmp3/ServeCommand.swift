@@ -71,6 +71,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // As the services do: uploads and transfers go through large buffers.
+        ProcessAllocator.mapLargeBlocks()
         let logger = CLILogging.logger(verbose: verbose)
         let settings = settings()
         do {

@@ -10,9 +10,9 @@ struct VMP3Command: AsyncParsableCommand {
     )
 
     /// ArgumentParser's own entry point, after the allocator is told to keep two arenas: that
-    /// must come before any thread allocates (``AllocatorArenas``).
+    /// must come before any thread allocates (`ProcessAllocator`).
     static func main() async {
-        AllocatorArenas.limit()
+        ProcessAllocator.limitArenas()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import Foundation
+import VMP3Core
 
 /// The top level of a service executable.
 public enum ServiceMain {
@@ -7,6 +8,10 @@ public enum ServiceMain {
     /// line on standard error (`NAME: MESSAGE`) and the exit status 1, instead of the Swift
     /// runtime's "Error raised at top level" crash report with a backtrace.
     public static func run(_ name: String, _ body: () async throws -> Void) async -> Never {
+        // Before any thread allocates: a service streams uploads, downloads and MP3s through large
+        // buffers, and converts (``ProcessAllocator``).
+        ProcessAllocator.limitArenas()
+        ProcessAllocator.mapLargeBlocks()
         do {
             try await body()
             exit(0)

@@ -211,7 +211,9 @@ public struct S3ObjectStore: ObjectStore {
 
     /// Uploads the parts with bounded concurrency. Each part is read into a buffer of its own and
     /// hashed while the ones before it are on the wire, so that it goes out as soon as a place
-    /// is free. Returns the parts in order and the total size.
+    /// is free. A sent part's buffer takes the next part: an upload allocates
+    /// ``S3Configuration/uploadConcurrency`` + 1 buffers once (fresh ones for every part cost page
+    /// faults, and the allocator kept the freed ones). Returns the parts in order and the total size.
     private func uploadParts(_ key: ObjectKey, uploadQuery: String, head: ByteBuffer, rest source: inout some PartSource) async throws -> ([UploadedPart], Int64) {
         let partSize = configuration.partSize
         // What was read and not sent yet: the head first, which may hold more than one part.
@@ -219,7 +221,9 @@ public struct S3ObjectStore: ObjectStore {
         var parts: [UploadedPart] = []
         var size: Int64 = 0
         var number = 0
-        try await withThrowingTaskGroup(of: UploadedPart.self) { group in
+        // Buffers whose parts are stored, to be filled again.
+        var spare: [ByteBuffer] = []
+        try await withThrowingTaskGroup(of: (UploadedPart, ByteBuffer).self) { group in
             var inFlight = 0
             while true {
                 if pending.readableBytes < partSize {
@@ -229,12 +233,13 @@ public struct S3ObjectStore: ObjectStore {
                 // A slice shares the buffer's memory: no copy.
                 let payload = RequestPayload(upload: pending.readSlice(length: min(partSize, pending.readableBytes))!, configuration)
                 if pending.readableBytes == 0 {
-                    pending = ByteBufferAllocator().buffer(capacity: partSize)
+                    pending = spare.popLast() ?? ByteBufferAllocator().buffer(capacity: partSize)
                 }
                 number += 1
                 size += Int64(payload.bytes.readableBytes)
-                if inFlight == configuration.uploadConcurrency, let done = try await group.next() {
+                if inFlight == configuration.uploadConcurrency, let (done, buffer) = try await group.next() {
                     parts.append(done)
+                    spare.append(buffer)
                     inFlight -= 1
                 }
                 let partNumber = number
@@ -245,11 +250,13 @@ public struct S3ObjectStore: ObjectStore {
                     }
                     // Read the (empty) answer to its end so that the connection goes back to the pool.
                     _ = try? await response.body.collect(upTo: 1 << 16)
-                    return UploadedPart(number: partNumber, etag: etag, crc32: payload.crc32)
+                    var buffer = payload.bytes
+                    buffer.clear()
+                    return (UploadedPart(number: partNumber, etag: etag, crc32: payload.crc32), buffer)
                 }
                 inFlight += 1
             }
-            for try await done in group { parts.append(done) }
+            for try await (done, _) in group { parts.append(done) }
         }
         return (parts.sorted { $0.number < $1.number }, size)
     }
