@@ -146,12 +146,15 @@ import VMP3Kit
     @Test("a worker stopped mid-job returns it to the queue, and another worker finishes it with one output")
     func stoppedMidJob() async throws {
         let harness = try WorkerHarness()
+        // The first worker's conversion waits for the stop, whatever the machine's speed.
+        harness.converter.hold(true)
         let first = RunningServices([harness.worker("first", grace: .zero)])
         let job = try await harness.submit(.longAudio)
         try await eventually("the first worker to be converting") {
             (try await harness.store.get(job.id)?.progress ?? 0) > 0.05
         }
         try await first.stop()
+        harness.converter.hold(false)
         let released = try #require(try await harness.store.get(job.id))
         // Stopped by the shutdown, not by the job: the attempt is not counted against it.
         #expect(released.status == .queued && released.lease == nil && released.attempts == 0)
@@ -240,6 +243,9 @@ import VMP3Kit
     @Test("a job cancelled while running stops converting and leaves no output")
     func cancelledWhileRunning() async throws {
         let harness = try WorkerHarness()
+        // The conversion waits for the cancellation, whatever the machine's speed (the real
+        // converter's own cancellation: ConversionFailureTests, SegmentedEncodingTests).
+        harness.converter.hold(true)
         let services = RunningServices([harness.worker()])
         let job = try await harness.submit(.longAudio)
         try await eventually("the conversion to be under way") {
