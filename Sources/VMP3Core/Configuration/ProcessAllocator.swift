@@ -34,16 +34,19 @@ public enum ProcessAllocator {
     /// that needed several megabytes for a moment (the video decoder of a cover taken from a
     /// frame), so that they do not stay resident through the work that follows.
     public static func returnFreedMemory() {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
-        #endif
+        _ = function("malloc_trim", as: MallocTrim.self)?(0)
     }
 
     private static func mallopt(_ parameter: Int32, _ value: Int32) {
+        _ = function("mallopt", as: MallOpt.self)?(parameter, value)
+    }
+
+    /// The C library's function `name`, if it has one.
+    private static func function<Function>(_ name: String, as type: Function.Type) -> Function? {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        _ = unsafeBitCast(symbol, to: MallOpt.self)(parameter, value)
+        return dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: type) }
+        #else
+        return nil
         #endif
     }
 }
