@@ -65,7 +65,7 @@ def s3_behaviour(app):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, default=39000)
+    parser.add_argument("-p", "--port", type=int, default=19000)
     args = parser.parse_args()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, s3_behaviour(app), threaded=True)

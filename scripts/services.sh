@@ -9,13 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD/.services
 
+# Every port is below Linux's ephemeral range (32768-60999): a port in it can be taken, at the
+# moment a server starts, by any client's outgoing connection, and the server cannot listen (a
+# restarted RabbitMQ then stops with `rabbit_is_not_running`). Scratch servers of the tests take
+# 20000-29999; RabbitMQ's CLI tools bind 35672-35682.
 REDIS_PORT=${VMP3_TEST_REDIS_PORT:-16379}
-AMQP_PORT=${VMP3_TEST_AMQP_PORT:-45672}  # not in 35672-35682: RabbitMQ's CLI tools bind those
-S3_PORT=${VMP3_TEST_S3_PORT:-39000}
-SMTP_PORT=${VMP3_TEST_SMTP_PORT:-39025}
-SMTP_TLS_PORT=${VMP3_TEST_SMTP_TLS_PORT:-39026}  # requires STARTTLS, with a certificate made here
+AMQP_PORT=${VMP3_TEST_AMQP_PORT:-17672}  # its Erlang distribution port is the next one
+S3_PORT=${VMP3_TEST_S3_PORT:-19000}
+SMTP_PORT=${VMP3_TEST_SMTP_PORT:-19025}
+SMTP_TLS_PORT=${VMP3_TEST_SMTP_TLS_PORT:-19026}  # requires STARTTLS, with a certificate made here
 # A second broker that fault tests stop and start, so that the tests sharing the first are undisturbed.
-FAULT_AMQP_PORT=${VMP3_TEST_FAULT_AMQP_PORT:-45682}
+FAULT_AMQP_PORT=${VMP3_TEST_FAULT_AMQP_PORT:-17682}
 RABBIT_NODE=vmp3test@localhost
 RABBIT_DIR=$root/rabbitmq
 RABBIT_PORT=$AMQP_PORT
@@ -76,34 +80,41 @@ alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit ($3 == "Z" ? 0 : 1) }' "/proc/
 
 rabbit_ping() { rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; }
 
+# Ready means the broker's boot has finished, not only that its Erlang node answers. One
+# `await_startup` is not enough: RabbitMQ 3.10 answers `rabbit_is_not_running` at once, without
+# waiting, when it asks in a moment the node is neither booting nor running (seen in CI right after
+# the node first answered), so it is asked again until the deadline. Its last answer is kept.
+rabbit_ready() {
+  rabbit_ping || return 1
+  timeout 120 rabbitmqctl -q -n "$RABBIT_NODE" await_startup --timeout 60 > "$RABBIT_DIR/await.out" 2>&1
+}
+
 start_rabbitmq() {
   rabbit_env
-  # Already up (a start after a start, as a test that restarts the broker may do): nothing to do.
-  # Up but not answering: that node is replaced, or the new one would find its name taken.
-  if [ -n "$(rabbit_pid)" ]; then
-    rabbit_ping && { rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null; return 0; }
-    stop_rabbitmq
+  # Already up (a start after a start, as a test that restarts the broker may do): it only has to
+  # be ready. Up but not answering: that node is replaced, or the new one would find its name taken.
+  if [ -n "$(rabbit_pid)" ] && ! rabbit_ping; then stop_rabbitmq; fi
+  if [ -z "$(rabbit_pid)" ]; then
+    mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
+    # The Debian wrapper runs the broker as the rabbitmq user: it must own its folders.
+    chmod o+x "$root" "$PWD"
+    echo "[]." > "$RABBIT_DIR/enabled_plugins"
+    # consumer_timeout: see Docs/operations.md (long conversions hold a delivery for minutes).
+    printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$RABBIT_DIR/rabbitmq.conf"
+    chown -R rabbitmq:rabbitmq "$RABBIT_DIR" 2>/dev/null || true
+    rabbitmq-server -detached > "$RABBIT_DIR/start.out" 2>&1 || true
   fi
-  mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
-  # The Debian wrapper runs the broker as the rabbitmq user: it must own its folders.
-  chmod o+x "$root" "$PWD"
-  echo "[]." > "$RABBIT_DIR/enabled_plugins"
-  # consumer_timeout: see Docs/operations.md (long conversions hold a delivery for minutes).
-  printf 'loopback_users.guest = true\nconsumer_timeout = 7200000\n' > "$RABBIT_DIR/rabbitmq.conf"
-  chown -R rabbitmq:rabbitmq "$RABBIT_DIR" 2>/dev/null || true
-  rabbitmq-server -detached > "$RABBIT_DIR/start.out" 2>&1 || true
   # Boot on a machine starved by a sanitized test run can take minutes; a broker that exits
   # instead fails at once, with its own words.
-  local deadline=$((SECONDS + 240))
-  until rabbit_ping; do
-    if [ "$SECONDS" -ge "$deadline" ] || { [ "$SECONDS" -ge $((deadline - 220)) ] && [ -z "$(rabbit_pid)" ]; }; then
+  local started=$SECONDS deadline=$((SECONDS + 240))
+  until rabbit_ready; do
+    if [ "$SECONDS" -ge "$deadline" ] || { [ "$SECONDS" -ge $((started + 20)) ] && [ -z "$(rabbit_pid)" ]; }; then
       echo "services: rabbitmq $RABBIT_NODE did not start; its last words:" >&2
-      tail -n 5 "$RABBIT_DIR/start.out" "$RABBIT_DIR/log/$RABBIT_NODE.log" 2>/dev/null | cut -c1-300 >&2
+      tail -n 5 "$RABBIT_DIR/await.out" "$RABBIT_DIR/start.out" "$RABBIT_DIR/log/$RABBIT_NODE.log" 2>/dev/null | cut -c1-300 >&2
       return 1
     fi
     sleep 0.5
   done
-  rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null
 }
 
 stop_rabbitmq() {

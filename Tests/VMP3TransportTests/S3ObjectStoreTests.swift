@@ -146,10 +146,10 @@ import VMP3TestSupport
 @Suite struct S3FaultTests {
     /// Starts the proxy; returns its endpoint and the process (whose output logs each request).
     static func proxy(failures: Int, matching: String = "") async throws -> (URL, ExternalTool.Running) {
-        let port = Int.random(in: 30_000...34_999)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_proxy.py").path
-        let process = try ExternalTool.start("python3", ["-u", script, String(port), try TestServices.s3Endpoint.absoluteString, String(failures), matching])
-        _ = try await process.waitForOutput(/(ready)/, timeout: .seconds(5))
+        // Port 0: the kernel picks a free one (a random pick could be taken by another proxy or a client).
+        let process = try ExternalTool.start("python3", ["-u", script, "0", try TestServices.s3Endpoint.absoluteString, String(failures), matching])
+        let port = try #require(try await process.waitForOutput(/ready on port ([0-9]+)/, timeout: .seconds(5)), "the fault proxy did not start")
         return (URL(string: "http://127.0.0.1:\(port)")!, process)
     }
 

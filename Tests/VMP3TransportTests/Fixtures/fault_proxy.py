@@ -4,7 +4,8 @@
     fault_proxy.py PORT UPSTREAM FAILURES [MATCH]
 
 The first FAILURES requests whose path and query contain MATCH (default: every request) get
-500 InternalError; all others are forwarded to UPSTREAM. Prints "ready" once listening, and
+500 InternalError; all others are forwarded to UPSTREAM. PORT 0 takes a free port. Prints
+"ready on port N" once listening, and
 one line per request: "500 METHOD PATH" or "fwd METHOD PATH".
 """
 import http.client
@@ -61,5 +62,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-print("ready", flush=True)
+print("ready on port", server.server_address[1], flush=True)
 server.serve_forever()
