@@ -37,14 +37,17 @@ import VMP3TestSupport
 
         /// Waits (up to `timeout`) until `condition` holds for the statuses.
         func wait(_ what: String, timeout: Duration = .seconds(180), until condition: ([String: String]) -> Bool) async throws -> [String: String] {
+            // Asked once more at the deadline: one sleep on a starved machine can outlast the timeout.
             let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
+            while true {
                 let statuses = try await statuses()
                 if condition(statuses) { return statuses }
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("timed out waiting for \(what): \(statuses)")
+                    throw CancellationError()
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            Issue.record("timed out waiting for \(what): \(try await statuses())")
-            throw CancellationError()
         }
     }
 

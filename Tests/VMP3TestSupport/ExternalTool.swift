@@ -75,6 +75,9 @@ public struct ExternalTool {
             if !reaped.value.load(ordering: .acquiring) { _ = Glibc.kill(pid, SIGKILL) }
         }
 
+        /// Whether the process has ended (and been reaped).
+        public var hasExited: Bool { reaped.value.load(ordering: .acquiring) }
+
         /// What the process has written to its standard output so far.
         public func outputSoFar() -> String {
             String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
@@ -82,14 +85,17 @@ public struct ExternalTool {
 
         /// Waits until the process's standard output matches `pattern` (checking every 50 ms, for
         /// up to `timeout`) and returns the match's first capture; `nil` if it did not come.
+        ///
+        /// The output is read once more at the deadline: on a starved machine one sleep can outlast
+        /// the whole timeout (seen in CI: 60 s), and what came meanwhile still counts.
         public func waitForOutput(_ pattern: Regex<(Substring, Substring)>, timeout: Duration) async throws -> String? {
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
-            while clock.now < deadline {
+            while true {
                 if let match = outputSoFar().firstMatch(of: pattern) { return String(match.1) }
+                guard clock.now < deadline else { return nil }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            return nil
         }
 
         /// Sends `signal` to the process, unless it has ended.

@@ -10,9 +10,9 @@ extension AMQPFaultTests {
     @Test("RabbitMQ restarted, then Redis restarted, during a batch of jobs on the services: every job ends succeeded with its MP3, none lost")
     func brokersRestartDuringBatch() async throws {
         try await TestServices.control("start-fault-rabbitmq")
-        let redisPort = Int.random(in: 20_000...29_999)
         let redisData = try makeScratchDirectory()
-        var redis = try await ScratchRedis.start(port: redisPort, dataDirectory: redisData)
+        var redis = try await ScratchRedis.start(dataDirectory: redisData)
+        let redisPort = redis.port
         var deployment = try await Deployment.make()
         deployment.environment["VMP3_QUEUE"] = "\(try TestServices.url("VMP3_TEST_FAULT_AMQP_URL").absoluteString)?prefix=\(deployment.name)."
         deployment.environment["VMP3_STORE"] = "redis://127.0.0.1:\(redisPort)/0?prefix=\(deployment.name):"
