@@ -83,9 +83,9 @@ rabbit_ping() { rabbitmq-diagnostics -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; 
 # Ready means the broker's boot has finished, not only that its Erlang node answers. One
 # `await_startup` is not enough: RabbitMQ 3.10 answers `rabbit_is_not_running` at once, without
 # waiting, when it asks in a moment the node is neither booting nor running (seen in CI right after
-# the node first answered), so it is asked again until the deadline. Its last answer is kept.
+# the node first answered), so it is asked again until the deadline; a node not up yet fails it
+# at once too. Its last answer is kept.
 rabbit_ready() {
-  rabbit_ping || return 1
   timeout 120 rabbitmqctl -q -n "$RABBIT_NODE" await_startup --timeout 60 > "$RABBIT_DIR/await.out" 2>&1
 }
 
