@@ -232,3 +232,33 @@ final class ProgressRecorder: Sendable {
 
     var values: [ConversionProgress] { storage.withLock { $0 } }
 }
+
+/// Cancels a conversion's task from the conversion's own progress handler, once it reports
+/// `fraction` or more: the conversion is then surely under way and cannot finish before the
+/// cancellation, however the machine schedules the test (a sleep before `cancel()` cannot promise
+/// that: a starved run has slept past a whole conversion).
+final class CancelAtProgress: Sendable {
+    let fraction: Double
+    let reports = ProgressRecorder()
+    private let task = Mutex<Task<ConversionResult, any Error>?>(nil)
+    private let taskSet = DispatchSemaphore(value: 0)
+
+    init(at fraction: Double) {
+        self.fraction = fraction
+    }
+
+    /// The task to cancel; give it as soon as it is made.
+    func cancels(_ task: Task<ConversionResult, any Error>) {
+        self.task.withLock { $0 = task }
+        taskSet.signal()
+    }
+
+    /// The progress handler. Waits, the first time it reaches `fraction`, until the task is known.
+    func report(_ progress: ConversionProgress) {
+        reports.append(progress)
+        guard (progress.fraction ?? 0) >= fraction else { return }
+        taskSet.wait()
+        taskSet.signal()
+        task.withLock { $0 }?.cancel()
+    }
+}

@@ -140,11 +140,15 @@ import VMP3TestSupport
         let directory = try makeScratchDirectory()
         let input = try await Self.source(Self.signals[0].expression, in: directory)
         let output = directory.appendingPathComponent("cancelled.mp3")
-        let task = Task { try await Self.converter.convert(input, to: output, options: ConversionOptions(threads: 2)) }
-        try await Task.sleep(for: .milliseconds(150))
-        task.cancel()
+        let canceller = CancelAtProgress(at: 0.1)
+        let converter = MediaConverter(configuration: .init(progressInterval: .milliseconds(1)))
+        let task = Task {
+            try await converter.convert(input, to: output, options: ConversionOptions(threads: 2), progress: canceller.report)
+        }
+        canceller.cancels(task)
         let result = await task.result
         #expect(throws: ConversionError.self) { try result.get() }
+        #expect((canceller.reports.values.last?.fraction ?? 1) < 1, "the conversion reported its end")
         #expect(!FileManager.default.fileExists(atPath: output.path))
         #expect(directoryContents(directory).filter { $0.hasSuffix(".partial") }.isEmpty)
     }
