@@ -9,11 +9,19 @@ settings, several times, alternating, and prints the median wall time, the peak 
 and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). The three lengths
 show that memory does not grow with the input's length.
 
+For the inputs up to 10 minutes it also measures the machine's ceiling for encoding on every core
+(needs the `lame` CLI, Debian's `lame` package): the input's audio as a WAV encoded by one `lame`
+process, against the same audio cut into one part a core, each part encoded by a `lame` process
+of its own, all at once. That is the best any tool splitting LAME's work can do here: no overlap,
+no joins, no decoding. The `lame ×N parts` row's speed is that ceiling (one `lame`'s median time
+over the parts' run); the `× ceiling` column is how much of it each vmp3 row gets.
+
     python3 Benchmarks/convert_benchmark.py [--runs 5] [--hour-runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
 import os
 import resource  # noqa: F401  (os.wait4 returns a resource.struct_rusage)
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,6 +74,30 @@ def measure(command: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
+def make_parts(video: Path, parts: int) -> tuple[Path, list[Path]]:
+    """The video's audio as one WAV and as `parts` WAVs of equal length (cached beside the video)."""
+    whole = video.with_suffix(".wav")
+    if not whole.exists():
+        partial = whole.with_suffix(".partial.wav")
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn",
+                        "-c:a", "pcm_s16le", str(partial)], check=True)
+        partial.rename(whole)
+    seconds = float(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(whole)],
+        capture_output=True, text=True, check=True).stdout)
+    paths = []
+    for index in range(parts):
+        path = video.with_name(f"{video.stem}.part{index + 1}of{parts}.wav")
+        if not path.exists():
+            partial = path.with_suffix(".partial.wav")
+            subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(whole),
+                            "-ss", f"{seconds * index / parts:.6f}", "-t", f"{seconds / parts:.6f}",
+                            "-c:a", "pcm_s16le", str(partial)], check=True)
+            partial.rename(path)
+        paths.append(path)
+    return whole, paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs of each tool per input (default 5)")
@@ -82,7 +114,11 @@ def main() -> None:
         inputs.append((make_video(60), 3600, args.hour_runs))
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"# {ffmpeg_version}; {os.cpu_count()} cores; {args.runs} runs each; CBR {args.bitrate} kbps, 44.1 kHz stereo")
-    print(f"{'input':<18} {'tool':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'× real time':>12} {'× ffmpeg':>9}")
+    cores = os.cpu_count() or 1
+    lame = shutil.which("lame")
+    if lame is None:
+        print("# no `lame` CLI (apt-get install lame): the ceiling rows are left out")
+    print(f"{'input':<18} {'tool':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'× real time':>12} {'× ffmpeg':>9} {'× ceiling':>10}")
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out.mp3"
         for video, duration, runs in inputs:
@@ -93,18 +129,32 @@ def main() -> None:
                 "ffmpeg CLI": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn",
                                "-c:a", "libmp3lame", "-b:a", f"{args.bitrate}k", str(out)],
             }
+            if lame is not None and duration <= 600 and cores > 1:
+                whole, parts = make_parts(video, cores)
+                encode = [lame, "--quiet", "-b", str(args.bitrate)]
+                tools["lame ×1 whole"] = encode + [str(whole), str(out)]
+                # One shell waits for the parts' processes, so wait4 times them together.
+                tools[f"lame ×{cores} parts"] = ["sh", "-c", " ".join(
+                    f"{' '.join(encode)} '{part}' '{scratch}/part{index}.mp3' &" for index, part in enumerate(parts)) + " wait"]
             results: dict[str, list[tuple[float, int]]] = {name: [] for name in tools}
             measure(tools["vmp3 convert"])  # warm the page cache for all
             for _ in range(runs):
                 for name, command in tools.items():  # alternate, so drift hits all alike
                     results[name].append(measure(command))
             medians = {name: statistics.median(t for t, _ in runs_) for name, runs_ in results.items()}
+            # The ceiling: one lame over the parts at once, for the same audio.
+            ceiling = medians["lame ×1 whole"] / medians[f"lame ×{cores} parts"] if "lame ×1 whole" in medians else None
             for name, runs_ in results.items():
                 times = [t for t, _ in runs_]
                 peak = max(r for _, r in runs_)
-                speed = "" if name == "ffmpeg CLI" else f"{medians['ffmpeg CLI'] / medians[name]:>9.2f}"
+                speed = f"{medians['ffmpeg CLI'] / medians[name]:>9.2f}" if name.startswith("vmp3") else " " * 9
+                share = ""
+                if ceiling is not None and name == "vmp3 convert":
+                    share = f"{medians['ffmpeg CLI'] / medians[name] / ceiling:>10.2f}"
+                elif ceiling is not None and name == f"lame ×{cores} parts":
+                    share = f"{'ceiling ' + format(ceiling, '.2f'):>10}"
                 print(f"{video.name:<18} {name:<20} {medians[name]:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
-                      f"{peak / 1e6:>12.1f} {duration / medians[name]:>12.0f} {speed}")
+                      f"{peak / 1e6:>12.1f} {duration / medians[name]:>12.0f} {speed} {share}")
 
 if __name__ == "__main__":
     main()

@@ -25,7 +25,7 @@ struct EncodedSegment: Sendable {
     var endFrame: Int { firstFrame + frames.count }
 }
 
-/// A segment being encoded on a thread of its own, and the way to wait for it.
+/// A segment handed to the encoding threads, and the way to wait for it.
 final class SegmentJob: Sendable {
     let index: Int
     private let done = DispatchSemaphore(value: 0)

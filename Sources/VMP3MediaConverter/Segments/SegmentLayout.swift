@@ -18,8 +18,9 @@ struct SegmentLayout: Sendable, Equatable {
     static let settle = 2
 
     /// The length of a segment, in seconds. Shorter ones spend more on lead-in and handover (14
-    /// frames, 0.37 s, 6 %); longer ones keep more samples in memory, about 2.1 MB a second of
-    /// segment for each thread (44.1 kHz stereo), and leave threads idle longer at the end.
+    /// frames, 0.37 s, 6 %); longer ones keep more samples in memory, about 0.35 MB a second of
+    /// segment (44.1 kHz stereo) for each thread and for the one waiting and the one being filled,
+    /// and leave threads idle longer at the end.
     static let seconds = 6.0
 
     init(frameSize: Int, segmentFrames: Int) {

@@ -6,9 +6,9 @@ import VMP3Core
 /// The planar float samples of one segment: filled by the pipeline's thread, then handed to the
 /// thread that encodes them.
 ///
-/// `@unchecked Sendable`: the producer writes it only before ``SegmentedMP3Encoder`` starts the
-/// encoding thread and never touches it afterwards; `Thread.start()` orders those writes before
-/// the encoding thread's reads. One owner at a time, so no lock.
+/// `@unchecked Sendable`: the producer writes it only before ``SegmentedMP3Encoder`` hands it to
+/// an encoding thread and never touches it afterwards; the lock of ``EncodingWorkers``' queue
+/// orders those writes before the encoding thread's reads. One owner at a time, so no lock of its own.
 ///
 /// The samples live in a mapping of their own rather than on the heap: a segment is megabytes,
 /// and glibc's allocator, once such a block is freed, serves the next ones from its heap (it raises
@@ -21,6 +21,8 @@ final class SegmentSamples: @unchecked Sendable {
     let planes: [UnsafeMutablePointer<Float>]
     private let mapping: UnsafeMutableRawPointer
     private let mappingSize: Int
+    /// Samples (per plane) whose pages are already in place.
+    private var populated = 0
 
     /// - Throws: `encoding_failed` if the memory cannot be mapped.
     init(channels: Int, capacity: Int) throws(ConversionError) {
@@ -41,6 +43,26 @@ final class SegmentSamples: @unchecked Sendable {
 
     var isFull: Bool { count == capacity }
 
+    /// Samples a plane's pages are put in place for at once: 64 KiB.
+    private static let populationStep = 16_384
+
+    /// Puts the pages for samples up to `end` (and a step beyond) in place with one call a plane
+    /// instead of one page fault a page: a segment is 500 pages a channel, and on a virtual machine
+    /// each fault is a trap into the kernel that costs more than zeroing the page.
+    private func populate(through end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let upTo = min(capacity, max(end, populated + Self.populationStep))
+        for plane in planes {
+            let start = Int(bitPattern: UnsafeRawPointer(plane + populated)) / page * page
+            let stop = Int(bitPattern: UnsafeRawPointer(plane + upTo))
+            if stop > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
+                // Best effort: on a kernel without MADV_POPULATE_WRITE (before 5.14) the writes fault the pages in.
+                _ = madvise(address, stop - start, MADV_POPULATE_WRITE)
+            }
+        }
+        populated = upTo
+    }
+
     /// Gives the memory of samples before `offset` back to the system (the encoder has read them):
     /// a segment being encoded holds only what is still to be encoded.
     func discard(upTo offset: Int) {
@@ -56,6 +78,7 @@ final class SegmentSamples: @unchecked Sendable {
 
     /// Appends samples `range` of `pcm`, which must fit.
     func append(_ pcm: PCMBuffer, range: Range<Int>) {
+        if count + range.count > populated { populate(through: count + range.count) }
         for (plane, source) in zip(planes, pcm.planes) {
             (plane + count).update(from: source + range.lowerBound, count: range.count)
         }

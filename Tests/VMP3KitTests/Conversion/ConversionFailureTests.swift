@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VMP3TestSupport
 import Testing
 @testable import VMP3Core
@@ -175,33 +176,33 @@ import VMP3Kit
         let input = try await TestMedia.longAudio.url
         let directory = try makeScratchDirectory()
         let output = directory.appendingPathComponent("out.mp3")
-        let reports = ProgressRecorder()
+        // Cancelled from its own progress handler once it reports 20 %, so that it cannot finish
+        // first however the threads are scheduled; a partial file is on disk at that moment.
+        let underWay = Mutex<(partialFile: Bool, at: ContinuousClock.Instant)?>(nil)
+        let canceller = CancelAtProgress(at: 0.2) { progress in
+            let partial = directoryContents(directory).contains { $0.hasSuffix(".partial") }
+            underWay.withLock { $0 = (partial && (progress.fraction ?? 0) < 1, ContinuousClock.now) }
+        }
+        let reports = canceller.reports
         let converter = MediaConverter(configuration: .init(progressInterval: .milliseconds(10)))
         let task = Task {
-            try await converter.convert(input, to: output, options: ConversionOptions(), progress: { reports.append($0) })
+            try await converter.convert(input, to: output, options: ConversionOptions(), progress: canceller.report)
         }
-        // Wait until the conversion is under way, with a partial file on disk, then cancel.
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while (reports.values.last?.fraction ?? 0) < 0.2 && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        let fraction = try #require(reports.values.last?.fraction)
-        #expect(fraction >= 0.2 && fraction < 1)
-        #expect(directoryContents(directory).contains { $0.hasSuffix(".partial") })
-        let cancelled = clock.now
-        task.cancel()
+        canceller.cancels(task)
         do {
             let result = try await task.value
             Issue.record("expected cancellation, got \(result)")
         } catch let error as ConversionError {
             #expect(error.code == .cancelled)
         }
+        let stopped = ContinuousClock.now
+        let cancelled = try #require(underWay.withLock { $0 }, "the conversion never reported 20 %")
+        #expect(cancelled.partialFile, "no partial file while converting")
         // A stop, not a finish: the conversion never reported its end. The time is only a bound
         // against hanging: it is well within a packet or two normally, but the sanitized stage on
         // a loaded machine has taken 13 s to let both threads run again.
         #expect((reports.values.last?.fraction ?? 1) < 1)
-        #expect(clock.now - cancelled < .seconds(60))
+        #expect(stopped - cancelled.at < .seconds(60))
         #expect(directoryContents(directory).isEmpty)
     }
 

@@ -242,9 +242,14 @@ final class CancelAtProgress: Sendable {
     let reports = ProgressRecorder()
     private let task = Mutex<Task<ConversionResult, any Error>?>(nil)
     private let taskSet = DispatchSemaphore(value: 0)
+    private let beforeCancelling: (@Sendable (ConversionProgress) -> Void)?
+    private let reached = Mutex(false)
 
-    init(at fraction: Double) {
+    /// - Parameter beforeCancelling: called once, on the conversion's thread, with the report that
+    ///   reached `fraction`, before the task is cancelled (to look at the conversion under way).
+    init(at fraction: Double, beforeCancelling: (@Sendable (ConversionProgress) -> Void)? = nil) {
         self.fraction = fraction
+        self.beforeCancelling = beforeCancelling
     }
 
     /// The task to cancel; give it as soon as it is made.
@@ -257,6 +262,10 @@ final class CancelAtProgress: Sendable {
     func report(_ progress: ConversionProgress) {
         reports.append(progress)
         guard (progress.fraction ?? 0) >= fraction else { return }
+        if !reached.withLock({ $0 }) {
+            reached.withLock { $0 = true }
+            beforeCancelling?(progress)
+        }
         taskSet.wait()
         taskSet.signal()
         task.withLock { $0 }?.cancel()

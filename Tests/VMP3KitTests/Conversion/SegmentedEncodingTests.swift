@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import VMP3MediaConverter
 import VMP3Kit
@@ -171,6 +172,99 @@ import VMP3TestSupport
         budget.release(second)
         #expect(budget.taken == 1)
         #expect(budget.take(nil).count == 3)
+    }
+}
+
+/// The threads a parallel conversion keeps for its segments.
+@Suite struct EncodingWorkersTests {
+    /// The threads of this process whose name starts with `prefix` (Linux names them in /proc).
+    static func threads(named prefix: String) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix(prefix)
+        }.count
+    }
+
+    /// The threads named `prefix…` left after up to 10 s: a joined thread can still be listed for
+    /// the moment the kernel takes to remove it.
+    static func threadsLeft(named prefix: String) -> Int {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while threads(named: prefix) > 0, ContinuousClock.now < deadline { usleep(1_000) }
+        return threads(named: prefix)
+    }
+
+    @Test("work runs on the set's own threads, all of it; releasing the set waits for its threads to exit")
+    func runsOnItsThreadsAndExits() throws {
+        let ran = Mutex<(count: Int, elsewhere: Int)>((0, 0))
+        let finished = DispatchSemaphore(value: 0)
+        var workers: EncodingWorkers? = try EncodingWorkers(count: 3, name: "vmp3-wtest", stackSize: 1 << 20)
+        // Three pieces of work that wait for each other can only be running on three threads at once.
+        let entered = DispatchSemaphore(value: 0)
+        let proceed = DispatchSemaphore(value: 0)
+        for _ in 0..<3 {
+            workers?.run {
+                entered.signal()
+                proceed.wait()
+            }
+        }
+        for _ in 0..<3 { entered.wait() }
+        #expect(Self.threads(named: "vmp3-wtest-") == 3)
+        for _ in 0..<3 { proceed.signal() }
+        for _ in 0..<50 {
+            workers?.run {
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                ran.withLock { $0.count += 1; if !name.hasPrefix("vmp3-wtest-") { $0.elsewhere += 1 } }
+                finished.signal()
+            }
+        }
+        for _ in 0..<50 { finished.wait() }
+        #expect(ran.withLock { $0.count } == 50 && ran.withLock { $0.elsewhere } == 0)
+        workers = nil
+        #expect(Self.threadsLeft(named: "vmp3-wtest-") == 0)
+    }
+
+    @Test("work starts in the order it was handed over; a set released with work still queued runs it first, then its threads exit")
+    func releaseFinishesQueuedWorkInOrder() throws {
+        let order = Mutex<[Int]>([])
+        var workers: EncodingWorkers? = try EncodingWorkers(count: 1, name: "vmp3-wqueue", stackSize: 1 << 20)
+        for index in 0..<5 {
+            workers?.run {
+                usleep(20_000)
+                order.withLock { $0.append(index) }
+            }
+        }
+        workers = nil
+        #expect(order.withLock { $0 } == [0, 1, 2, 3, 4])
+        #expect(Self.threadsLeft(named: "vmp3-wqueue-") == 0)
+    }
+}
+
+/// A segment's samples: written as they come, pages put in place ahead of the writes.
+@Suite struct SegmentSamplesTests {
+    @Test("samples appended in blocks of any size, across the points where pages are put in place, read back exactly; a full segment says so")
+    func appendsReadBack() throws {
+        let capacity = 100_000
+        let samples = try SegmentSamples(channels: 2, capacity: capacity)
+        let pcm = PCMBuffer(channels: .stereo, capacity: 8_192)
+        var written = 0
+        var block = 1
+        while written < capacity {
+            let count = min(block, capacity - written, 8_192)
+            for offset in 0..<count {
+                pcm.planes[0][offset] = Float(written + offset)
+                pcm.planes[1][offset] = -Float(written + offset)
+            }
+            samples.append(pcm, range: 0..<count)
+            written += count
+            block = block * 3 + 7
+        }
+        #expect(samples.isFull && samples.count == capacity)
+        var mismatches = 0
+        for index in 0..<capacity where samples.planes[0][index] != Float(index) || samples.planes[1][index] != -Float(index) {
+            mismatches += 1
+        }
+        #expect(mismatches == 0)
     }
 }
 
