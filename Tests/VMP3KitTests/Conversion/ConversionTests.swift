@@ -262,10 +262,11 @@ final class CancelAtProgress: Sendable {
     func report(_ progress: ConversionProgress) {
         reports.append(progress)
         guard (progress.fraction ?? 0) >= fraction else { return }
-        if !reached.withLock({ $0 }) {
-            reached.withLock { $0 = true }
-            beforeCancelling?(progress)
+        let first = reached.withLock { reached in
+            defer { reached = true }
+            return !reached
         }
+        if first { beforeCancelling?(progress) }
         taskSet.wait()
         taskSet.signal()
         task.withLock { $0 }?.cancel()
