@@ -50,28 +50,33 @@ final class SegmentSamples: @unchecked Sendable {
     /// instead of one page fault a page: a 6 s segment is about 260 pages a channel, and each
     /// fault is a trap into the kernel (62,600 faults in a 10-minute conversion before, 7,700 after).
     private func populate(through end: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let upTo = min(capacity, max(end, populated + Self.populationStep))
-        for plane in planes {
-            let start = Int(bitPattern: UnsafeRawPointer(plane + populated)) / page * page
-            let stop = Int(bitPattern: UnsafeRawPointer(plane + upTo))
-            if stop > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
-                // Best effort: on a kernel without MADV_POPULATE_WRITE (before 5.14) the writes fault the pages in.
-                _ = madvise(address, stop - start, MADV_POPULATE_WRITE)
-            }
-        }
+        // Best effort: on a kernel without MADV_POPULATE_WRITE (before 5.14) the writes fault the pages in.
+        advise(MADV_POPULATE_WRITE, samples: populated..<upTo, wholePagesOnly: false)
         populated = upTo
     }
 
     /// Gives the memory of samples before `offset` back to the system (the encoder has read them):
     /// a segment being encoded holds only what is still to be encoded.
     func discard(upTo offset: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        advise(MADV_DONTNEED, samples: 0..<min(offset, capacity), wholePagesOnly: true)
+    }
+
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// `madvise(advice)` for the pages of `samples` in every plane: only the pages wholly inside
+    /// them if `wholePagesOnly` (a page shared with samples outside must keep its contents), else
+    /// every page they touch.
+    private func advise(_ advice: Int32, samples: Range<Int>, wholePagesOnly: Bool) {
+        guard !samples.isEmpty else { return }
+        let page = Self.pageSize
         for plane in planes {
-            let start = (Int(bitPattern: UnsafeRawPointer(plane)) + page - 1) / page * page
-            let end = Int(bitPattern: UnsafeRawPointer(plane + min(offset, capacity))) / page * page
-            if end > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
-                madvise(address, end - start, MADV_DONTNEED)
+            let first = Int(bitPattern: UnsafeRawPointer(plane + samples.lowerBound))
+            let end = Int(bitPattern: UnsafeRawPointer(plane + samples.upperBound))
+            let start = wholePagesOnly ? (first + page - 1) / page * page : first / page * page
+            let stop = wholePagesOnly ? end / page * page : end
+            if stop > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
+                _ = madvise(address, stop - start, advice)
             }
         }
     }

@@ -32,8 +32,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     private var nextSegment = 0
     private var encoding: [SegmentJob] = []
     private var completedTag: [UInt8]?
-    /// Started with the first segment.
-    private var workers: EncodingWorkers?
+    private let workers: EncodingWorkers
 
     /// - Parameters:
     ///   - threads: segments encoded at once (2 or more to gain anything).
@@ -50,6 +49,8 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         self.stop = stop
         self.logger = logger
         joiner = SegmentJoiner(layout: layout)
+        // LAME keeps large arrays on the stack; the size of a Dispatch worker's is plenty.
+        workers = try EncodingWorkers(count: self.threads, name: "vmp3-lame", stackSize: 8 << 20)
     }
 
     deinit {
@@ -129,14 +130,6 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         let firstFrame = layout.firstFrame(index)
         let stop = stop
         let abandoned = abandoned
-        // LAME keeps large arrays on the stack; the size of a Dispatch worker's is plenty.
-        let workers: EncodingWorkers
-        if let started = self.workers {
-            workers = started
-        } else {
-            workers = try EncodingWorkers(count: threads, name: "vmp3-lame", stackSize: 8 << 20)
-            self.workers = workers
-        }
         workers.run {
             job.complete(Result { () throws(ConversionError) in
                 try Self.encodeSegment(index, samples, firstFrame: firstFrame, settings: settings, stop: stop, abandoned: abandoned)
