@@ -6,7 +6,9 @@ Makes (once, cached in .benchmarks/) a 1-minute and a 10-minute 720p H.264 + AAC
 converts each with `vmp3 convert` (its default: segments encoded on the free cores), with
 `vmp3 convert --threads 1` (one encoder, as before segments) and with the ffmpeg CLI at the same
 settings, several times, alternating, and prints the median wall time, the peak memory (max RSS)
-and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). The three lengths
+and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). One more run of each,
+sampled, splits the peak into anonymous memory (the tool's own) and pages of files (its code and
+libraries', shared with other processes). The three lengths
 show that memory does not grow with the input's length.
 
 For the inputs up to 10 minutes it also measures the machine's ceiling for encoding on every core
@@ -74,6 +76,26 @@ def measure(command: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
+def sample_memory(command: list[str]) -> tuple[int, int]:
+    """Runs `command` once more, reading /proc/PID/status every 2 ms; returns the most anonymous
+    memory (RssAnon) and the most pages of files (RssFile: the executable and its libraries)
+    seen resident, in bytes. A run of its own, so the sampling never slows a timed run."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    anonymous = files = 0
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("RssAnon:"):
+                        anonymous = max(anonymous, int(line.split()[1]) * 1024)
+                    elif line.startswith("RssFile:"):
+                        files = max(files, int(line.split()[1]) * 1024)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.002)
+    return anonymous, files
+
+
 def make_parts(video: Path, parts: int) -> tuple[Path, list[Path]]:
     """The video's audio as one WAV and as `parts` WAVs of equal length (cached beside the video)."""
     whole = video.with_suffix(".wav")
@@ -118,7 +140,7 @@ def main() -> None:
     lame = shutil.which("lame")
     if lame is None:
         print("# no `lame` CLI (apt-get install lame): the ceiling rows are left out")
-    print(f"{'input':<18} {'tool':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'× real time':>12} {'× ffmpeg':>9} {'× ceiling':>10}")
+    print(f"{'input':<18} {'tool':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MB':>12} {'anon MB':>8} {'files MB':>9} {'× real time':>12} {'× ffmpeg':>9} {'× ceiling':>10}")
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out.mp3"
         for video, duration, runs in inputs:
@@ -141,6 +163,9 @@ def main() -> None:
             for _ in range(runs):
                 for name, command in tools.items():  # alternate, so drift hits all alike
                     results[name].append(measure(command))
+            # Where the peak is: anonymous memory (the tool's own) and pages of files (code,
+            # shared with every other process that maps the same libraries).
+            split = {name: sample_memory(command) for name, command in tools.items() if not name.startswith("lame")}
             medians = {name: statistics.median(t for t, _ in runs_) for name, runs_ in results.items()}
             # The ceiling: one lame over the parts at once, for the same audio.
             ceiling = medians["lame ×1 whole"] / medians[f"lame ×{cores} parts"] if "lame ×1 whole" in medians else None
@@ -153,8 +178,9 @@ def main() -> None:
                     share = f"{medians['ffmpeg CLI'] / medians[name] / ceiling:>10.2f}"
                 elif ceiling is not None and name == f"lame ×{cores} parts":
                     share = f"{'ceiling ' + format(ceiling, '.2f'):>10}"
+                anonymous, files = (f"{split[name][0] / 1e6:>8.1f}", f"{split[name][1] / 1e6:>9.1f}") if name in split else (" " * 8, " " * 9)
                 print(f"{video.name:<18} {name:<20} {medians[name]:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
-                      f"{peak / 1e6:>12.1f} {duration / medians[name]:>12.0f} {speed} {share}")
+                      f"{peak / 1e6:>12.1f} {anonymous} {files} {duration / medians[name]:>12.0f} {speed} {share}")
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,9 @@ public struct ExternalTool {
         public var status: Int32
         public var stdout: Data
         public var stderr: String
+        /// The process's peak resident memory (`ru_maxrss`): its own, whatever else the tests'
+        /// process does meanwhile.
+        public var peakResidentBytes: Int64 = 0
         public var text: String { String(decoding: stdout, as: UTF8.self) }
         /// The last 4,000 characters of standard error, for a failed expectation's message: a
         /// sanitizer's report or the cause a program gave for exiting non-zero.
@@ -43,7 +46,8 @@ public struct ExternalTool {
         public let pid: pid_t
         public let stdoutURL: URL
         let stderrURL: URL
-        private let exit: Task<Int32, Never>
+        /// The exit status and the peak resident bytes.
+        private let exit: Task<(Int32, Int64), Never>
         /// Set once the process is reaped (its pid may then be reused: never signal it again).
         private let reaped: ReapedFlag
 
@@ -61,11 +65,12 @@ public struct ExternalTool {
                 await withCheckedContinuation { continuation in
                     DispatchQueue.global().async {
                         var status: Int32 = 0
-                        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                        var usage = rusage()
+                        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
                         reaped.value.store(true, ordering: .releasing)
                         // Exited: the code; killed by a signal: 128 + the signal, as shells report it.
                         let signal = status & 0x7F
-                        continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
+                        continuation.resume(returning: (signal == 0 ? (status >> 8) & 0xFF : 128 + signal, Int64(usage.ru_maxrss) * 1024))
                     }
                 }
             }
@@ -131,7 +136,7 @@ public struct ExternalTool {
 
         /// Waits for the process to end and collects its output.
         public func finish() async throws -> Output {
-            let status = await exit.value
+            let (status, peak) = await exit.value
             defer {
                 try? FileManager.default.removeItem(at: stdoutURL)
                 try? FileManager.default.removeItem(at: stderrURL)
@@ -139,7 +144,8 @@ public struct ExternalTool {
             return Output(
                 status: status,
                 stdout: try Data(contentsOf: stdoutURL),
-                stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self)
+                stderr: String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self),
+                peakResidentBytes: peak
             )
         }
     }

@@ -1,92 +1,79 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import VMP3Core
 
 /// The planar float samples of one segment: filled by the pipeline's thread, then handed to the
-/// thread that encodes them.
+/// thread that encodes them, which gives the memory back as it reads.
 ///
 /// `@unchecked Sendable`: the producer writes it only before ``SegmentedMP3Encoder`` hands it to
 /// an encoding thread and never touches it afterwards; the lock of ``EncodingWorkers``' queue
-/// orders those writes before the encoding thread's reads. One owner at a time, so no lock of its own.
-///
-/// The samples live in a mapping of their own rather than on the heap: a segment is megabytes,
-/// and glibc's allocator, once such a block is freed, serves the next ones from its heap (it raises
-/// its mmap threshold) and keeps the freed memory resident, so a long input would hold several
-/// segments' worth more than it uses. A mapping is returned whole when the segment is done, and
-/// only the pages written are ever resident.
+/// orders those writes before the encoding thread's reads. One owner at a time, so no lock of its
+/// own (the blocks' pool, which both threads use, has one).
 final class SegmentSamples: @unchecked Sendable {
+    /// Samples of one plane that lie together in memory.
+    struct Run {
+        let left: UnsafePointer<Float>
+        /// `left` again for one channel.
+        let right: UnsafePointer<Float>
+        let count: Int
+    }
+
     let capacity: Int
     private(set) var count = 0
-    let planes: [UnsafeMutablePointer<Float>]
-    private let mapping: UnsafeMutableRawPointer
-    private let mappingSize: Int
-    /// Samples (per plane) whose pages are already in place.
-    private var populated = 0
+    private let pool: SampleBlockPool
+    /// Block `i` holds samples `i · blockSamples ..< (i + 1) · blockSamples`; `nil` once given back.
+    private var blocks: [UnsafeMutablePointer<Float>?] = []
+    /// Blocks before this one are given back.
+    private var givenBack = 0
 
-    /// - Throws: `encoding_failed` if the memory cannot be mapped.
-    init(channels: Int, capacity: Int) throws(ConversionError) {
+    private static var blockSamples: Int { SampleBlockPool.blockSamples }
+
+    init(capacity: Int, pool: SampleBlockPool) {
         self.capacity = capacity
-        mappingSize = max(1, channels * capacity * MemoryLayout<Float>.stride)
-        guard let mapping = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              mapping != MAP_FAILED else {
-            throw ConversionError(code: .encodingFailed, message: "cannot map \(mappingSize) bytes for a segment's samples: \(String(cString: strerror(errno)))")
-        }
-        self.mapping = mapping
-        let floats = mapping.bindMemory(to: Float.self, capacity: channels * capacity)
-        planes = (0..<channels).map { floats + $0 * capacity }
+        self.pool = pool
     }
 
     deinit {
-        munmap(mapping, mappingSize)
+        for case let block? in blocks { pool.give(block) }
     }
 
     var isFull: Bool { count == capacity }
 
-    /// Samples a plane's pages are put in place for at once: 64 KiB.
-    private static let populationStep = 16_384
-
-    /// Puts the pages for samples up to `end` (and a step beyond) in place with one call a plane
-    /// instead of one page fault a page: a 6 s segment is about 260 pages a channel, and each
-    /// fault is a trap into the kernel (62,600 faults in a 10-minute conversion before, 7,700 after).
-    private func populate(through end: Int) {
-        let upTo = min(capacity, max(end, populated + Self.populationStep))
-        // Best effort: on a kernel without MADV_POPULATE_WRITE (before 5.14) the writes fault the pages in.
-        advise(MADV_POPULATE_WRITE, samples: populated..<upTo, wholePagesOnly: false)
-        populated = upTo
-    }
-
-    /// Gives the memory of samples before `offset` back to the system (the encoder has read them):
-    /// a segment being encoded holds only what is still to be encoded.
-    func discard(upTo offset: Int) {
-        advise(MADV_DONTNEED, samples: 0..<min(offset, capacity), wholePagesOnly: true)
-    }
-
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-
-    /// `madvise(advice)` for the pages of `samples` in every plane: only the pages wholly inside
-    /// them if `wholePagesOnly` (a page shared with samples outside must keep its contents), else
-    /// every page they touch.
-    private func advise(_ advice: Int32, samples: Range<Int>, wholePagesOnly: Bool) {
-        guard !samples.isEmpty else { return }
-        let page = Self.pageSize
-        for plane in planes {
-            let first = Int(bitPattern: UnsafeRawPointer(plane + samples.lowerBound))
-            let end = Int(bitPattern: UnsafeRawPointer(plane + samples.upperBound))
-            let start = wholePagesOnly ? (first + page - 1) / page * page : first / page * page
-            let stop = wholePagesOnly ? end / page * page : end
-            if stop > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
-                _ = madvise(address, stop - start, advice)
+    /// Appends samples `range` of `pcm` (which has the pool's channels), which must fit.
+    ///
+    /// - Throws: `encoding_failed` if no memory can be mapped for them.
+    func append(_ pcm: PCMBuffer, range: Range<Int>) throws(ConversionError) {
+        let size = Self.blockSamples
+        var source = range.lowerBound
+        while source < range.upperBound {
+            let (index, within) = count.quotientAndRemainder(dividingBy: size)
+            if index == blocks.count { blocks.append(try pool.take()) }
+            guard let block = blocks[index] else { return }
+            let length = min(size - within, range.upperBound - source)
+            for (plane, samples) in pcm.planes.prefix(pool.channels).enumerated() {
+                (block + plane * size + within).update(from: samples + source, count: length)
             }
+            count += length
+            source += length
         }
     }
 
-    /// Appends samples `range` of `pcm`, which must fit.
-    func append(_ pcm: PCMBuffer, range: Range<Int>) {
-        if count + range.count > populated { populate(through: count + range.count) }
-        for (plane, source) in zip(planes, pcm.planes) {
-            (plane + count).update(from: source + range.lowerBound, count: range.count)
+    /// The samples from `offset` to at most `maximum` later, as far as they lie together in
+    /// memory (to the end of a block); `nil` if there are none there (past ``count``, or given back).
+    func run(from offset: Int, maximum: Int) -> Run? {
+        let size = Self.blockSamples
+        let (index, within) = offset.quotientAndRemainder(dividingBy: size)
+        guard offset >= 0, offset < count, maximum > 0, let start = blocks[index] else { return nil }
+        let block = UnsafePointer(start) + within
+        let length = min(maximum, size - within, count - offset)
+        return Run(left: block, right: pool.channels == 2 ? block + size : block, count: length)
+    }
+
+    /// Gives the blocks wholly before `offset` back to the pool (the encoder has read them).
+    func discard(upTo offset: Int) {
+        let end = min(offset / Self.blockSamples, blocks.count)
+        while givenBack < end {
+            if let block = blocks[givenBack] { pool.give(block) }
+            blocks[givenBack] = nil
+            givenBack += 1
         }
-        count += range.count
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import VMP3Core
@@ -9,12 +10,14 @@ import VMP3Core
 ///
 /// Samples arrive in order on the pipeline's thread, which also writes the output: it fills a
 /// segment, hands it to the workers, and joins finished segments in order. At most `threads`
-/// segments are encoded at once, one more waits, full, for the first worker free, and one is filled
-/// meanwhile, so memory is bounded by the segment length, not the input's. The waiting segment is
-/// what keeps both cores busy: without it a worker that finished had nothing to do until the
-/// pipeline filled the next one, and Linux gave its core to no one for up to a scheduler tick
-/// (4 ms) while the pipeline and the other worker shared the other core (2.73 s against 2.56 s for
-/// the 10-minute benchmark input, for 2 MB more at the peak).
+/// segments are encoded at once and one more waits, full, for the first worker free; the pipeline
+/// fills the next only once a worker has taken the waiting one, so memory is bounded by the
+/// segment length, not the input's. The waiting segment is what keeps both cores busy: without it
+/// a worker that finished had nothing to do until the pipeline filled the next one, and Linux gave
+/// its core to no one for up to a scheduler tick (4 ms) while the pipeline and the other worker
+/// shared the other core (2.73 s against 2.56 s for the 10-minute benchmark input, for 2 MB more
+/// at the peak). Filling a second one ahead, as before, held one more segment (2.2 MB at 44.1 kHz
+/// stereo) and gained nothing: filling takes a few milliseconds, encoding tens.
 final class SegmentedMP3Encoder: MP3StreamEncoder {
     let settings: LameEncoder.Settings
     let layout: SegmentLayout
@@ -31,8 +34,24 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     private var open: [(index: Int, samples: SegmentSamples)] = []
     private var nextSegment = 0
     private var encoding: [SegmentJob] = []
+    /// Signalled by a worker each time it takes a segment.
+    private let taken = DispatchSemaphore(value: 0)
+    /// Segments handed to the workers that no worker has been seen to take.
+    private var waitingForWorker = 0
     private var completedTag: [UInt8]?
     private let workers: EncodingWorkers
+    /// The memory of the segments' samples, made with the first segment (when the channels are known).
+    private var blocks: SampleBlockPool?
+
+    /// Blocks of samples mapped so far: what the segments held at most, together.
+    var sampleBlocksMapped: Int { blocks?.blocksMapped ?? 0 }
+
+    private func pool(channels: Int) -> SampleBlockPool {
+        if let blocks { return blocks }
+        let made = SampleBlockPool(channels: channels)
+        blocks = made
+        return made
+    }
 
     /// - Parameters:
     ///   - threads: segments encoded at once (2 or more to gain anything).
@@ -71,10 +90,15 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         for plane in pcm.planes {
             LameEncoder.sanitize(plane + range.lowerBound, count: range.count)
         }
+        // Fill nothing more while a full segment still waits for a worker.
+        while waitingForWorker > 0 {
+            taken.wait()
+            waitingForWorker -= 1
+        }
         let blockStart = received
         let blockEnd = received + Int64(range.count)
         while layout.firstSample(nextSegment) < blockEnd {
-            open.append((nextSegment, try SegmentSamples(channels: pcm.channelCount, capacity: layout.capacity(nextSegment))))
+            open.append((nextSegment, SegmentSamples(capacity: layout.capacity(nextSegment), pool: pool(channels: pcm.channelCount))))
             nextSegment += 1
         }
         for segment in open {
@@ -82,7 +106,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
             let high = min(layout.endSample(segment.index), blockEnd)
             guard low < high else { continue }
             let offset = range.lowerBound - Int(blockStart)
-            segment.samples.append(pcm, range: (Int(low) + offset)..<(Int(high) + offset))
+            try segment.samples.append(pcm, range: (Int(low) + offset)..<(Int(high) + offset))
         }
         received = blockEnd
         while let first = open.first, first.samples.isFull {
@@ -109,7 +133,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         logger.debug("joined segments", metadata: [
             "segments": "\(segmentsStarted)", "threads": "\(threads)", "identical_handovers": "\(statistics.identical)",
             "window_handovers": "\(statistics.matchingWindows)", "reservoir_handovers": "\(statistics.reservoirOnly)",
-            "enlarged_frames": "\(statistics.enlargedFrames)",
+            "enlarged_frames": "\(statistics.enlargedFrames)", "sample_blocks": "\(sampleBlocksMapped)",
         ])
     }
 
@@ -118,10 +142,14 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         try file.overwrite(completedTag, at: offset)
     }
 
-    /// Hands segment `index` to the workers, once at most `threads` are encoding or waiting (so
-    /// that it waits behind no more than the one segment each worker is on).
+    /// Segments finished but not yet joined, kept while an earlier one is still being encoded,
+    /// at most (their frames only: their samples are gone).
+    private var maximumUnjoined: Int { 4 * threads }
+
+    /// Hands segment `index` to the workers.
     private func start(_ index: Int, _ samples: SegmentSamples, to file: AtomicOutputFile) throws(ConversionError) {
-        while encoding.count > threads {
+        // Only a segment slower than the ones after it keeps them here: the pace is set in `encode`.
+        while encoding.count > maximumUnjoined {
             try joinOldest(to: file)
         }
         segmentsStarted += 1
@@ -130,7 +158,10 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         let firstFrame = layout.firstFrame(index)
         let stop = stop
         let abandoned = abandoned
+        let taken = taken
+        waitingForWorker += 1
         workers.run {
+            taken.signal()
             job.complete(Result { () throws(ConversionError) in
                 try Self.encodeSegment(index, samples, firstFrame: firstFrame, settings: settings, stop: stop, abandoned: abandoned)
             })
@@ -155,14 +186,15 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         while offset < samples.count {
             if let reason = stop.reason { throw stop.error(reason) }
             if abandoned.isCancelled { throw .cancelled() }
-            let count = min(chunk, samples.count - offset)
-            let left = samples.planes[0] + offset
-            let right = samples.planes.count == 2 ? samples.planes[1] + offset : left
-            try encoder.encode(left: left, right: right, count: count) { (output: UnsafeRawBufferPointer) throws(ConversionError) in
+            // LAME buffers what it is given, so cutting the calls at the blocks' ends changes nothing.
+            guard let run = samples.run(from: offset, maximum: chunk) else {
+                throw ConversionError(code: .encodingFailed, message: "segment \(index) has no samples at \(offset)")
+            }
+            try encoder.encode(left: run.left, right: run.right, count: run.count) { (output: UnsafeRawBufferPointer) throws(ConversionError) in
                 bytes.append(contentsOf: output)
             }
-            offset += count
-            if offset % (16 * chunk) == 0 { samples.discard(upTo: offset) }
+            offset += run.count
+            samples.discard(upTo: offset)
         }
         try encoder.flush { (output: UnsafeRawBufferPointer) throws(ConversionError) in bytes.append(contentsOf: output) }
         let tag = index == 0 ? encoder.lameTagFrame() : nil

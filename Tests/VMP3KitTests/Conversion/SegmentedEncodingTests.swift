@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 @testable import VMP3MediaConverter
+import VMP3Conformance
 import VMP3Kit
 import VMP3TestSupport
 
@@ -240,12 +242,15 @@ import VMP3TestSupport
     }
 }
 
-/// A segment's samples: written as they come, pages put in place ahead of the writes.
+/// A segment's samples: written as they come into blocks from a pool, read back a block at a time,
+/// and given back to the pool as they are read.
 @Suite struct SegmentSamplesTests {
-    @Test("samples appended in blocks of any size, across the points where pages are put in place, read back exactly; a full segment says so")
-    func appendsReadBack() throws {
-        let capacity = 100_000
-        let samples = try SegmentSamples(channels: 2, capacity: capacity)
+    static let blockSamples = SampleBlockPool.blockSamples
+
+    /// Appends `capacity` samples (plane 0: the sample's number, plane 1: its negative) in blocks of
+    /// growing, uneven sizes.
+    static func filled(capacity: Int, pool: SampleBlockPool) throws -> SegmentSamples {
+        let samples = SegmentSamples(capacity: capacity, pool: pool)
         let pcm = PCMBuffer(channels: .stereo, capacity: 8_192)
         var written = 0
         var block = 1
@@ -255,16 +260,85 @@ import VMP3TestSupport
                 pcm.planes[0][offset] = Float(written + offset)
                 pcm.planes[1][offset] = -Float(written + offset)
             }
-            samples.append(pcm, range: 0..<count)
+            try samples.append(pcm, range: 0..<count)
             written += count
             block = block * 3 + 7
         }
+        return samples
+    }
+
+    @Test("samples appended in pieces of any size read back exactly, a block at most at a time, across the blocks' ends; a full segment says so")
+    func appendsReadBack() throws {
+        let capacity = 100_000
+        let pool = SampleBlockPool(channels: 2)
+        let samples = try Self.filled(capacity: capacity, pool: pool)
         #expect(samples.isFull && samples.count == capacity)
+        #expect(pool.blocksMapped == (capacity + Self.blockSamples - 1) / Self.blockSamples)
+        var offset = 0
         var mismatches = 0
-        for index in 0..<capacity where samples.planes[0][index] != Float(index) || samples.planes[1][index] != -Float(index) {
-            mismatches += 1
+        var runs = 0
+        while let run = samples.run(from: offset, maximum: 9_216) {
+            // A run ends at a block's end at the latest.
+            #expect(offset / Self.blockSamples == (offset + run.count - 1) / Self.blockSamples)
+            for index in 0..<run.count where run.left[index] != Float(offset + index) || run.right[index] != -Float(offset + index) {
+                mismatches += 1
+            }
+            offset += run.count
+            runs += 1
         }
-        #expect(mismatches == 0)
+        #expect(offset == capacity && mismatches == 0)
+        #expect(runs > capacity / 9_216)
+        #expect(samples.run(from: capacity, maximum: 10) == nil)
+    }
+
+    @Test("blocks read are given back and taken again by the next segment, so the pool maps no more; samples given back cannot be read")
+    func blocksAreReused() throws {
+        let pool = SampleBlockPool(channels: 2)
+        let first = try Self.filled(capacity: 100_000, pool: pool)
+        let mapped = pool.blocksMapped
+        first.discard(upTo: 3 * Self.blockSamples + 5)
+        #expect(first.run(from: 3 * Self.blockSamples - 1, maximum: 10) == nil)
+        #expect(first.run(from: 3 * Self.blockSamples, maximum: 10)?.left.pointee == Float(3 * Self.blockSamples))
+        // Three blocks back in the pool: a segment needing three maps none.
+        let second = try Self.filled(capacity: 3 * Self.blockSamples, pool: pool)
+        #expect(pool.blocksMapped == mapped)
+        #expect(second.run(from: 2 * Self.blockSamples + 7, maximum: 1)?.right.pointee == -Float(2 * Self.blockSamples + 7))
+        // A fourth is mapped anew; a released segment gives back what it still holds.
+        _ = try Self.filled(capacity: 1, pool: pool)
+        #expect(pool.blocksMapped == mapped + 1)
+    }
+
+    @Test("the samples a parallel encode holds do not grow with the input: at most three segments and two blocks, for 30 s or 3 minutes",
+          arguments: [30, 180])
+    func heldSamplesAreBounded(_ seconds: Int) async throws {
+        // Megabytes of blocks: not while another test measures the process's peak memory.
+        try await MemoryMeasurementLock.shared.exclusively { try Self.encodeHoldingBlocks(seconds: seconds) }
+    }
+
+    static func encodeHoldingBlocks(seconds: Int) throws {
+        let settings = LameEncoder.Settings(sampleRate: 44_100, channels: 2, encoding: .constantBitRate(kbps: 128))
+        let encoder = try SegmentedMP3Encoder(settings, threads: 2, stop: StopCondition(timeLimit: nil), logger: Logger(label: "test.segments"))
+        let file = try AtomicOutputFile(destination: try makeScratchDirectory().appendingPathComponent("out.mp3").path)
+        // Three seconds made once and given over and over, so that the samples come much faster
+        // than two encoders take them (as from a decoder): a pipeline not held back would fill
+        // segment after segment.
+        let loop = 3 * 44_100 / 1_024 * 1_024
+        let pcm = PCMBuffer(channels: .stereo, capacity: loop)
+        var generator = SystemRandomNumberGenerator()
+        for index in 0..<loop {
+            let time = Double(index) / 44_100
+            pcm.planes[0][index] = Float(0.4 * sin(2 * .pi * 440 * time)) + Float.random(in: -0.05...0.05, using: &generator)
+            pcm.planes[1][index] = Float(0.3 * sin(2 * .pi * 330 * time)) + Float.random(in: -0.05...0.05, using: &generator)
+        }
+        for block in 0..<(seconds * 44_100 / 1_024) {
+            let start = block * 1_024 % loop
+            try encoder.encode(pcm, range: start..<(start + 1_024), to: file)
+        }
+        try encoder.flush(to: file)
+        let perSegment = (encoder.layout.capacity(1) + Self.blockSamples - 1) / Self.blockSamples
+        #expect(encoder.segmentsStarted >= seconds / 7)
+        #expect(encoder.sampleBlocksMapped > perSegment)
+        #expect(encoder.sampleBlocksMapped <= 3 * perSegment + 2)
     }
 }
 
