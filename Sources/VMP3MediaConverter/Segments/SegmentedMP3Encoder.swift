@@ -40,18 +40,11 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     private var waitingForWorker = 0
     private var completedTag: [UInt8]?
     private let workers: EncodingWorkers
-    /// The memory of the segments' samples, made with the first segment (when the channels are known).
-    private var blocks: SampleBlockPool?
+    /// The memory of the segments' samples (the pipeline's buffers have the encoder's channels).
+    private let blocks: SampleBlockPool
 
     /// Blocks of samples mapped so far: what the segments held at most, together.
-    var sampleBlocksMapped: Int { blocks?.blocksMapped ?? 0 }
-
-    private func pool(channels: Int) -> SampleBlockPool {
-        if let blocks { return blocks }
-        let made = SampleBlockPool(channels: channels)
-        blocks = made
-        return made
-    }
+    var sampleBlocksMapped: Int { blocks.blocksMapped }
 
     /// - Parameters:
     ///   - threads: segments encoded at once (2 or more to gain anything).
@@ -68,6 +61,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         self.stop = stop
         self.logger = logger
         joiner = SegmentJoiner(layout: layout)
+        blocks = SampleBlockPool(channels: Int(requested.channels))
         // LAME keeps large arrays on the stack; the size of a Dispatch worker's is plenty.
         workers = try EncodingWorkers(count: self.threads, name: "vmp3-lame", stackSize: 8 << 20)
     }
@@ -98,7 +92,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         let blockStart = received
         let blockEnd = received + Int64(range.count)
         while layout.firstSample(nextSegment) < blockEnd {
-            open.append((nextSegment, SegmentSamples(capacity: layout.capacity(nextSegment), pool: pool(channels: pcm.channelCount))))
+            open.append((nextSegment, SegmentSamples(capacity: layout.capacity(nextSegment), pool: blocks)))
             nextSegment += 1
         }
         for segment in open {
