@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import VMP3Core
@@ -8,16 +7,18 @@ import VMP3Core
 /// ``EncodingWorkers``, and ``SegmentJoiner`` joins the frames into one stream with one LAME/Xing
 /// frame.
 ///
-/// Samples arrive in order on the pipeline's thread, which also writes the output: it fills a
-/// segment, hands it to the workers, and joins finished segments in order. At most `threads`
-/// segments are encoded at once and one more waits, full, for the first worker free; the pipeline
-/// fills the next only once a worker has taken the waiting one, so memory is bounded by the
-/// segment length, not the input's. The waiting segment is what keeps both cores busy: without it
-/// a worker that finished had nothing to do until the pipeline filled the next one, and Linux gave
-/// its core to no one for up to a scheduler tick (4 ms) while the pipeline and the other worker
-/// shared the other core (2.73 s against 2.56 s for the 10-minute benchmark input, for 2 MB more
-/// at the peak). Filling a second one ahead, as before, held one more segment (2.2 MB at 44.1 kHz
-/// stereo) and gained nothing: filling takes a few milliseconds, encoding tens.
+/// Samples arrive in order on the pipeline's thread, which also writes the output. The oldest
+/// segment still being written goes to the workers at once, and its encoder reads the samples as
+/// they come; the next one follows as soon as it is full. While every worker has a segment, the
+/// pipeline stays at most ``paceAhead`` samples ahead of the newest segment's encoder
+/// (``SegmentFlow``); when a worker finishes, it runs ahead to the next segment's samples. Memory is
+/// bounded by about one segment and a few blocks, whatever the input's length.
+///
+/// Before, a segment went to the workers only once full, and one more waited, full, for the first
+/// worker free, so that a worker that finished never waited for the pipeline: up to three segments
+/// were held (6.9 MB at 44.1 kHz stereo). A worker reading a segment as it is written needs no
+/// such reserve: it waits only for the first blocks of its next segment, and while it waits, its
+/// core decodes them.
 final class SegmentedMP3Encoder: MP3StreamEncoder {
     let settings: LameEncoder.Settings
     let layout: SegmentLayout
@@ -31,13 +32,15 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     private let logger: Logger
 
     private var received: Int64 = 0
-    private var open: [(index: Int, samples: SegmentSamples)] = []
+    /// Segments being written, oldest first; only the oldest may have been handed to the workers.
+    private var open: [(index: Int, samples: SegmentSamples, handed: Bool)] = []
     private var nextSegment = 0
     private var encoding: [SegmentJob] = []
-    /// Signalled by a worker each time it takes a segment.
-    private let taken = DispatchSemaphore(value: 0)
-    /// Segments handed to the workers that no worker has been seen to take.
-    private var waitingForWorker = 0
+    /// The pace between the pipeline and the workers, shared with the segments.
+    private let flow = SegmentFlow(finishingLead: paceAhead)
+    /// The samples of the segments in `encoding`, in the same order; the newest is the one the
+    /// pipeline keeps pace with.
+    private var handed: [SegmentSamples] = []
     private var completedTag: [UInt8]?
     private let workers: EncodingWorkers
     /// The memory of the segments' samples (the pipeline's buffers have the encoder's channels).
@@ -68,10 +71,19 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
 
     deinit {
         // A conversion that failed or was cancelled leaves no thread behind: the segments still
-        // being encoded stop early, and releasing `workers` then waits for its threads to exit.
+        // being encoded stop early (an encoder waiting for samples is told there are no more),
+        // and releasing `workers` then waits for its threads to exit.
         abandoned.cancel()
+        for segment in open { segment.samples.end() }
         for job in encoding { _ = job.wait() }
     }
+
+    /// Samples written ahead of the newest segment's encoder at which the pipeline waits while
+    /// every worker has a segment, and the lead at which it goes on: four blocks and two (1.5 s
+    /// and 0.7 s at 44.1 kHz). Waking a block at a time rather than a chunk keeps the switches
+    /// between threads few.
+    static let paceAhead = 4 * SampleBlockPool.blockSamples
+    static let paceResume = 2 * SampleBlockPool.blockSamples
 
     /// How the handovers between segments went.
     var statistics: SegmentJoiner.Statistics { joiner.statistics }
@@ -84,17 +96,14 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         for plane in pcm.planes {
             LameEncoder.sanitize(plane + range.lowerBound, count: range.count)
         }
-        // Fill nothing more while a full segment still waits for a worker.
-        while waitingForWorker > 0 {
-            taken.wait()
-            waitingForWorker -= 1
-        }
+        keepPace()
         let blockStart = received
         let blockEnd = received + Int64(range.count)
         while layout.firstSample(nextSegment) < blockEnd {
-            open.append((nextSegment, SegmentSamples(capacity: layout.capacity(nextSegment), pool: blocks)))
+            open.append((nextSegment, SegmentSamples(capacity: layout.capacity(nextSegment), pool: blocks, flow: flow), false))
             nextSegment += 1
         }
+        try handOldest(to: file)
         for segment in open {
             let low = max(layout.firstSample(segment.index), blockStart)
             let high = min(layout.endSample(segment.index), blockEnd)
@@ -105,7 +114,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         received = blockEnd
         while let first = open.first, first.samples.isFull {
             open.removeFirst()
-            try start(first.index, first.samples, to: file)
+            try handOldest(to: file)
         }
         // Join what is done, so its memory goes as soon as possible.
         while let first = encoding.first, first.isFinished {
@@ -114,10 +123,12 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     }
 
     func flush(to file: AtomicOutputFile) throws(ConversionError) {
-        // The oldest open segment holds every sample up to the end; any later one only repeats them.
+        // The oldest open segment holds every sample up to the end; any later one only repeats them
+        // (and none of those was handed over: a segment goes only once the one before is full).
         if let last = open.first {
+            try handOldest(to: file)
+            last.samples.end()
             open.removeAll()
-            try start(last.index, last.samples, to: file)
         }
         while !encoding.isEmpty {
             try joinOldest(to: file)
@@ -140,9 +151,28 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     /// at most (their frames only: their samples are gone).
     private var maximumUnjoined: Int { 4 * threads }
 
-    /// Hands segment `index` to the workers.
+    /// While every worker has a segment and the newest one's encoder has ``paceAhead`` samples
+    /// still to read, waits until it is down to ``paceResume`` or a worker is free.
+    private func keepPace() {
+        guard let newest = handed.last else { return }
+        let threads = threads
+        let handed = handed
+        newest.waitForReader(whileLeadReaches: Self.paceAhead, resumeAt: Self.paceResume) {
+            handed.count { !$0.isFinishingWithLockHeld } >= threads
+        }
+    }
+
+    /// Hands the oldest open segment to the workers, unless it has been already.
+    private func handOldest(to file: AtomicOutputFile) throws(ConversionError) {
+        guard let first = open.first, !first.handed else { return }
+        open[0].handed = true
+        try start(first.index, first.samples, to: file)
+    }
+
+    /// Hands segment `index` to the workers, which read its samples as they are written.
     private func start(_ index: Int, _ samples: SegmentSamples, to file: AtomicOutputFile) throws(ConversionError) {
         // Only a segment slower than the ones after it keeps them here: the pace is set in `encode`.
+        // Every segment in `encoding` is full, so each of them finishes without the pipeline.
         while encoding.count > maximumUnjoined {
             try joinOldest(to: file)
         }
@@ -152,19 +182,19 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         let firstFrame = layout.firstFrame(index)
         let stop = stop
         let abandoned = abandoned
-        let taken = taken
-        waitingForWorker += 1
+        handed.append(samples)
         workers.run {
-            taken.signal()
             job.complete(Result { () throws(ConversionError) in
                 try Self.encodeSegment(index, samples, firstFrame: firstFrame, settings: settings, stop: stop, abandoned: abandoned)
             })
+            samples.readerDone()
         }
         encoding.append(job)
     }
 
     private func joinOldest(to file: AtomicOutputFile) throws(ConversionError) {
         let job = encoding.removeFirst()
+        handed.removeFirst()
         try joiner.join(try job.wait().get(), to: file)
     }
 
@@ -177,13 +207,12 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
         var bytes: [UInt8] = []
         var offset = 0
         let chunk = 8 * encoder.frameSize
-        while offset < samples.count {
+        while true {
             if let reason = stop.reason { throw stop.error(reason) }
             if abandoned.isCancelled { throw .cancelled() }
-            // LAME buffers what it is given, so cutting the calls at the blocks' ends changes nothing.
-            guard let run = samples.run(from: offset, maximum: chunk) else {
-                throw ConversionError(code: .encodingFailed, message: "segment \(index) has no samples at \(offset)")
-            }
+            // LAME buffers what it is given, so cutting the calls at the blocks' ends, or wherever
+            // the pipeline has got to, changes nothing.
+            guard let run = samples.run(from: offset, maximum: chunk) else { break }
             try encoder.encode(left: run.left, right: run.right, count: run.count) { (output: UnsafeRawBufferPointer) throws(ConversionError) in
                 bytes.append(contentsOf: output)
             }
