@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image with VMP3's five executables (vmp3-auth, vmp3-gateway, vmp3-converter, vmp3-notifier
-# and the vmp3 CLI); a container runs one of them, named by its command (`CMD` below is the
+# One image with VMP3's executables (vmp3-auth, vmp3-gateway, vmp3-converter, vmp3-notifier, the
+# vmp3 CLI and vmp3-server, which runs its `serve` and `create-bucket`); a container runs one of them, named by its command (`CMD` below is the
 # gateway). Why one image and not one per service: Docs/containers.md.
 #
 #   docker build -t vmp3 .          (or: podman build --format docker -t vmp3 .)
@@ -26,10 +26,10 @@ WORKDIR /src
 COPY Package.swift ./
 RUN swift package resolve
 COPY . .
-# The Swift runtime as shared libraries, which stage-binaries.sh stages with the executables: five
+# The Swift runtime as shared libraries, which stage-binaries.sh stages with the executables: six
 # executables linked with --static-swift-stdlib would each carry their own Foundation and ICU
 # data (124 MB a gateway against 48 MB; Docs/containers.md).
-RUN for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3; do \
+RUN for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server; do \
       swift build -c release --product "$product" || exit 1; \
     done \
  && scripts/stage-binaries.sh "$(swift build -c release --show-bin-path)" /staging

@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VMP3Transport", targets: ["VMP3Transport"]),
         .library(name: "VMP3HTTP", targets: ["VMP3HTTP"]),
         .executable(name: "vmp3", targets: ["vmp3"]),
+        .executable(name: "vmp3-server", targets: ["vmp3-server"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
         .executable(name: "GatewayClient", targets: ["GatewayClient"]),
@@ -190,8 +191,21 @@ let package = Package(
             path: "Tests/VMP3TestSupport"
         ),
 
+        // The `vmp3` command: convert, probe and settings in process, on VMP3Kit alone. Its
+        // server commands (`serve`, `create-bucket`) run `vmp3-server`, so that a conversion
+        // loads no HTTP server, SQLite or network clients (Docs/architecture.md).
         .executableTarget(
             name: "vmp3",
+            dependencies: [
+                "VMP3Kit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Services/vmp3"
+        ),
+        // `vmp3 serve` and `vmp3 create-bucket`, which `vmp3` hands over to it.
+        .executableTarget(
+            name: "vmp3-server",
             dependencies: [
                 "VMP3Kit",
                 "VMP3SQLite",
@@ -205,7 +219,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Services/vmp3"
+            path: "Sources/Services/vmp3-server"
         ),
         // The four services: configuration from the environment, SDK types composed, run under
         // ServiceLifecycle.
@@ -297,6 +311,7 @@ let package = Package(
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 "vmp3",
+                "vmp3-server",
                 "ConvertFile",
                 "EmbeddedPipeline",
                 "CustomObjectStore",
@@ -310,7 +325,7 @@ let package = Package(
             dependencies: [
                 "VMP3Transport",
                 // Built for the end-to-end test, which runs them as processes.
-                "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier", "vmp3", "GatewayClient",
+                "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier", "vmp3", "vmp3-server", "GatewayClient",
                 "VMP3Kit",
                 "VMP3Auth",
                 "VMP3HTTP",
@@ -334,6 +349,7 @@ let package = Package(
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 "vmp3",
+                "vmp3-server",
             ]
         ),
         .testTarget(

@@ -18,6 +18,7 @@ of its own, all at once. That is the best any tool splitting LAME's work can do 
 no joins, no decoding. The `lame ×N parts` row's speed is that ceiling (one `lame`'s median time
 over the parts' run); the `× ceiling` column is how much of it each vmp3 row gets.
 
+    swift build -c release --static-swift-stdlib --product vmp3
     python3 Benchmarks/convert_benchmark.py [--runs 5] [--hour-runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
     args = parser.parse_args()
     if not os.access(args.vmp3, os.X_OK):
-        sys.exit(f"{args.vmp3} not found: build it with `swift build -c release --product vmp3`")
+        sys.exit(f"{args.vmp3} not found: build it with `swift build -c release --static-swift-stdlib --product vmp3`")
 
     inputs = [(make_video(1), 60, args.runs), (make_video(10), 600, args.runs)]
     if not args.no_hour:

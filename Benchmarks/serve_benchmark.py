@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Embedded path benchmark: a job through `vmp3 serve` against `vmp3 convert` of the same file.
 
-    swift build -c release --product vmp3
+    swift build -c release --static-swift-stdlib --product vmp3-server
+    swift build -c release --static-swift-stdlib --product vmp3
     python3 Benchmarks/serve_benchmark.py [--runs 3] [--input .benchmarks/10min-720p.mp4] [--baseline OTHER-VMP3]
 
 Starts `vmp3 serve` on loopback with its data in a scratch folder (embedded backends: files and

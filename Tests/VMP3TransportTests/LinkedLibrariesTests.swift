@@ -32,6 +32,16 @@ import VMP3TestSupport
         #expect(!linked.contains("libsqlite3"), "\(executable) links SQLite")
     }
 
+    @Test("the vmp3 command links none of the server's libraries (SQLite, curl, hiredis): `serve` and `create-bucket` are vmp3-server's, which does")
+    func commandLinksNoServer() async throws {
+        // Not librabbitmq: Debian's libavformat links it for FFmpeg's own AMQP protocol.
+        let server: Set<String> = ["libsqlite3", "libcurl", "libhiredis"]
+        let linked = try await Self.libraries(of: "vmp3")
+        #expect(linked.isSuperset(of: Self.ffmpeg), "ldd listed nothing we recognise: \(linked.sorted())")
+        #expect(linked.isDisjoint(with: server), "vmp3 links \(linked.intersection(server).sorted())")
+        #expect(try await Self.libraries(of: "vmp3-server").isSuperset(of: server))
+    }
+
     @Test("the converter does link FFmpeg and LAME: the check above looks at the right names")
     func converterLinksFFmpeg() async throws {
         #expect(try await Self.libraries(of: "vmp3-converter").isSuperset(of: Self.ffmpeg))

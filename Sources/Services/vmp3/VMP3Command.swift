@@ -10,8 +10,14 @@ struct VMP3Command: AsyncParsableCommand {
     )
 
     /// ArgumentParser's own entry point, after the allocator is told to keep two arenas: that
-    /// must come before any thread allocates (`ProcessAllocator`).
+    /// must come before any thread allocates (`ProcessAllocator`). `serve` and `create-bucket`
+    /// go to `vmp3-server` first (``ServerProgram``).
     static func main() async {
+        // The server's commands are `vmp3-server`'s: handed over before anything else runs.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let command = arguments.first, ServerProgram.commands.contains(command) {
+            ServerProgram.exec(arguments)
+        }
         ProcessAllocator.limitArenas()
         do {
             var command = try parseAsRoot()

@@ -140,6 +140,24 @@ import Testing
         #expect(anonymous.stderr.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"))
     }
 
+    @Test("serve and create-bucket run vmp3-server: its help through vmp3; without it beside vmp3 or on PATH, one line naming it and status 69")
+    func serverCommandsHandOver() async throws {
+        let help = try await run("serve", "--help")
+        #expect(help.status == 0, "\(help.stderrTail)")
+        #expect(help.text.contains("USAGE: vmp3 serve") && help.text.contains("--data-dir"), "\(help.text)")
+        let listed = try await run("--help")
+        #expect(listed.text.contains("serve") && listed.text.contains("create-bucket"))
+        // A copy of vmp3 alone in a folder, with a PATH that has no vmp3-server either.
+        let alone = try makeScratchDirectory().appendingPathComponent("vmp3")
+        try FileManager.default.copyItem(atPath: Self.vmp3, toPath: alone.path)
+        for command in ["serve", "create-bucket"] {
+            let missing = try await ExternalTool.run("/usr/bin/env", ["PATH=/usr/bin:/bin", alone.path, command])
+            #expect(missing.status == 69, "\(missing.stderrTail)")
+            let lines = missing.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("vmp3 \(command)") && lines[0].contains("vmp3-server"), "\(missing.stderr)")
+        }
+    }
+
     /// Its output a pipe whose reader has gone (`vmp3 settings | head -1`, a log collector that
     /// died), under a parent that ignores SIGPIPE as systemd does for its services: every write
     /// fails with EPIPE, which Foundation's non-throwing `FileHandle.write` turned into a crash.

@@ -15,18 +15,18 @@ struct CreateBucketCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         guard let text = settings.text(.storage), let url = URL(string: text), url.scheme == "s3" else {
-            CLIFailure.exit(CLIFailure("VMP3_STORAGE must be an s3:// URL (it is \(settings.text(.storage) ?? "not set"))", exitCode: 64))
+            ServerFailure.exit("VMP3_STORAGE must be an s3:// URL (it is \(settings.text(.storage) ?? "not set"))", status: 64)
         }
         do {
             // The services' own factory: the same URL parsing and credentials as theirs.
             guard let store = try await TransportBackendFactory(settings: settings).makeObjectStore(url) as? S3ObjectStore else {
-                CLIFailure.exit(CLIFailure("VMP3_STORAGE is not an S3 store", exitCode: 64))
+                ServerFailure.exit("VMP3_STORAGE is not an S3 store", status: 64)
             }
             try await store.createBucketIfNeeded()
         } catch let error as ConfigurationError {
-            CLIFailure.exit(CLIFailure(error.message, exitCode: 64))
+            ServerFailure.exit(error.message, status: 64)
         } catch {
-            CLIFailure.exit(CLIFailure("creating the bucket of \(text): \(error)", exitCode: 69))  // EX_UNAVAILABLE
+            ServerFailure.exit("creating the bucket of \(text): \(error)", status: 69)  // EX_UNAVAILABLE
         }
         print("the bucket of \(text) is there")
     }

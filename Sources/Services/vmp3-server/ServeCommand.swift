@@ -73,13 +73,14 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // As the services do: uploads and transfers go through large buffers.
         ProcessAllocator.mapLargeBlocks()
-        let logger = CLILogging.logger(verbose: verbose)
+        var logger = Logger(label: "vmp3") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = verbose ? .debug : .warning
         let settings = settings()
         do {
             try settings.validate(for: .serve)
             try await serve(settings: settings, logger: logger)
         } catch let error as ConfigurationError {
-            CLIFailure.exit(CLIFailure(error.message, exitCode: 78))  // EX_CONFIG
+            ServerFailure.exit(error.message, status: 78)  // EX_CONFIG
         }
     }
 
