@@ -8,27 +8,20 @@ import VMP3Kit
 /// Why a program of its own: it links Hummingbird, SwiftNIO, SQLite and the network clients,
 /// which a conversion never uses. In the `vmp3` executable they made a conversion map and touch
 /// 5 MB more of code (Docs/performance.md).
-@main
 struct VMP3ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmp3",
         abstract: "Serve the VMP3 HTTP API, or create its S3 bucket (run through `vmp3 serve` and `vmp3 create-bucket`).",
         subcommands: [ServeCommand.self, CreateBucketCommand.self]
     )
+}
 
-    /// ArgumentParser's own entry point, after the allocator is told to keep two arenas: that
-    /// must come before any thread allocates (`ProcessAllocator`).
+@main
+enum VMP3Server {
+    /// ArgumentParser's entry point, after the allocator is told to keep two arenas: that must
+    /// come before any thread allocates (`ProcessAllocator`).
     static func main() async {
         ProcessAllocator.limitArenas()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await VMP3ServerCommand.main()
     }
 }
