@@ -16,8 +16,10 @@ public struct ExternalTool {
         public var status: Int32
         public var stdout: Data
         public var stderr: String
-        /// The process's peak resident memory (`ru_maxrss`): its own, whatever else the tests'
-        /// process does meanwhile.
+        /// The process's `ru_maxrss`. From ``run(_:_:)`` it may be the tests' process's peak
+        /// rather than the program's: Linux keeps a process's high-water mark across `execve`,
+        /// and a spawned child starts as the tests' process. ``runMeasuringPeak(_:_:)`` gives
+        /// the program's own.
         public var peakResidentBytes: Int64 = 0
         public var text: String { String(decoding: stdout, as: UTF8.self) }
         /// The last 4,000 characters of standard error, for a failed expectation's message: a
@@ -183,6 +185,35 @@ public struct ExternalTool {
             throw Failure(description: "cannot start \(executable): \(String(cString: strerror(status)))")
         }
         return Running(pid: pid, stdoutURL: stdoutURL, stderrURL: stderrURL)
+    }
+
+    /// Runs `executable` to completion, like ``run(_:_:)``, with ``Output/peakResidentBytes`` the
+    /// program's own peak: it is started by a small Python process that forks and runs it, so
+    /// the high-water mark it inherits across `execve` is that process's (about 10 MB), not the
+    /// tests' process's (hundreds of MB while other tests run beside it).
+    public static func runMeasuringPeak(_ executable: String, _ arguments: [String]) async throws -> Output {
+        let peakFile = testRoot.appendingPathComponent("\(UUID().uuidString).peak")
+        defer { try? FileManager.default.removeItem(at: peakFile) }
+        let script = """
+            import os, sys
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.execvp(sys.argv[2], sys.argv[2:])
+                finally:
+                    os._exit(127)
+            _, status, usage = os.wait4(pid, 0)
+            with open(sys.argv[1], "w") as out:
+                out.write(str(usage.ru_maxrss * 1024))
+            code = os.waitstatus_to_exitcode(status)
+            sys.exit(code if code >= 0 else 128 - code)
+            """
+        var output = try await run("python3", ["-c", script, peakFile.path, executable] + arguments)
+        guard let text = try? String(contentsOf: peakFile, encoding: .utf8), let peak = Int64(text) else {
+            throw Failure(description: "running \(executable) under python3 gave no peak: \(output.stderrTail)")
+        }
+        output.peakResidentBytes = peak
+        return output
     }
 
     /// Runs ffmpeg quietly and fails with its message if it fails.

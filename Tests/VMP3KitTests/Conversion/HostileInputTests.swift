@@ -215,11 +215,13 @@ import VMP3Kit
 
         // The memory is measured in a process of its own, `vmp3 convert` (the same converter): the
         // tests' process's peak counts every test running alongside (seen: a decoded 40 s WAV
-        // beside it, 19–36 MiB on all three tries). Against the same audio in blocks of 4,096.
+        // beside it, 19–36 MiB on all three tries). Started through `runMeasuringPeak`: a child
+        // the tests' process spawns itself inherits that process's peak (seen: 56 MiB of growth
+        // that was the tests', not vmp3's). Against the same audio in blocks of 4,096.
         let ordinary = try await silentFLAC(rate: 1000, seconds: 120, blockSize: 4096)
         let output = try makeScratchDirectory().appendingPathComponent("out.mp3").path
         func peak(_ input: URL) async throws -> Int64 {
-            let run = try await ExternalTool.run(builtExecutable("vmp3"), [
+            let run = try await ExternalTool.runMeasuringPeak(builtExecutable("vmp3"), [
                 "convert", input.path, "-o", output, "--force", "--quiet", "--channels", "2", "--sample-rate", "48000",
             ])
             #expect(run.status == 0, "\(run.stderrTail)")
