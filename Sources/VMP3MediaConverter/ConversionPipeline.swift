@@ -26,10 +26,21 @@ struct ConversionPipeline {
         try stop.check()
 
         let limits = configuration.limits
-        let container = try MediaInput.open(input, limits: limits, stop: stop)
+        var container = try MediaInput.open(input, limits: limits, stop: stop)
         let streamIndex = try selectStream(in: container)
         let source = container.streamInfo(streamIndex)
+        // Made from the stream's parameters alone: it decodes the packets of the input opened
+        // again (after the cover, or loudness's first pass) as well.
         let decoder = try makeDecoder(container: container, streamIndex: streamIndex)
+        /// The input opened afresh, after `container` has been read (and closed): never two
+        /// demuxers at once, each with its own index of the whole file.
+        func reopened() throws(ConversionError) -> InputContainer {
+            let again = try MediaInput.open(input, limits: limits, stop: stop)
+            guard streamIndex < again.streamCount, again.streamInfo(streamIndex) == source else {
+                throw ConversionError(code: .damagedInput, message: "\(input.path) changed while it was converted")
+            }
+            return again
+        }
 
         let outputRate = options.sampleRate ?? MP3SampleRate.nearest(to: source.sampleRate.flatMap { $0 > 0 ? $0 : nil } ?? 44_100)
         let channels = options.channels ?? (source.channels == 1 ? .mono : .stereo)
@@ -61,7 +72,17 @@ struct ConversionPipeline {
         let threads = budget.take(options.threads ?? (SegmentLayout.isWorthwhile(forSeconds: expectedSeconds) ? nil : 1))
         defer { budget.release(threads) }
         // The cover first, so that the video decoder it may need is gone before the encoders exist.
-        let cover = try coverPicture(from: container, start: start, length: expectedSeconds)
+        let cover: ID3v2Tag.Picture?
+        switch try coverSource(in: container, start: start, length: expectedSeconds) {
+        case .picture(let picture):
+            cover = picture
+        case .videoFrame(let seconds):
+            // The frame is read from this container, which is then closed, and the audio from the
+            // input opened afresh: a demuxer's index is megabytes on an hour of MP4, and a second
+            // container open beside the first would hold it twice.
+            cover = try videoFrameCover(at: seconds, from: container)
+            container = try reopened()
+        }
         let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
         let encoder: any MP3StreamEncoder = threads.count > 1
             ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, stop: stop, logger: logger)
@@ -99,15 +120,16 @@ struct ConversionPipeline {
             )
         }
 
-        // Loudness normalisation: a first pass over the decoded audio, on an input opened afresh,
-        // measures; the second applies the gain before the limiter.
+        // Loudness normalisation: a first pass over the decoded audio measures; the second, on the
+        // input opened afresh, applies the gain before the limiter.
         var loudness: LoudnessMeasurement?
         if let target = options.loudness {
-            let measuring = try MediaInput.open(input, limits: limits, stop: stop)
-            var pass = makeState(measuring)
+            var pass = makeState(container)
             pass.meter = LoudnessMeter(channels: channels.rawValue, sampleRate: outputRate)
             pass.progressScale = 0.5
-            try decode(measuring, try makeDecoder(container: measuring, streamIndex: streamIndex), streamIndex, &pass, packet, frame, encoder: encoder, file: file)
+            try decode(container, try makeDecoder(container: container, streamIndex: streamIndex), streamIndex, &pass, packet, frame, encoder: encoder, file: file)
+            container.close()
+            container = try reopened()
             if let measured = pass.meter?.integratedLoudness {
                 // At most ±40 dB: no real recording is further from any target, and silence with a
                 // click must not be raised into noise.
@@ -216,22 +238,27 @@ struct ConversionPipeline {
     /// none; or the caller's file. Frames only if ``ConversionLimits/videoFrameCovers``.
     /// - Throws: `invalid_option` for a file that cannot be read or is not a JPEG or PNG of at
     ///   most ``CoverArt/maximumBytes``; `cancelled`.
-    private func coverPicture(from container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> ID3v2Tag.Picture? {
-        func videoFrame(at seconds: Double) throws(ConversionError) -> ID3v2Tag.Picture? {
-            guard configuration.limits.videoFrameCovers, container.firstVideoStream() != nil else { return nil }
-            defer { ProcessAllocator.returnFreedMemory() }
-            return try VideoFrameCover(input: input, limits: configuration.limits, cancellation: stop.cancellation, logger: logger).take(at: seconds)
+    /// Where the cover comes from: a picture at hand (the source's own, a file), or a frame of the
+    /// source's video that ``videoFrameCover(at:)`` takes.
+    private enum CoverSource {
+        case picture(ID3v2Tag.Picture?)
+        case videoFrame(at: Double)
+    }
+
+    private func coverSource(in container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> CoverSource {
+        func videoFrame(at seconds: Double) -> CoverSource {
+            configuration.limits.videoFrameCovers && container.firstVideoStream() != nil ? .videoFrame(at: seconds) : .picture(nil)
         }
         switch options.cover ?? .automatic {
         case .none:
-            return nil
+            return .picture(nil)
         case .frame(let seconds):
-            return try videoFrame(at: seconds)
+            return videoFrame(at: seconds)
         case .automatic:
             if let own = container.attachedPicture(maxBytes: CoverArt.maximumBytes) {
-                return ID3v2Tag.Picture(mimeType: own.mimeType, bytes: own.bytes)
+                return .picture(ID3v2Tag.Picture(mimeType: own.mimeType, bytes: own.bytes))
             }
-            return try videoFrame(at: start + (length ?? 0) / 10)
+            return videoFrame(at: start + (length ?? 0) / 10)
         case .file(let path):
             let allowed = "a JPEG or PNG file of at most \(CoverArt.maximumBytes >> 20) MiB"
             guard let handle = FileHandle(forReadingAtPath: path) else { throw .invalidOption("cover", value: path, allowed: allowed) }
@@ -241,8 +268,14 @@ struct ConversionPipeline {
             guard let data, data.count <= CoverArt.maximumBytes, let type = PictureType.of(data) else {
                 throw .invalidOption("cover", value: path, allowed: allowed)
             }
-            return ID3v2Tag.Picture(mimeType: type, bytes: Array(data))
+            return .picture(ID3v2Tag.Picture(mimeType: type, bytes: Array(data)))
         }
+    }
+
+    private func videoFrameCover(at seconds: Double, from container: InputContainer) throws(ConversionError) -> ID3v2Tag.Picture? {
+        defer { ProcessAllocator.returnFreedMemory() }
+        return try VideoFrameCover(input: input, limits: configuration.limits, cancellation: stop.cancellation, logger: logger)
+            .take(at: seconds, from: container)
     }
 
     /// Mutable state of one run: the trim window, the sample buffer and the counters.

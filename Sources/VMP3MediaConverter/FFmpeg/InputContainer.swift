@@ -60,6 +60,13 @@ final class InputContainer {
         avformat_close_input(&context)
     }
 
+    /// Frees the demuxer (its index and buffers) before the container itself goes: for a caller
+    /// that opens the input again meanwhile and must not hold both. Nothing else may be called
+    /// on the container afterwards.
+    func close() {
+        avformat_close_input(&context)
+    }
+
     private var format: AVFormatContext { context!.pointee }
 
     /// The demuxer's short name, for example `mov,mp4,m4a,3gp,3g2,mj2`.

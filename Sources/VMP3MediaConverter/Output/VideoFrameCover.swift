@@ -5,7 +5,8 @@ import Logging
 /// A cover taken from a frame of the source's video: the key frame at or before a time, scaled to
 /// at most ``CoverArt/frameSize`` pixels on its longer side (square pixels), as a JPEG.
 ///
-/// It runs on the input opened afresh, before the audio is converted, within bounds of its own:
+/// It reads the conversion's own container, before the audio is converted (which then opens the
+/// input afresh), so that the demuxer's index is never held twice, within bounds of its own:
 /// ``timeLimit``, ``maxPackets`` of video read after the seek, the decoder's own limits
 /// (``StreamDecoder/videoKeyFrames(container:streamIndex:)``). Nothing here fails the
 /// conversion: a video that cannot give a frame (a codec outside
@@ -26,17 +27,23 @@ struct VideoFrameCover {
 
     /// The cover, or `nil` with the reason logged.
     ///
+    /// `container` is the input as it was opened, nothing read from it yet; the cover seeks and
+    /// reads it, and closes it (``InputContainer/close()``) when it is done.
+    ///
     /// - Throws: only ``ConversionError/Code/cancelled``.
-    func take(at seconds: Double) throws(ConversionError) -> ID3v2Tag.Picture? {
+    func take(at seconds: Double, from container: InputContainer) throws(ConversionError) -> ID3v2Tag.Picture? {
         let stop = StopCondition(cancellation: cancellation, timeLimit: Self.timeLimit)
+        defer { container.close() }
         do {
             let picture: ID3v2Tag.Picture
             do {
-                picture = try frame(at: seconds, stop: stop)
+                picture = try frame(at: seconds, in: container, stop: stop)
             } catch where error.foundNoFrame && seconds > 0 {
                 // A seek can land past the only key frame (or the headers a decoder needs before
-                // it): the first key frame of the video is a cover too.
-                picture = try frame(at: 0, stop: stop)
+                // it): the first key frame of the video is a cover too, read from the input
+                // opened afresh (the one before is closed first).
+                container.close()
+                picture = try frame(at: 0, in: try reopened(stop: stop), stop: stop)
             }
             logger.debug("took a video frame as the cover", metadata: ["at": "\(CoverArt.frame(at: seconds).argument)", "bytes": "\(picture.bytes.count)"])
             return picture
@@ -54,13 +61,15 @@ struct VideoFrameCover {
         var foundNoFrame = false
     }
 
-    private func frame(at seconds: Double, stop: StopCondition) throws(Failure) -> ID3v2Tag.Picture {
-        let container: InputContainer
+    private func reopened(stop: StopCondition) throws(Failure) -> InputContainer {
         do {
-            container = try MediaInput.open(input, limits: limits, stop: stop)
+            return try MediaInput.open(input, limits: limits, stop: stop)
         } catch {
             throw Failure(reason: error.message)
         }
+    }
+
+    private func frame(at seconds: Double, in container: InputContainer, stop: StopCondition) throws(Failure) -> ID3v2Tag.Picture {
         guard let index = container.firstVideoStream() else { throw Failure(reason: "the source has no video") }
         let codec = container.streamInfo(index).codec
         let decoder: StreamDecoder
