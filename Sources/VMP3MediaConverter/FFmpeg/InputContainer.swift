@@ -60,6 +60,19 @@ final class InputContainer {
         avformat_close_input(&context)
     }
 
+    /// Runs `body` with `other` as what interrupts the demuxer (its `interrupt_callback`) instead
+    /// of the condition the container was opened with: a phase with bounds of its own, such as
+    /// the cover's seconds, holds the demuxer to them inside a long seek or read too.
+    func interrupting<Value, Failure: Error>(with other: StopCondition, _ body: () throws(Failure) -> Value) throws(Failure) -> Value {
+        guard let context else { return try body() }
+        context.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(other).toOpaque()
+        defer {
+            context.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(stop).toOpaque()
+            withExtendedLifetime(other) {}
+        }
+        return try body()
+    }
+
     /// Frees the demuxer (its index and buffers) before the container itself goes: for a caller
     /// that opens the input again meanwhile and must not hold both. Nothing else may be called
     /// on the container afterwards.

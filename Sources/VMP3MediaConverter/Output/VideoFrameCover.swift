@@ -37,7 +37,8 @@ struct VideoFrameCover {
         do {
             let picture: ID3v2Tag.Picture
             do {
-                picture = try frame(at: seconds, in: container, stop: stop)
+                // The container was opened under the conversion's bounds; the cover's are tighter.
+                picture = try container.interrupting(with: stop) { () throws(Failure) in try frame(at: seconds, in: container, stop: stop) }
             } catch where error.foundNoFrame && seconds > 0 {
                 // A seek can land past the only key frame (or the headers a decoder needs before
                 // it): the first key frame of the video is a cover too, read from the input
