@@ -219,16 +219,23 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         #expect(try await service.bytesHeld(by: "nobody") == 0)
     }
 
+    /// A user's token and a job of theirs, the test clip uploaded: on a gateway run without a
+    /// worker (`converting: false`), it stays queued.
+    static func queuedJob(of user: String, on client: any TestClientProtocol) async throws -> (token: String, id: JobID) {
+        let token = try await client.token(for: "\(user)@example.com")
+        let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
+            try document(response.body).id
+        }
+        return (token, id)
+    }
+
     @Test("an event stream starts with `retry:` and the job's state (with its version as `id:`), and ends after its lifetime")
     func eventStreamLifetime() async throws {
         var configuration = JobRoutes.Configuration()
         configuration.eventStreamLifetime = .milliseconds(1500)
         let gateway = try await TestGateway(jobs: configuration)
         try await gateway.run(converting: false) { client in
-            let token = try await client.token(for: "ann@example.com")
-            let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
-                try Self.document(response.body).id
-            }
+            let (token, id) = try await Self.queuedJob(of: "ann", on: client)
             let started = ContinuousClock.now
             let stream = try await client.execute(uri: "/v1/jobs/\(id.rawValue)/events", method: .get, headers: Self.auth(token)) { String(buffer: $0.body) }
             let took = ContinuousClock.now - started
@@ -250,10 +257,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         configuration.eventStreamLifetime = .seconds(600)
         let gateway = try await TestGateway(jobs: configuration)
         try await gateway.run(converting: false) { client in
-            let token = try await client.token(for: "ann@example.com")
-            let id = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
-                try Self.document(response.body).id
-            }
+            let (token, id) = try await Self.queuedJob(of: "ann", on: client)
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))/v1/jobs/\(id.rawValue)/events")
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             // The stream's lifetime is ten minutes: ended sooner, it ended for its job.
@@ -287,11 +291,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
             var madeTokens: [String: String] = [:]
             var madeJobs: [String: JobID] = [:]
             for user in ["ann", "bob", "cy"] {
-                let token = try await client.token(for: "\(user)@example.com")
-                madeTokens[user] = token
-                madeJobs[user] = try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(token), body: try await Clip.bytes()) { (response: TestResponse) async throws in
-                    try Self.document(response.body).id
-                }
+                (madeTokens[user], madeJobs[user]) = try await Self.queuedJob(of: user, on: client)
             }
             // Opens a stream and returns its status once the head is in (the place is taken by then).
             let (tokens, jobs) = (madeTokens, madeJobs)
