@@ -32,14 +32,14 @@ struct ConversionPipeline {
         // Made from the stream's parameters alone: it decodes the packets of the input opened
         // again (after the cover, or loudness's first pass) as well.
         let decoder = try makeDecoder(container: container, streamIndex: streamIndex)
-        /// The input opened afresh, after `container` has been read (and closed): never two
+        /// Closes `container`, once read, and opens the input afresh in its place: never two
         /// demuxers at once, each with its own index of the whole file.
-        func reopened() throws(ConversionError) -> InputContainer {
-            let again = try MediaInput.open(input, limits: limits, stop: stop)
-            guard streamIndex < again.streamCount, again.streamInfo(streamIndex) == source else {
+        func reopen() throws(ConversionError) {
+            container.close()
+            container = try MediaInput.open(input, limits: limits, stop: stop)
+            guard streamIndex < container.streamCount, container.streamInfo(streamIndex) == source else {
                 throw ConversionError(code: .damagedInput, message: "\(input.path) changed while it was converted")
             }
-            return again
         }
 
         let outputRate = options.sampleRate ?? MP3SampleRate.nearest(to: source.sampleRate.flatMap { $0 > 0 ? $0 : nil } ?? 44_100)
@@ -81,7 +81,7 @@ struct ConversionPipeline {
             // input opened afresh: a demuxer's index is megabytes on an hour of MP4, and a second
             // container open beside the first would hold it twice.
             cover = try videoFrameCover(at: seconds, from: container)
-            container = try reopened()
+            try reopen()
         }
         let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
         let encoder: any MP3StreamEncoder = threads.count > 1
@@ -128,8 +128,7 @@ struct ConversionPipeline {
             pass.meter = LoudnessMeter(channels: channels.rawValue, sampleRate: outputRate)
             pass.progressScale = 0.5
             try decode(container, try makeDecoder(container: container, streamIndex: streamIndex), streamIndex, &pass, packet, frame, encoder: encoder, file: file)
-            container.close()
-            container = try reopened()
+            try reopen()
             if let measured = pass.meter?.integratedLoudness {
                 // At most ±40 dB: no real recording is further from any target, and silence with a
                 // click must not be raised into noise.
@@ -233,18 +232,18 @@ struct ConversionPipeline {
         try verifyCompleteness(state, container: container, streamIndex: streamIndex)
     }
 
-    /// The cover the options ask for: the source's own picture, else a frame of its video a tenth
-    /// of the way into the part converted (`start`, `length` seconds); a frame at a given time;
-    /// none; or the caller's file. Frames only if ``ConversionLimits/videoFrameCovers``.
-    /// - Throws: `invalid_option` for a file that cannot be read or is not a JPEG or PNG of at
-    ///   most ``CoverArt/maximumBytes``; `cancelled`.
     /// Where the cover comes from: a picture at hand (the source's own, a file), or a frame of the
-    /// source's video that ``videoFrameCover(at:)`` takes.
+    /// source's video that ``videoFrameCover(at:from:)`` takes.
     private enum CoverSource {
         case picture(ID3v2Tag.Picture?)
         case videoFrame(at: Double)
     }
 
+    /// The cover the options ask for: the source's own picture, else a frame of its video a tenth
+    /// of the way into the part converted (`start`, `length` seconds); a frame at a given time;
+    /// none; or the caller's file. Frames only if ``ConversionLimits/videoFrameCovers``.
+    /// - Throws: `invalid_option` for a file that cannot be read or is not a JPEG or PNG of at
+    ///   most ``CoverArt/maximumBytes``.
     private func coverSource(in container: InputContainer, start: Double, length: Double?) throws(ConversionError) -> CoverSource {
         func videoFrame(at seconds: Double) -> CoverSource {
             configuration.limits.videoFrameCovers && container.firstVideoStream() != nil ? .videoFrame(at: seconds) : .picture(nil)

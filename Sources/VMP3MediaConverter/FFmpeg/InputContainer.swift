@@ -74,8 +74,8 @@ final class InputContainer {
     }
 
     /// Frees the demuxer (its index and buffers) before the container itself goes: for a caller
-    /// that opens the input again meanwhile and must not hold both. Nothing else may be called
-    /// on the container afterwards.
+    /// that opens the input again meanwhile and must not hold both. Nothing but `close()` (which
+    /// then does nothing) may be called on the container afterwards.
     func close() {
         avformat_close_input(&context)
     }
