@@ -3,10 +3,16 @@ import PackageDescription
 
 // VMP3's own executables are linked by lld with packed relative relocations (DT_RELR; glibc 2.36,
 // Debian 12): gold's 2 MB of relocation records, which the loader reads whole at every start and
-// which stay resident, become 17 KB, and a conversion's peak memory is about 1 MB lower
-// (Docs/performance.md). The examples are linked as any embedder's program would be.
+// which stay resident, become 17 KB, and a conversion's peak memory is about 1 MB lower. They
+// export no symbols: `--static-swift-stdlib` asks for `-export-dynamic`, which put the 12,000
+// public symbols of the packages' modules in the dynamic symbol table, where the loader looks up
+// every symbol of every shared library first (1 MB more resident; Docs/performance.md). The
+// examples are linked as any embedder's program would be.
 let executableLinkerSettings: [LinkerSetting] = [
-    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux])),
+    .unsafeFlags(
+        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux])
+    ),
 ]
 
 // Dependencies point one way: Services -> (VMP3AuthHTTP, VMP3HTTP, VMP3Auth, VMP3Transport,

@@ -1,6 +1,10 @@
 import VMP3Core
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// One conversion, run synchronously on the thread that calls ``run()``.
@@ -260,14 +264,14 @@ struct ConversionPipeline {
             return videoFrame(at: start + (length ?? 0) / 10)
         case .file(let path):
             let allowed = "a JPEG or PNG file of at most \(CoverArt.maximumBytes >> 20) MiB"
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw .invalidOption("cover", value: path, allowed: allowed) }
-            defer { try? handle.close() }
+            guard let file = try? OpenFile(path: path, mode: .read) else { throw .invalidOption("cover", value: path, allowed: allowed) }
+            defer { file.close() }
             // One byte more than allowed tells a file that is too large without reading it all.
-            let data = (try? handle.read(upToCount: CoverArt.maximumBytes + 1)) ?? nil
-            guard let data, data.count <= CoverArt.maximumBytes, let type = PictureType.of(data) else {
+            guard let bytes = try? file.read(upTo: CoverArt.maximumBytes + 1), bytes.count <= CoverArt.maximumBytes,
+                  let type = PictureType.of(bytes) else {
                 throw .invalidOption("cover", value: path, allowed: allowed)
             }
-            return .picture(ID3v2Tag.Picture(mimeType: type, bytes: Array(data)))
+            return .picture(ID3v2Tag.Picture(mimeType: type, bytes: bytes))
         }
     }
 
@@ -501,6 +505,6 @@ struct ConversionPipeline {
     static let bufferSamples = 8192
 
     static func seconds(_ value: Double) -> String {
-        String(format: "%.2f", value)
+        value.decimal(places: 2)
     }
 }

@@ -1,7 +1,11 @@
 import VMP3Core
 import CFFmpeg
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// The in-process `AudioConverter`: FFmpeg's libavformat, libavcodec and libswresample decode,

@@ -4,7 +4,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Opens an input for conversion or probing and turns every way that can fail into a
 /// ``ConversionError`` that names the cause.

@@ -42,6 +42,15 @@ import VMP3TestSupport
         #expect(try await Self.libraries(of: "vmp3-server").isSuperset(of: server))
     }
 
+    @Test("the vmp3 command and the SDK's core build on FoundationEssentials: no Foundation, CoreFoundation or ICU is loaded to convert")
+    func commandLinksNoFoundation() async throws {
+        let foundation: Set<String> = ["libFoundation", "libFoundationInternationalization", "lib_FoundationICU"]
+        let linked = try await Self.libraries(of: "vmp3")
+        #expect(linked.contains("libFoundationEssentials"), "ldd listed nothing we recognise: \(linked.sorted())")
+        #expect(linked.isDisjoint(with: foundation), "vmp3 links \(linked.intersection(foundation).sorted())")
+        #expect(try await Self.libraries(of: "vmp3-server").isSuperset(of: foundation), "the check looks at the right names")
+    }
+
     @Test("the converter does link FFmpeg and LAME: the check above looks at the right names")
     func converterLinksFFmpeg() async throws {
         #expect(try await Self.libraries(of: "vmp3-converter").isSuperset(of: Self.ffmpeg))

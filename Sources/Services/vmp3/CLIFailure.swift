@@ -1,5 +1,9 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VMP3Kit
 
 /// A failure the CLI reports as `vmp3: error: MESSAGE` with a sysexits-style status.
@@ -30,9 +34,10 @@ struct CLIFailure: CustomStringConvertible {
 extension CLIFailure {
     /// Prints the message and leaves with the status (ArgumentParser's own exit always uses 1).
     static func exit(_ failure: CLIFailure) -> Never {
-        // Every write of the CLI's is the throwing one: the non-throwing `write(_:)` traps when
-        // the reader has gone (`vmp3 settings | head -1` under an ignored SIGPIPE).
-        try? FileHandle.standardError.write(contentsOf: Data("vmp3: error: \(failure.description)\n".utf8))
-        Foundation.exit(failure.exitCode)
+        StandardStream.error.write("vmp3: error: \(failure.description)\n")
+        exitProcess(failure.exitCode)
     }
 }
+
+/// `exit(3)` by a name that `CLIFailure.exit` does not hide.
+private func exitProcess(_ status: Int32) -> Never { exit(status) }

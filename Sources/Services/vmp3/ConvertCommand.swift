@@ -1,6 +1,15 @@
 import ArgumentParser
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import VMP3Kit
 
@@ -55,7 +64,7 @@ struct ConvertCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Normalise to this integrated loudness in LUFS, -40 to -5 (EBU R128; e.g. -16 for podcasts; default: the source's level).")
     var loudness: Double?
 
-    @Option(help: "Threads that encode at once, 1–64: a long input is cut into segments encoded side by side and joined seamlessly (default: the free cores; one for inputs under 12 s).")
+    @Option(help: "Threads that encode at once, 1–64: a long input is cut into segments encoded side by side and joined seamlessly (default: the free cores; one for inputs under 18 s).")
     var threads: Int?
 
     @Option(name: .customLong("max-length"), help: "Refuse to convert more than this many seconds of audio; 0 for no limit (default: 21600, 6 hours).")

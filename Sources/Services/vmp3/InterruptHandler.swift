@@ -1,5 +1,9 @@
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs an action on SIGINT or SIGTERM instead of letting the signal end the process, until removed.
 final class InterruptHandler {

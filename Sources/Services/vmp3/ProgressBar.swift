@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 import VMP3Kit
 
@@ -13,14 +17,14 @@ final class ProgressBar: Sendable {
             guard lastPercent.withLock({ last in defer { last = percent }; return last != percent }) else { return }
             let filled = Int(fraction * 30)
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: 30 - filled)
-            line = "\(String(format: "%3d", percent))% [\(bar)] \(Summary.clock(progress.processedSeconds)) / \(Summary.clock(progress.totalSeconds ?? 0))"
+            line = "\(String(percent).padded(toWidth: 3))% [\(bar)] \(Summary.clock(progress.processedSeconds)) / \(Summary.clock(progress.totalSeconds ?? 0))"
         } else {
             line = "converted \(Summary.clock(progress.processedSeconds))"
         }
-        try? FileHandle.standardError.write(contentsOf: Data("\r\u{1B}[2K\(line)".utf8))
+        StandardStream.error.write("\r\u{1B}[2K\(line)")
     }
 
     func clear() {
-        try? FileHandle.standardError.write(contentsOf: Data("\r\u{1B}[2K".utf8))
+        StandardStream.error.write("\r\u{1B}[2K")
     }
 }

@@ -2,7 +2,11 @@
 import Glibc
 #endif
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `vmp3 serve` and `vmp3 create-bucket` run in `vmp3-server`, a program of its own: this
 /// executable converts, and loads nothing else (no HTTP server, SQLite or network clients, whose

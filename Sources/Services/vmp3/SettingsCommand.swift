@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import VMP3Kit
 
 /// `vmp3 settings`: every setting of the VMP3 programs, its default and what it means; with
@@ -15,16 +19,16 @@ struct SettingsCommand: ParsableCommand {
 
     func run() {
         if markdown {
-            try? FileHandle.standardOutput.write(contentsOf: Data(Setting.markdownTable.utf8))
+            StandardStream.output.write(Setting.markdownTable)
             return
         }
         var text = ""
         for setting in Setting.all {
             text += setting.name + (setting.flag.map { "  (\($0))" } ?? "") + "\n"
-            text += "    default: \(setting.defaultDescription.replacingOccurrences(of: "`", with: ""))\n"
+            text += "    default: \(setting.defaultDescription.replacing("`", with: ""))\n"
             text += "    read by: \(setting.programs.sorted().map(\.rawValue).joined(separator: ", "))\n"
-            text += "    \(setting.meaning.replacingOccurrences(of: "`", with: ""))\n"
+            text += "    \(setting.meaning.replacing("`", with: ""))\n"
         }
-        try? FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+        StandardStream.output.write(text)
     }
 }

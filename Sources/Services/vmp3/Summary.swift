@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import VMP3Core
 import VMP3Kit
 
 /// The one line `vmp3 convert` prints when it is done.
@@ -15,8 +20,8 @@ struct Summary {
             + "\(encoding), \(result.sampleRate) Hz \(channels)"
             + (result.chapters.isEmpty ? "" : ", \(result.chapters.count) chapter\(result.chapters.count == 1 ? "" : "s")")
             + (result.coverType == nil ? "" : ", cover")
-            + (result.loudness.map { String(format: ", %.1f LUFS %+.1f dB", $0.source, $0.gain) } ?? "")
-            + ", \(String(format: "%.1f", result.speed))× real time"
+            + (result.loudness.map { ", \($0.source.decimal(places: 1)) LUFS \($0.gain.decimal(places: 1, plusSign: true)) dB" } ?? "")
+            + ", \(result.speed.decimal(places: 1))× real time"
     }
 
     /// `m:ss.cc`, or `h:mm:ss.cc` from an hour on.
@@ -24,9 +29,8 @@ struct Summary {
         // A length a file declares can be anything: show at most 999 hours rather than trap.
         let hundredths = Int((min(max(0, seconds.isNaN ? 0 : seconds), 3_600_000) * 100).rounded())
         let (h, m, s, cs) = (hundredths / 360_000, hundredths / 6000 % 60, hundredths / 100 % 60, hundredths % 100)
-        return h > 0
-            ? String(format: "%d:%02d:%02d.%02d", h, m, s, cs)
-            : String(format: "%d:%02d.%02d", m, s, cs)
+        let tail = "\(String(s).padded(toWidth: 2, with: "0")).\(String(cs).padded(toWidth: 2, with: "0"))"
+        return h > 0 ? "\(h):\(String(m).padded(toWidth: 2, with: "0")):\(tail)" : "\(m):\(tail)"
     }
 
     static func size(_ bytes: Int64) -> String {
@@ -37,6 +41,6 @@ struct Summary {
             value /= 1000
             unit += 1
         }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+        return unit == 0 ? "\(bytes) B" : "\(value.decimal(places: 1)) \(units[unit])"
     }
 }

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Finished conversions, by what made them: the source's content, the options and the
 /// converter's output format. A job whose upload and options match an earlier one's gets that

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A ``ConversionCache`` in the process's memory: for tests and short-lived embedding. Expired
 /// entries are dropped when looked up, and at most ``capacity`` are kept (the oldest go first).

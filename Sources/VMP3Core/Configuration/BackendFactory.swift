@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Makes backends from configuration URLs. Each module that brings backends supplies one:
 /// ``EmbeddedBackendFactory`` here (`file:`, `memory:`), VMP3Transport's for `s3:`, `amqp:`

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Which backend serves each concern, as URLs (one string per concern, embedded when unset).
 ///

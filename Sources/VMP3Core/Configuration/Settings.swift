@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The settings of one program, read one way: a flag given on the command line, else the
 /// environment variable, else the setting's default (``Setting``).
@@ -44,7 +48,7 @@ public struct Settings: Sendable {
     /// - Throws: ``ConfigurationError`` naming the setting, for a value outside its form.
     public func wholeNumber(_ setting: Setting) throws(ConfigurationError) -> Int? {
         guard let text = text(setting) else { return nil }
-        guard case .wholeNumber(let range) = setting.form, let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+        guard case .wholeNumber(let range) = setting.form, let value = Int(text.trimmingWhitespace()), range.contains(value) else {
             throw malformed(setting, text)
         }
         return value
@@ -60,7 +64,7 @@ public struct Settings: Sendable {
         case .wholeNumber(let bounds): range = Double(bounds.lowerBound)...Double(bounds.upperBound)
         default: throw malformed(setting, text)
         }
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
+        guard let value = Double(text.trimmingWhitespace()), value.isFinite, range.contains(value) else {
             throw malformed(setting, text)
         }
         return value
@@ -75,7 +79,7 @@ public struct Settings: Sendable {
     /// - Throws: ``ConfigurationError`` naming the setting, for a word not among them.
     public func word(_ setting: Setting) throws(ConfigurationError) -> String? {
         guard let text = text(setting) else { return nil }
-        let word = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let word = text.trimmingWhitespace().lowercased()
         guard case .oneOf(let words) = setting.form, words.contains(word) else { throw malformed(setting, text) }
         return word
     }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The ID3v2 tags of an MP3.
 ///
@@ -58,7 +62,7 @@ public struct AudioTags: Sendable, Hashable, Codable {
         func first(_ keys: String...) -> String? {
             for source in [container, stream] {
                 for key in keys {
-                    if let value = source[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty {
+                    if let value = source[key]?.trimmingWhitespaceAndNewlines(), !value.isEmpty {
                         return Self.truncated(value)
                     }
                 }

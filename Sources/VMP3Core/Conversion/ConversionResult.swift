@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a finished conversion wrote.
 public struct ConversionResult: Sendable, Hashable, Codable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A job's identifier: a lower-case UUID.
 public struct JobID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A ``JobStore`` in memory: the embedded default (`memory:`). Everything is lost when the
 /// process ends.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A conversion job: what was asked, by whom, and how it went.
 public struct Job: Sendable, Hashable, Codable, Identifiable {

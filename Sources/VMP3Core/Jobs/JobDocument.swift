@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A job as clients see it: the JSON of the gateway's answers, server-sent events and webhooks.
 ///

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A change to a job, as watchers (server-sent events), the notifier and tests see it.
 public struct JobEvent: Sendable, Hashable, Codable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What ``JobStore/claim(_:holder:leaseDuration:maxAttempts:)`` found.
 public enum JobClaim: Sendable, Hashable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Job records, with cache semantics: the gateway writes them, workers update them, watchers
 /// follow them.

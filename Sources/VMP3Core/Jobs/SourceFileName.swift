@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The file name an upload came with, made safe to keep and to hand back: the last path
 /// component only, no control or bidirectional-override characters, no leading or trailing
@@ -17,7 +21,7 @@ public struct SourceFileName: Sendable, Hashable, CustomStringConvertible {
         // Both separators: a name from Windows comes as `C:\Users\ann\talk.mp4`.
         let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
         let kept = String(String.UnicodeScalarView(last.unicodeScalars.filter { !Self.isUnsafe($0) }))
-        let trimmed = kept.trimmingCharacters(in: CharacterSet(charactersIn: " .").union(.whitespacesAndNewlines))
+        let trimmed = kept.trimming { $0 == " " || $0 == "." || $0.isHorizontalWhitespace || $0.isLineBreak }
         guard !trimmed.isEmpty else { return nil }
         rawValue = Self.bounded(trimmed)
     }

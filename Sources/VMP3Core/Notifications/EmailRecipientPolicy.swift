@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Which addresses job notifications may be e-mailed to.
 ///
@@ -25,7 +29,7 @@ public struct EmailRecipientPolicy: Sendable, Hashable {
     public init(settings: Settings) throws(ConfigurationError) {
         self.init()
         let entries = (settings.text(.emailAllowedRecipients) ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            .map { $0.trimmingWhitespace().lowercased() }.filter { !$0.isEmpty }
         for entry in entries {
             if entry == "*" {
                 allowsEveryone = true
@@ -43,7 +47,7 @@ public struct EmailRecipientPolicy: Sendable, Hashable {
     /// Whether e-mail may go to `address` (compared lower-cased).
     public func allows(_ address: String) -> Bool {
         if allowsEveryone { return true }
-        let address = address.trimmingCharacters(in: .whitespaces).lowercased()
+        let address = address.trimmingWhitespace().lowercased()
         if addresses.contains(address) { return true }
         guard let at = address.lastIndex(of: "@") else { return false }
         var domain = Substring(address[address.index(after: at)...])

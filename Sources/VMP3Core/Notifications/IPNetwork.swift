@@ -91,7 +91,7 @@ extension IPNetwork {
     /// - Throws: ``ConfigurationError`` naming `variable` and the first entry that is neither.
     public static func list(_ text: String, of variable: String) throws(ConfigurationError) -> [IPNetwork] {
         var networks: [IPNetwork] = []
-        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+        for entry in text.split(separator: ",").map({ $0.trimmingWhitespace() }) where !entry.isEmpty {
             guard let network = IPNetwork(entry) else {
                 throw ConfigurationError("\(variable): \(entry) is not an IP address or CIDR block")
             }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A ``Notifier`` for ``NotificationDestination/watchers``: hands each event to every stream
 /// currently open with ``watch()``. The embedded default.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where a job's outcome is sent.
 public enum NotificationDestination: Sendable, Hashable, Codable {

@@ -4,7 +4,11 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where webhooks may go. A webhook URL is chosen by whoever uploads, so a sender inside the
 /// network must not POST to what only the network can reach: loopback, private and carrier-grade

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Each user's webhook signing secret, derived from the deployment's master secret
 /// (`VMP3_WEBHOOK_SECRET`) and the user's secret generation (``JobStore/webhookSecretGeneration(of:)``):

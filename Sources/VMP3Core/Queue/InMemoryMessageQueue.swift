@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A ``MessageQueue`` in memory: the embedded default (`memory:`). Durable enough for one
 /// process: messages survive consumers that stop, not the process.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The consumers of an in-process queue backend and the deliveries each holds: who is handed the
 /// next message (round robin among those with room under their prefetch), and what returns to

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How queue backends store messages: JSON, as a broker would hold them, with failures as
 /// ``QueueError/Code/malformedMessage``.

@@ -3,7 +3,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An ``ObjectStore`` in a directory: the embedded default (`file:///var/lib/vmp3`).
 ///
@@ -35,7 +39,7 @@ public struct FileObjectStore: ObjectStore {
                 try? fileManager.removeItem(at: incoming.appendingPathComponent(orphan))
             }
         } catch {
-            throw StorageError(code: .localFile, message: "cannot open the object store at \(root.path): \(error.localizedDescription)")
+            throw StorageError(code: .localFile, message: "cannot open the object store at \(root.path): \(error.fileFailureReason)")
         }
     }
 
@@ -74,21 +78,23 @@ public struct FileObjectStore: ObjectStore {
         where Body.Element == [UInt8]
     {
         let staging = incoming.appendingPathComponent(UUID().uuidString)
-        guard FileManager.default.createFile(atPath: staging.path, contents: nil) else {
-            throw StorageError(code: .localFile, message: "cannot create \(staging.path)")
+        let file: OpenFile
+        do {
+            file = try OpenFile(path: staging.path, mode: .createNew)
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot create \(staging.path): \(error.reason)")
         }
         var committed = false
-        defer { if !committed { try? FileManager.default.removeItem(at: staging) } }
+        defer { if !committed { _ = unlink(staging.path) } }
 
         var size: Int64 = 0
         do {
-            let handle = try FileHandle(forWritingTo: staging)
-            defer { try? handle.close() }
+            defer { file.close() }
             for try await chunk in body {
-                try handle.write(contentsOf: chunk)
+                try file.write(chunk)
                 size += Int64(chunk.count)
             }
-            try handle.synchronize()
+            try file.synchronize()
         } catch let error as StorageError {
             throw error
         } catch {
@@ -112,7 +118,7 @@ public struct FileObjectStore: ObjectStore {
             throw error
         } catch {
             try? FileManager.default.removeItem(at: staging)
-            throw StorageError(code: .localFile, message: "cannot write \(file.path): \(error.localizedDescription)")
+            throw StorageError(code: .localFile, message: "cannot write \(file.path): \(error.fileFailureReason)")
         }
         return info
     }
@@ -127,38 +133,32 @@ public struct FileObjectStore: ObjectStore {
     public func get(_ key: ObjectKey, range: Range<Int64>) async throws -> ObjectDownload {
         let info = try await head(key)
         let range = try Self.clip(range, toSize: info.size, of: key)
-        let handle = try openForReading(key)
+        let file = try openForReading(key)
         do {
-            try handle.seek(toOffset: UInt64(range.lowerBound))
+            try file.seek(to: range.lowerBound)
         } catch {
-            throw StorageError(code: .localFile, message: "cannot seek in \(key): \(error.localizedDescription)")
+            throw StorageError(code: .localFile, message: "cannot seek in \(key): \(error.reason)")
         }
-        let reader = FileChunkReader(handle, chunkSize: chunkSize, limit: range.upperBound - range.lowerBound)
+        let reader = FileChunkReader(file, chunkSize: chunkSize, limit: range.upperBound - range.lowerBound)
         return ObjectDownload(info: info, range: range, body: AsyncThrowingStream { try reader.next() })
     }
 
-    private func openForReading(_ key: ObjectKey) throws -> FileHandle {
+    private func openForReading(_ key: ObjectKey) throws -> OpenFile {
         do {
-            return try FileHandle(forReadingFrom: objectURL(key))
+            return try OpenFile(path: objectURL(key).path, mode: .read)
         } catch {
             throw StorageError(code: .notFound, message: "no object \(key)")
         }
     }
 
     public func head(_ key: ObjectKey) async throws -> ObjectInfo {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: objectURL(key).path)
-        } catch {
-            throw StorageError(code: .notFound, message: "no object \(key)")
-        }
-        guard (attributes[.type] as? FileAttributeType) == .typeRegular else {
+        guard let size = Self.regularFileSize(atPath: objectURL(key).path) else {
             throw StorageError(code: .notFound, message: "no object \(key)")
         }
         let contentType = (try? JSONDecoder().decode(Metadata.self, from: Data(contentsOf: metadataURL(key))))?.contentType
         return ObjectInfo(
             key: key,
-            size: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+            size: size,
             contentType: contentType ?? "application/octet-stream"
         )
     }
@@ -179,11 +179,23 @@ public struct FileObjectStore: ObjectStore {
     // MARK: - Files
 
     private func size(of file: URL) throws -> Int64 {
-        do {
-            return (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
-        } catch {
-            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(error.localizedDescription)")
+        guard let size = Self.regularFileSize(atPath: file.path) else {
+            let reason = errno == 0 ? "not a regular file" : String(cString: strerror(errno))
+            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(reason)")
         }
+        return size
+    }
+
+    /// The size of the regular file at `path` (not followed if it is a link); `nil` with `errno`
+    /// set when there is nothing there, `nil` with `errno` 0 when it is not a regular file.
+    private static func regularFileSize(atPath path: String) -> Int64? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            errno = 0
+            return nil
+        }
+        return Int64(info.st_size)
     }
 
     private func writeMetadata(_ value: Metadata, for key: ObjectKey) throws {
@@ -191,7 +203,7 @@ public struct FileObjectStore: ObjectStore {
         do {
             try JSONEncoder().encode(value).write(to: staging)
         } catch {
-            throw StorageError(code: .localFile, message: "cannot write metadata of \(key): \(error.localizedDescription)")
+            throw StorageError(code: .localFile, message: "cannot write metadata of \(key): \(error.fileFailureReason)")
         }
         try moveIntoPlace(staging, metadataURL(key))
     }
@@ -201,7 +213,7 @@ public struct FileObjectStore: ObjectStore {
         do {
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw StorageError(code: .localFile, message: "cannot create the folder of \(destination.path): \(error.localizedDescription)")
+            throw StorageError(code: .localFile, message: "cannot create the folder of \(destination.path): \(error.fileFailureReason)")
         }
         if rename(staging.path, destination.path) != 0 {
             throw StorageError(code: .localFile, message: "cannot move into \(destination.path): \(String(cString: strerror(errno)))")

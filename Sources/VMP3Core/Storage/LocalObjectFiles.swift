@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An ``ObjectStore`` whose objects are files on this machine, which a converter may read where
 /// they lie and write into place, instead of copying each through a temporary file.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a store knows of an object.
 public struct ObjectInfo: Sendable, Hashable, Codable {

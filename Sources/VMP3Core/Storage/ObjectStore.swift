@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where sources and MP3s are kept: a flat namespace of ``ObjectKey``s.
 ///

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a verified access token says.
 public struct AccessTokenClaims: Sendable, Hashable, Codable {

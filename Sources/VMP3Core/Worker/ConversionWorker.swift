@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -223,7 +227,7 @@ public struct ConversionWorker: Service {
         } catch {
             // Clients read job failures: the store's paths are none of their business.
             var error = error
-            error.message = error.message.replacingOccurrences(of: source.path, with: "the upload")
+            error.message = error.message.replacing(source.path, with: "the upload")
             throw error
         }
         try Task.checkCancellation()

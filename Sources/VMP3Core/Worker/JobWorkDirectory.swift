@@ -3,7 +3,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The temporary folder a worker converts one job in (`vmp3-job-ID-RANDOM` under its temporary
 /// directory), locked while in use so that a sweep can tell a dead run's folder from a live one.
@@ -23,9 +27,10 @@ final class JobWorkDirectory: Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let descriptor = open(url.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let failure = SystemCallError(call: descriptor >= 0 ? "flock" : "open", path: url.path, code: errno)
             if descriptor >= 0 { close(descriptor) }
             try? FileManager.default.removeItem(at: url)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+            throw failure
         }
         lockDescriptor = descriptor
     }

@@ -1,10 +1,14 @@
 #if canImport(Glibc)
-import VMP3Core
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import VMP3Core
 
 /// A file written under a temporary name beside its destination and renamed into place by
 /// ``commit()``. Until then the destination is untouched; if the file is never committed, `deinit`
@@ -26,8 +30,8 @@ final class AtomicOutputFile {
         self.maxSize = maxSize
         let url = URL(fileURLWithPath: destination)
         let directory = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue {
+        var existing = stat()
+        if stat(destination, &existing) == 0, existing.st_mode & S_IFMT == S_IFDIR {
             throw Self.failure(destination, "it is a directory")
         }
         temporaryPath = directory + "/." + url.lastPathComponent + "." + UUID().uuidString.prefix(8) + ".partial"

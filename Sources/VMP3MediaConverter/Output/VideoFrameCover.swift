@@ -1,5 +1,9 @@
 import VMP3Core
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// A cover taken from a frame of the source's video: the key frame at or before a time, scaled to

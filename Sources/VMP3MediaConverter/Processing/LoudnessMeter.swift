@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Integrated loudness per ITU-R BS.1770-4 / EBU R128, in LUFS, of planar float audio fed to it
 /// a block at a time.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A look-ahead peak limiter: keeps every sample within ``ceiling`` by lowering the gain smoothly
 /// just before a peak and raising it slowly after, instead of clipping the peak or lowering the

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The pace between the pipeline's thread, which writes the segments' samples, and the encoding
 /// threads, which read them as they come: one lock and condition for all of a conversion's
 /// segments (``SegmentSamples`` keeps its counts under it).
@@ -13,7 +11,7 @@ import Foundation
 /// `@unchecked Sendable`: its counts, and those of the segments that share it, are read and
 /// written only with `condition` locked.
 final class SegmentFlow: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     /// Whether the pipeline's thread waits on `condition`, and how many encoding threads do: a
     /// change wakes the side it concerns only when that side waits. Every wake costs two switches
     /// between threads and the caches of the one woken; waking an encoder for every buffer the

@@ -18,10 +18,12 @@ struct SegmentLayout: Sendable, Equatable {
     static let settle = 2
 
     /// The length of a segment, in seconds. Shorter ones spend more on lead-in and handover (14
-    /// frames, 0.37 s, 6 %); longer ones keep more samples in memory, about 0.35 MB a second of
-    /// segment (44.1 kHz stereo) for each thread and for the one waiting and the one being filled,
-    /// and leave threads idle longer at the end.
-    static let seconds = 6.0
+    /// frames, 0.37 s: 4 % of 9 s, 6 % of 6 s); longer ones keep more samples in memory (the
+    /// segment an encoder still reads while the pipeline fills the next: about 0.35 MB a second at
+    /// 44.1 kHz stereo) and leave a thread idle longer at the end. From 6 to 9 s: 3–4 % less time
+    /// and processor time for 0.5 MB more at the peak; 12 s saved 1 % more for 2 MB more
+    /// (Docs/performance.md).
+    static let seconds = 9.0
 
     init(frameSize: Int, segmentFrames: Int) {
         self.frameSize = frameSize
