@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import VMP3Core
 
 /// Standard output or standard error, written with `write(2)`.
 ///
@@ -14,17 +10,8 @@ enum StandardStream: Int32 {
 
     func write(_ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            var written = 0
-            while written < bytes.count {
-                let result = systemWrite(rawValue, bytes.baseAddress! + written, bytes.count - written)
-                if result < 0 && errno == EINTR { continue }
-                guard result > 0 else { return }
-                written += result
-            }
+        _ = try? text.withUTF8 { bytes in
+            try OpenFile.write(UnsafeRawBufferPointer(bytes), toDescriptor: rawValue, path: self == .output ? "standard output" : "standard error")
         }
     }
 }
-
-/// `write(2)` by a name the type's own method does not hide.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }

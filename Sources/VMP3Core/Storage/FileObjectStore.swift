@@ -152,7 +152,7 @@ public struct FileObjectStore: ObjectStore {
     }
 
     public func head(_ key: ObjectKey) async throws -> ObjectInfo {
-        guard let size = Self.regularFileSize(atPath: objectURL(key).path) else {
+        guard let size = try? Self.regularFileSize(atPath: objectURL(key).path) else {
             throw StorageError(code: .notFound, message: "no object \(key)")
         }
         let contentType = (try? JSONDecoder().decode(Metadata.self, from: Data(contentsOf: metadataURL(key))))?.contentType
@@ -179,22 +179,25 @@ public struct FileObjectStore: ObjectStore {
     // MARK: - Files
 
     private func size(of file: URL) throws -> Int64 {
-        guard let size = Self.regularFileSize(atPath: file.path) else {
-            let reason = errno == 0 ? "not a regular file" : String(cString: strerror(errno))
-            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(reason)")
+        let size: Int64?
+        do {
+            size = try Self.regularFileSize(atPath: file.path)
+        } catch {
+            throw StorageError(code: .localFile, message: "cannot read \(file.path): \(error.reason)")
+        }
+        guard let size else {
+            throw StorageError(code: .localFile, message: "cannot read \(file.path): not a regular file")
         }
         return size
     }
 
-    /// The size of the regular file at `path` (not followed if it is a link); `nil` with `errno`
-    /// set when there is nothing there, `nil` with `errno` 0 when it is not a regular file.
-    private static func regularFileSize(atPath path: String) -> Int64? {
+    /// The size of the regular file at `path` (not followed if it is a link), `nil` when what is
+    /// there is not a regular file.
+    /// - Throws: ``SystemCallError`` when `lstat(2)` fails: nothing there, or no access.
+    private static func regularFileSize(atPath path: String) throws(SystemCallError) -> Int64? {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            errno = 0
-            return nil
-        }
+        guard lstat(path, &info) == 0 else { throw SystemCallError(call: "lstat", path: path, code: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return nil }
         return Int64(info.st_size)
     }
 

@@ -55,16 +55,23 @@ package final class OpenFile: Sendable {
     /// Writes all of `bytes` where the file stands.
     package func write(_ bytes: [UInt8]) throws(SystemCallError) {
         let fd = try openDescriptor("write")
-        let failure: Int32 = bytes.withUnsafeBytes { buffer in
-            var written = 0
-            while written < buffer.count {
-                let result = uninterrupted { systemWrite(fd, buffer.baseAddress! + written, buffer.count - written) }
-                guard result >= 0 else { return errno }
-                written += result
-            }
-            return 0
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemCallError) in try Self.write(buffer, toDescriptor: fd, path: path) }
         }
-        guard failure == 0 else { throw SystemCallError(call: "write", path: path, code: failure) }
+        try result.get()
+    }
+
+    /// Writes all of `buffer` to `descriptor`, which need not be an `OpenFile`'s (the CLI's
+    /// standard output and error use it too), in as many `write(2)` calls as it takes.
+    /// - Throws: ``SystemCallError`` naming `path` with the `errno` of the call that failed, or
+    ///   `EIO` if one wrote nothing (which would otherwise repeat for ever).
+    package static func write(_ buffer: UnsafeRawBufferPointer, toDescriptor descriptor: Int32, path: String) throws(SystemCallError) {
+        var written = 0
+        while written < buffer.count {
+            let result = uninterrupted { systemWrite(descriptor, buffer.baseAddress! + written, buffer.count - written) }
+            guard result > 0 else { throw SystemCallError(call: "write", path: path, code: result < 0 ? errno : EIO) }
+            written += result
+        }
     }
 
     /// Moves to `offset` bytes from the start.
