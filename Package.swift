@@ -198,12 +198,21 @@ let package = Package(
         .target(
             name: "VMP3TestSupport",
             dependencies: [
+                "VMP3Core",
+                "CThreadSampler",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/VMP3TestSupport"
         ),
+        // Starts VMP3TestSupport's cooperative pool watchdog before main in VMP3's test process
+        // (each test target depends on it; VMP3Conformance's users do not get it).
+        .target(name: "CTestWatchdog", dependencies: ["VMP3TestSupport"], path: "Tests/CTestWatchdog"),
+        // The test traits the test targets share (Swift Testing is linked into tests alone).
+        .target(name: "VMP3TestScoping", dependencies: ["VMP3Core"], path: "Tests/VMP3TestScoping"),
+        // Takes a thread's stack from inside the process, for the watchdog's reports.
+        .target(name: "CThreadSampler", path: "Tests/CThreadSampler"),
 
         // The `vmp3` command: convert, probe and settings in process, on VMP3Kit alone. Its
         // server commands (`serve`, `create-bucket`) run `vmp3-server`, so that a conversion
@@ -325,6 +334,8 @@ let package = Package(
         .testTarget(
             name: "VMP3KitTests",
             dependencies: [
+                "CTestWatchdog",
+                "VMP3TestScoping",
                 "VMP3Kit",
                 "VMP3Core",
                 "VMP3MediaConverter",
@@ -343,6 +354,8 @@ let package = Package(
         .testTarget(
             name: "VMP3TransportTests",
             dependencies: [
+                "CTestWatchdog",
+                "VMP3TestScoping",
                 "VMP3Transport",
                 // Built for the end-to-end test, which runs them as processes.
                 "vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier", "vmp3", "vmp3-server", "GatewayClient",
@@ -364,6 +377,8 @@ let package = Package(
         .testTarget(
             name: "VMP3SQLiteTests",
             dependencies: [
+                "CTestWatchdog",
+                "VMP3TestScoping",
                 "VMP3SQLite",
                 "VMP3Kit",
                 "VMP3Conformance",
@@ -375,6 +390,8 @@ let package = Package(
         .testTarget(
             name: "VMP3HTTPTests",
             dependencies: [
+                "CTestWatchdog",
+                "VMP3TestScoping",
                 "VMP3HTTP",
                 "VMP3Auth",
                 "VMP3AuthHTTP",
@@ -389,8 +406,11 @@ let package = Package(
         .testTarget(
             name: "VMP3AuthTests",
             dependencies: [
+                "CTestWatchdog",
+                "VMP3TestScoping",
                 "VMP3Auth",
                 "VMP3Kit",
+                "VMP3TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]

@@ -8,12 +8,20 @@
 #   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
 #      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
 #      reads or writes out of bounds. Any report fails the run.
+# Each of the two runs the suite in two parts, one after the other, never side by side (see
+# `heavy` below): first every suite that waits on a deadline (HTTP requests, heartbeats,
+# timeouts, brokers' replies), all at once; then the suites that convert, fuzz or start whole
+# deployments of processes, a few at a time.
 # Between the two, the container test runs (Tests/Containers/run.sh: VMP3's image from the debug
 # build, the compose deployment on loopback with podman, a job through it, two converters, the
 # Kubernetes manifests validated), the DocC catalogues of the public modules are built
 # (scripts/docs.sh; a broken symbol link fails the run) and the conversion fuzzer runs for
 # VMP3_CI_FUZZ_SECONDS (default 180; scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails
 # the run (all three skipped when the arguments filter the tests).
+#
+# Every test process runs a watchdog (Tests/VMP3TestSupport/CooperativePoolWatchdog.swift): a
+# run in which Swift's cooperative pool was held up for over a second fails, with the stacks of
+# the threads that held it.
 #
 # Usage: scripts/test.sh [swift test options, e.g. --filter ConversionTests]
 set -euo pipefail
@@ -22,6 +30,33 @@ cd "$(dirname "$0")/.."
 command -v swift >/dev/null || { echo "VMP3 needs a Swift 6 toolchain on PATH (https://swift.org/install)" >&2; exit 1; }
 scripts/install-system-packages.sh
 
+# The suites that keep both cores busy for long: they convert (FFmpeg and LAME on every core),
+# run the mutation corpus and the fuzzer's regressions, or start whole deployments of processes
+# and restart brokers. Beside them, a deadline-bound test (an HTTP request's 20 s, a heartbeat, a
+# retry's timeout) measured the machine's speed instead of the code: a slower machine failed
+# them. So they run after the others, as a part of their own, at most VMP3_HEAVY_TESTS_AT_ONCE
+# (default 2) at a time, and their own waits are bounded by the work they wait for.
+heavy='\.(ConversionTests|ConversionFailureTests|HostileInputTests|MutationCorpusTests|DownmixLevelTests|VideoFrameCoverTests|ChaptersAndCoverTests|LoudnessTests|SegmentedEncodingTests|SegmentSamplesTests|BitReservoirPackingTests|CLITests|ExampleTests|ServeCommandTests|GatewaySecurityEndToEndTests|ServicesEndToEndTests|ServeEndToEndTests|DownloadEndToEndTests|HostileUploadEndToEndTests|ConverterLimitSettingsTests|ConversionCacheEndToEndTests|WebPageEndToEndTests|ServeRestartTests|ServeConversionCacheTests|AMQPFaultTests|S3FaultTests)/'
+heavy_at_once=${VMP3_HEAVY_TESTS_AT_ONCE:-2}
+
+# Runs the suite in its two parts (or, with arguments, just what they ask for): $1 names the
+# stage, the rest are options for every `swift test` of it.
+run_suite() {
+  local stage=$1; shift
+  if [ ${#filters[@]} -gt 0 ]; then
+    swift test --skip-build --disable-xctest "$@" "${filters[@]}"
+    return
+  fi
+  local start=$SECONDS
+  echo "== Tests ($stage): the deadline-bound suites, all at once" >&2
+  swift test --skip-build --disable-xctest "$@" --skip "$heavy"
+  echo "== Tests ($stage): $((SECONDS - start)) s; now conversions, fuzz regressions and deployments, $heavy_at_once at a time" >&2
+  start=$SECONDS
+  SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$heavy_at_once swift test --skip-build --disable-xctest "$@" --filter "$heavy"
+  echo "== Tests ($stage): $((SECONDS - start)) s" >&2
+}
+filters=("$@")
+
 scripts/services.sh start
 trap 'scripts/services.sh stop' EXIT
 eval "$(scripts/services.sh env)"
@@ -29,7 +64,7 @@ eval "$(scripts/services.sh env)"
 # The suite is Swift Testing only; --disable-xctest drops XCTest's empty "Executed 0 tests" run.
 echo "== Tests (debug build)" >&2
 swift build --build-tests
-swift test --skip-build --disable-xctest "$@"
+run_suite "debug build"
 
 # A filtered run (arguments given) is a developer's quick check: no containers, documentation or
 # fuzzing then.
@@ -62,6 +97,6 @@ if [ $# -eq 0 ]; then
 fi
 # A small quarantine: ASan otherwise holds 256 MB of freed memory back, which the checks that
 # memory stays flat while streaming large objects would count against the code under test.
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16 \
-LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0" \
-  swift test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan "${skip[@]}" "$@"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0"
+run_suite "AddressSanitizer" --sanitize=address --scratch-path .build-asan "${skip[@]}"

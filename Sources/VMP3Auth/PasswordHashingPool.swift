@@ -1,4 +1,4 @@
-import Dispatch
+import VMP3Core
 import Foundation
 
 /// Runs password hashes off Swift's cooperative pool, at most one a core at a time.
@@ -31,7 +31,9 @@ public actor PasswordHashingPool {
         self.width = width
     }
 
-    /// Runs `work` on a Dispatch thread once one of the pool's places is free.
+    /// Runs `work` on a thread of VMP3Core's ``BlockingThreadPool`` once one of this pool's places
+    /// is free (not on a Dispatch queue: on Linux its few threads were shared with conversions,
+    /// and a login waited for them to end).
     public func run<T: Sendable>(_ priority: Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
         if running >= width {
             switch priority {
@@ -51,11 +53,6 @@ public actor PasswordHashingPool {
                 running -= 1
             }
         }
-        let result: Result<T, AuthError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: Result { () throws(AuthError) in try work() })
-            }
-        }
-        return try result.get()
+        return try await BlockingThreadPool.shared.run(work)
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import GRDB
 import VMP3Core
@@ -20,7 +19,7 @@ public struct UserDirectory: Sendable {
     public let hasher: ScryptPasswordHasher
     public let policy: PasswordPolicy
     /// Verified against when the address is unknown, so that a miss costs a full scrypt run too.
-    private let decoyHash: String
+    private let decoy = DecoyHash()
     /// Where hashes run: by default the process's one pool, a core at a time.
     private let hashingPool: PasswordHashingPool
 
@@ -43,7 +42,6 @@ public struct UserDirectory: Sendable {
         self.hasher = hasher
         self.policy = policy
         self.hashingPool = hashingPool
-        decoyHash = try hasher.hash(UUID().uuidString)
     }
 
     private static var migrator: DatabaseMigrator {
@@ -111,7 +109,7 @@ public struct UserDirectory: Sendable {
         } else {
             row = nil
         }
-        let stored = row?.passwordHash ?? decoyHash
+        let stored = if let row { row.passwordHash } else { try await decoy.value(hasher: hasher, pool: hashingPool) }
         let matches = try await offPool(.login) { [hasher] () throws(AuthError) in try hasher.verify(password, against: stored) }
         guard matches, let row, let user = row.user else { throw refused }
         if hasher.needsRehash(stored) {

@@ -1,6 +1,5 @@
 import VMP3Core
 import CFFmpeg
-import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -73,15 +72,13 @@ public struct MediaConverter: AudioConverter {
         }.get()
     }
 
-    /// Runs blocking C work on a Dispatch thread and resumes the caller with its result.
+    /// Runs blocking C work on a thread of the blocking pool (never Swift's cooperative pool,
+    /// nor a Dispatch queue whose few threads other work waits for) and resumes the caller with
+    /// its result.
     private static func runOffPool<T: Sendable>(
         _ work: @escaping @Sendable () throws(ConversionError) -> T
     ) async -> Result<T, ConversionError> {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: Result { () throws(ConversionError) in try work() })
-            }
-        }
+        await BlockingThreadPool.shared.run { Result { () throws(ConversionError) in try work() } }
     }
 }
 

@@ -20,6 +20,9 @@ public final class SQLiteDatabase: Sendable {
     /// The file, as opened.
     public let path: String
     let writer: DatabaseQueue
+    /// The thread the actors that write synchronously run on (``SQLiteMessageQueue``): their
+    /// transactions wait there for the writer, never on Swift's cooperative pool.
+    let executor = DedicatedThreadExecutor(name: "vmp3-sqlite")
     /// Holds the lock file's descriptor (and so the lock) until the database is released.
     private let lock: ProcessLock
 

@@ -12,9 +12,11 @@ import VMP3Core
 /// holds what is this process's state: the database belongs to one process at a time
 /// (``SQLiteDatabase``).
 ///
-/// The queue's state changes run on the actor and write synchronously: a transaction on an
-/// embedded WAL database takes microseconds, and keeping each change whole on the actor is what
-/// keeps the delivery bookkeeping simple and in order.
+/// The queue's state changes run on the actor and write synchronously: keeping each change whole
+/// on the actor is what keeps the delivery bookkeeping simple and in order. A transaction takes
+/// microseconds, but it may wait for the database's one writer (another backend's write, a WAL
+/// checkpoint's `fsync`), so the actor runs on the database's own thread
+/// (``SQLiteDatabase``'s executor), not on Swift's cooperative pool.
 public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
     public let database: SQLiteDatabase
     /// The queue's name (for example `vmp3.jobs`): queues of one database are independent.
@@ -24,6 +26,11 @@ public actor SQLiteMessageQueue<Message: Codable & Sendable>: MessageQueue {
 
     /// Who holds which in-flight delivery (by message row id).
     private var consumers = QueueConsumers<Message, Int64>()
+
+    /// The database's thread: the synchronous writes below wait there.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        database.executor.asUnownedSerialExecutor()
+    }
 
     public init(database: SQLiteDatabase, name: String, deadLetterLimit: Int = 10_000) {
         self.database = database

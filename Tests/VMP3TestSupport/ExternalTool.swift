@@ -4,10 +4,11 @@ import Glibc
 import Dispatch
 import Foundation
 import Synchronization
+import VMP3Core
 
 /// Runs a program (ffmpeg, ffprobe, the vmp3 CLI) and collects what it printed.
 ///
-/// Spawns with `posix_spawnp` and reaps with `waitpid` on a Dispatch thread rather than with
+/// Spawns with `posix_spawnp` and reaps with `wait4` on a thread of the blocking pool rather than with
 /// Foundation's `Process`: waiting never blocks a thread of Swift's cooperative pool (which has as
 /// few threads as the machine has cores), and Foundation's `Process` leaks on Linux, which would
 /// bury real reports in the sanitized test run.
@@ -64,8 +65,11 @@ public struct ExternalTool {
             let reaped = ReapedFlag()
             self.reaped = reaped
             exit = Task {
+                // `wait4` holds its thread for the child's whole life: a thread of the blocking
+                // pool's, never one of the two that run every task of the tests' process (on
+                // Linux, Dispatch's default queue is Swift's cooperative pool).
                 await withCheckedContinuation { continuation in
-                    DispatchQueue.global().async {
+                    BlockingThreadPool.shared.execute {
                         var status: Int32 = 0
                         var usage = rusage()
                         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
@@ -163,6 +167,10 @@ public struct ExternalTool {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrURL.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of the tests' process: a socket a test has closed must not stay open in a
+        // child another test started meanwhile (a Redis connection did, and failed the check
+        // that a store's shutdown closes its connections).
+        _ = closeFrom(&actions, 3)
 
         // A child inherits the spawning thread's signal mask, and Dispatch's threads block signals:
         // give it an empty mask and default handlers, or it would ignore SIGTERM and SIGINT.
@@ -238,3 +246,12 @@ public func builtExecutable(_ name: String) -> String {
     }
     return candidates[0].appendingPathComponent(name).path
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which the Glibc module does
+/// not declare: looked up once; where missing, a no-op that reports success.
+private let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        return { _, _ in 0 }
+    }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()

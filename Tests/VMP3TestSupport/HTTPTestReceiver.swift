@@ -56,8 +56,13 @@ public final class HTTPTestReceiver: Sendable {
     public var requests: [Request] { log.requests }
 
     /// Waits until `count` requests have arrived (or returns at once if they have).
-    public func waitForRequests(_ count: Int) async {
-        await log.wait(for: count)
+    ///
+    /// Gives up after `timeout` (a hang detector, not a measure: ten minutes is many times what
+    /// any sender here takes; a sender that died would otherwise hold the whole run forever) and
+    /// returns whether the requests came; the caller's expectations on ``requests`` then fail.
+    @discardableResult
+    public func waitForRequests(_ count: Int, timeout: Duration = .seconds(600)) async -> Bool {
+        await log.wait(for: count, timeout: timeout)
     }
 
     /// Stops listening. Connections held open by ``Reply/noAnswer`` end when their clients go.
@@ -72,7 +77,7 @@ private final class RequestLog: Sendable {
         var script: [HTTPTestReceiver.Reply]
         var fallback: HTTPTestReceiver.Reply
         var requests: [HTTPTestReceiver.Request] = []
-        var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [UUID: (count: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
     }
 
     private let state: Mutex<State>
@@ -89,22 +94,30 @@ private final class RequestLog: Sendable {
             state.requests.append(request)
             let reply = state.script.isEmpty ? state.fallback : state.script.removeFirst()
             let count = state.requests.count
-            let ready = state.waiters.filter { $0.count <= count }.map(\.continuation)
-            state.waiters.removeAll { $0.count <= count }
-            return (reply, ready)
+            let ready = state.waiters.filter { $0.value.count <= count }
+            for id in ready.keys { state.waiters[id] = nil }
+            return (reply, ready.values.map(\.continuation))
         }
-        ready.forEach { $0.resume() }
+        ready.forEach { $0.resume(returning: true) }
         return reply
     }
 
-    func wait(for count: Int) async {
-        await withCheckedContinuation { continuation in
+    /// Whether `count` requests came within `timeout`.
+    func wait(for count: Int, timeout: Duration) async -> Bool {
+        let id = UUID()
+        let expiry = Task {
+            try await Task.sleep(for: timeout)
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(returning: false)
+        }
+        defer { expiry.cancel() }
+        return await withCheckedContinuation { continuation in
             let ready = state.withLock { state in
                 if state.requests.count >= count { return true }
-                state.waiters.append((count, continuation))
+                state.waiters[id] = (count, continuation)
                 return false
             }
-            if ready { continuation.resume() }
+            if ready { continuation.resume(returning: true) }
         }
     }
 }

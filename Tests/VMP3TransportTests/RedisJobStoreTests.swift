@@ -119,37 +119,68 @@ import VMP3Kit
         try await restarted.stop()
     }
 
+    /// The connections Redis has open under `name` (`CLIENT LIST`'s `name=`): each of a client's
+    /// connections carries its client's name, so no other test's or tool's connection counts.
+    static func connections(named name: String, on admin: RedisClient) async throws -> [String] {
+        let list = try await admin.send(["CLIENT", "LIST"]).text ?? ""
+        return list.split(separator: "\n").map(String.init).filter { $0.contains(" name=\(name) ") }
+    }
+
+    /// Waits up to 30 s (a hang detector, not a measure: Redis notices a closed socket at once)
+    /// for Redis to have no connection named `name`, and returns those still open.
+    static func connectionsLeft(named name: String, on admin: RedisClient) async throws -> [String] {
+        var left = try await connections(named: name, on: admin)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            left = try await connections(named: name, on: admin)
+        }
+        return left
+    }
+
     @Test("shutdown closes the store's connections: its subscription and its pool; open event streams end")
     func shutdown() async throws {
         let redis = try await ScratchRedis.start()
         let admin = RedisClient(endpoint: redis.endpoint)
-        // The connections opened after `since` (CLIENT LIST ids only grow), other than the
-        // admin's own: exactly the store's, whatever was still open or closing before it (the
-        // count of all connections once included one the scratch server's start-up check had not
-        // yet closed, and failed a loaded run).
-        func connections(after since: Int) async throws -> [String] {
-            let list = try await admin.send(["CLIENT", "LIST"]).text ?? ""
-            let own = try await admin.send(["CLIENT", "ID"])
-            let ownID = if case .integer(let id) = own { Int(id) } else { -1 }
-            return list.split(separator: "\n").map(String.init).filter { line in
-                guard let id = line.firstMatch(of: /id=(\d+)/).flatMap({ Int($0.1) }) else { return false }
-                return id > since && id != ownID
-            }
-        }
-        let before = try await connections(after: -1).compactMap { $0.firstMatch(of: /id=(\d+)/).flatMap { Int($0.1) } }.max() ?? 0
         let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown:")
+        let name = store.client.connectionName
         let job = Job(owner: "ann", source: "sources/x")
         try await store.create(job, idempotencyKey: nil)
         let inbox = Inbox(try await store.events(for: job.id))
-        #expect(try await connections(after: before).count >= 2, "a pooled connection and the subscription")
+        #expect(try await Self.connections(named: name, on: admin).count == 2, "a pooled connection and the subscription")
         await store.shutdown()
         await #expect(throws: (any Error).self) { _ = try await inbox.takeOne(within: .seconds(10)) }
-        var left = try await connections(after: before)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !left.isEmpty, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            left = try await connections(after: before)
+        let left = try await Self.connectionsLeft(named: name, on: admin)
+        #expect(left.isEmpty, "the store's connections still open after its shutdown: \(left)")
+        #expect(store.client.openConnectionCount == 0)
+        await #expect { _ = try await store.get(job.id) } throws: { ($0 as? JobStoreError)?.code == .unavailable }
+        try await redis.stop()
+    }
+
+    @Test("shutdown closes a connection a script is running on: the script's caller fails at once, nothing stays open")
+    func shutdownDuringScript() async throws {
+        let redis = try await ScratchRedis.start()
+        let admin = RedisClient(endpoint: redis.endpoint)
+        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown-script:")
+        let name = store.client.connectionName
+        try await store.create(Job(owner: "ann", source: "sources/x"), idempotencyKey: nil)
+        // A script that holds its connection (and Redis) for 2 s of Redis's own time.
+        let busyScript = """
+            local start = redis.call('TIME')
+            while true do
+              local now = redis.call('TIME')
+              if (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > 2000000 then return 'done' end
+            end
+            """
+        let script = Task { try await store.client.send(["EVAL", .text(busyScript), "0"]) }
+        // Shut down once the script has its connection (it took the idle one the create left).
+        while store.client.busyConnectionCount == 0 {
+            try await Task.sleep(for: .milliseconds(10))
         }
+        await store.shutdown()
+        await #expect(throws: RedisError.self) { _ = try await script.value }
+        #expect(store.client.openConnectionCount == 0)
+        let left = try await Self.connectionsLeft(named: name, on: admin)
         #expect(left.isEmpty, "the store's connections still open after its shutdown: \(left)")
         try await redis.stop()
     }

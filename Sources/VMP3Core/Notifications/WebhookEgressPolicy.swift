@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -80,7 +79,7 @@ public struct WebhookEgressPolicy: Sendable {
     /// `getaddrinfo` on a thread of its own (it blocks); TCP addresses only, in its order.
     static func resolve(_ host: String) async -> [IPAddress] {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            BlockingThreadPool.shared.execute {
                 var hints = addrinfo()
                 hints.ai_family = AF_UNSPEC
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -94,7 +94,8 @@ public struct FileObjectStore: ObjectStore {
                 try file.write(chunk)
                 size += Int64(chunk.count)
             }
-            try file.synchronize()
+            // Flushing an upload of gigabytes takes seconds: off the cooperative pool.
+            try await BlockingThreadPool.shared.run { try file.synchronize() }
         } catch let error as StorageError {
             throw error
         } catch {
@@ -110,8 +111,10 @@ public struct FileObjectStore: ObjectStore {
         let info = try await head(key)
         let directory = file.deletingLastPathComponent()
         let staging = directory.appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8)).partial")
+        let source = objectURL(key)
         do {
-            try FileManager.default.copyItem(at: objectURL(key), to: staging)
+            // A copy as long as the object: off the cooperative pool.
+            try await BlockingThreadPool.shared.run { try FileManager.default.copyItem(at: source, to: staging) }
             try moveIntoPlace(staging, file)
         } catch let error as StorageError {
             try? FileManager.default.removeItem(at: staging)

@@ -1,3 +1,5 @@
+import VMP3Core
+
 /// The pace between the pipeline's thread, which writes the segments' samples, and the encoding
 /// threads, which read them as they come: one lock and condition for all of a conversion's
 /// segments (``SegmentSamples`` keeps its counts under it).

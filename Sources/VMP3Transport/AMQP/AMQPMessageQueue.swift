@@ -80,8 +80,19 @@ public final class AMQPMessageQueue<Message: Codable & Sendable>: MessageQueue, 
         })
         consumer.thread.withLock { $0 = thread }
         // Establish the consumer before returning, so that what is published next is delivered.
+        // Three tries a second apart: a broker that is busy (booting beside it, a loaded machine)
+        // can miss one connect timeout, and a service whose first subscription fails exits.
         do {
-            _ = try await thread.perform { _, _ in () }
+            var attempt = 1
+            while true {
+                do {
+                    _ = try await thread.perform { _, _ in () }
+                    break
+                } catch where attempt < 3 {
+                    attempt += 1
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
         } catch {
             await thread.stop()
             consumer.thread.withLock { $0 = nil }

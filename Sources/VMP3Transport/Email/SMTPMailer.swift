@@ -1,5 +1,4 @@
 import CCurl
-import Dispatch
 import Foundation
 import VMP3Core
 
@@ -25,11 +24,7 @@ public struct SMTPMailer: Sendable {
             throw NotificationError(code: .invalidDestination, message: "not an e-mail address: \(message.to)")
         }
         let configuration = configuration
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global(qos: .utility).async {
-                continuation.resume(with: Result { try Self.sendBlocking(message, configuration: configuration) })
-            }
-        }
+        try await BlockingThreadPool.shared.run { try Self.sendBlocking(message, configuration: configuration) }
     }
 
     private static func sendBlocking(_ message: EmailMessage, configuration: SMTPConfiguration) throws {

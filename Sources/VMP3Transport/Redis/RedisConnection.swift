@@ -33,8 +33,9 @@ public struct RedisEndpoint: Sendable, Hashable {
 final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
 
-    /// Connects, authenticates and selects the database (blocking).
-    init(_ endpoint: RedisEndpoint) throws {
+    /// Connects, authenticates, selects the database and names the connection (`CLIENT
+    /// SETNAME`, what `CLIENT LIST` shows), blocking.
+    init(_ endpoint: RedisEndpoint, name: String? = nil) throws {
         var timeout = timeval(tv_sec: Int(endpoint.connectTimeout.components.seconds), tv_usec: 0)
         guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeout) else {
             throw RedisError(description: "cannot allocate a Redis connection")
@@ -43,6 +44,7 @@ final class RedisConnection {
         if context.pointee.err != 0 {
             throw RedisError(description: "cannot connect to Redis at \(endpoint.host):\(endpoint.port): \(Self.errorText(context))")
         }
+        vmp3_redis_close_on_exec(context)
         // Replies must come within this time, or the connection is given up.
         timeout.tv_sec = 30
         redisSetTimeout(context, timeout)
@@ -51,6 +53,11 @@ final class RedisConnection {
         }
         if endpoint.database != 0 {
             try expectOK(command(["SELECT", String(endpoint.database)].map { Array($0.utf8) }), "SELECT")
+        }
+        if let name {
+            // Only a label for operators: a server or proxy that refuses it (an ACL without the
+            // `client` command, twemproxy) serves the connection all the same.
+            _ = try command(["CLIENT", "SETNAME", name].map { Array($0.utf8) })
         }
     }
 

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -196,10 +195,11 @@ public struct RedisJobStore: JobStore {
         try await eventHub.events(for: id)
     }
 
-    /// Closes the event subscription (its thread ends) and the pooled connections.
+    /// Closes the event subscription (its thread ends) and every connection the store opened,
+    /// idle or in use (a command running now fails); commands after it fail as `unavailable`.
     public func shutdown() async {
         eventHub.close()
-        client.closeIdleConnections()
+        client.shutdown()
     }
 
     // MARK: - Plumbing

@@ -1,4 +1,4 @@
-import Dispatch
+import VMP3Core
 import Foundation
 import Synchronization
 
@@ -10,14 +10,17 @@ import Synchronization
 /// socket down; the thread then frees the connection.
 final class RedisSubscription: Sendable {
     private let connection: PooledConnection
+    /// Counts the connection among its own until the reading thread ends.
+    private let client: RedisClient
     private let state = Mutex<State>(.open)
 
     private enum State {
         case open, closing, freed
     }
 
-    private init(connection: PooledConnection) {
+    private init(connection: PooledConnection, client: RedisClient) {
         self.connection = connection
+        self.client = client
     }
 
     static func open(client: RedisClient, channel: String) async throws -> RedisSubscription {
@@ -30,18 +33,19 @@ final class RedisSubscription: Sendable {
 
     private static func open(client: RedisClient, command: String, argument: String) async throws -> RedisSubscription {
         let connection = try await client.dedicatedConnection()
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let reply = try connection.connection.command([Array(command.utf8), Array(argument.utf8)])
-                    guard reply.elements.first?.text == command.lowercased() else {
-                        throw RedisError(description: "\(command) \(argument) answered \(reply)")
-                    }
-                })
+        do {
+            try await BlockingThreadPool.shared.run {
+                let reply = try connection.connection.command([Array(command.utf8), Array(argument.utf8)])
+                guard reply.elements.first?.text == command.lowercased() else {
+                    throw RedisError(description: "\(command) \(argument) answered \(reply)")
+                }
             }
+        } catch {
+            client.closeDedicated(connection)
+            throw error
         }
         connection.connection.waitForever()
-        return RedisSubscription(connection: connection)
+        return RedisSubscription(connection: connection, client: client)
     }
 
     /// Reads messages on a thread of its own until closed or the connection fails; each with
@@ -67,6 +71,7 @@ final class RedisSubscription: Sendable {
                 defer { state = .freed }
                 return state == .closing
             }
+            client.closeDedicated(connection)
             onEnd(closedByUs ? nil : failure)
         }
     }

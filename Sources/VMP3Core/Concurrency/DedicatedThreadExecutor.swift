@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A serial executor on one thread of its own, for an actor whose methods call blocking C code
+/// synchronously (SQLite's transactions, which keep an actor's bookkeeping whole when they run
+/// within one of its methods).
+///
+/// On Swift's cooperative pool (one thread per core) each of those calls would hold up every
+/// other task of the process; on this thread it holds up only the actor itself. An actor adopts
+/// it with
+///
+/// ```swift
+/// nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+/// ```
+///
+/// and keeps the executor alive as long as itself (the actor stores it). The thread ends when the
+/// executor is released, after the jobs enqueued before.
+public final class DedicatedThreadExecutor: SerialExecutor {
+    /// The jobs not yet run, oldest first; `nil` tells the thread to exit. Shared with the thread,
+    /// which holds it rather than the executor, so that releasing the executor ends the thread.
+    private final class Jobs: @unchecked Sendable {
+        // @unchecked: `pending` is read and written only with `lock` held.
+        let lock = ConditionLock()
+        var pending: [UnownedJob?] = []
+    }
+
+    private final class Start {
+        let jobs: Jobs
+        let name: String
+        let executor: UnownedSerialExecutor
+
+        init(jobs: Jobs, name: String, executor: UnownedSerialExecutor) {
+            self.jobs = jobs
+            self.name = name
+            self.executor = executor
+        }
+    }
+
+    private let jobs = Jobs()
+
+    /// Starts the thread, named `name` (Linux keeps 15 bytes).
+    public init(name: String) {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        let start = Unmanaged.passRetained(Start(
+            jobs: jobs, name: String(decoding: name.utf8.prefix(15), as: UTF8.self), executor: UnownedSerialExecutor(ordinary: self)
+        ))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { context in
+            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+            BlockingThreadPool.nameThisThread(start.name)
+            DedicatedThreadExecutor.serve(start.jobs, on: start.executor)
+            return nil
+        }, start.toOpaque())
+        // Without a thread of its own no job could ever run: a process that cannot start one
+        // thread cannot go on either.
+        precondition(status == 0, "cannot start the thread \(name): \(String(cString: strerror(status)))")
+    }
+
+    deinit {
+        jobs.lock.withLock {
+            jobs.pending.append(nil)
+            jobs.lock.signal()
+        }
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.lock.withLock {
+            jobs.pending.append(job)
+            jobs.lock.signal()
+        }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// The thread's life: run the jobs in order until told to exit.
+    private static func serve(_ jobs: Jobs, on executor: UnownedSerialExecutor) {
+        while true {
+            let batch = jobs.lock.withLock { () -> [UnownedJob?] in
+                while jobs.pending.isEmpty { jobs.lock.wait() }
+                defer { jobs.pending.removeAll(keepingCapacity: true) }
+                return jobs.pending
+            }
+            for job in batch {
+                guard let job else { return }
+                job.runSynchronously(on: executor)
+            }
+        }
+    }
+}
