@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VMP3TestScoping
 import VMP3Auth
 import VMP3AuthHTTP
 import VMP3HTTP
@@ -7,7 +8,9 @@ import VMP3Kit
 
 /// ``Settings``, the one reader of every program's settings, and ``Setting/all``, the catalogue
 /// the documentation is made from.
-@Suite struct SettingsTests {
+// The conformance checks and the scans of the sources compute for seconds in a debug build: off the
+// cooperative pool, which the tests beside them need (OffCooperativePoolTrait).
+@Suite(.offCooperativePool) struct SettingsTests {
     @Test("a flag wins over the variable, the variable over the default; an empty variable is unset")
     func precedence() throws {
         let environment = ["VMP3_MAX_UPLOAD_MB": "100", "VMP3_MAX_ACTIVE_JOBS": ""]

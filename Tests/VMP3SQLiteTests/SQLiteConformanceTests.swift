@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+import VMP3TestScoping
 import VMP3Conformance
 import VMP3Kit
 import VMP3SQLite
 import VMP3TestSupport
 
 /// The conformance suites, unchanged, against the SQLite backends: each check on a new database.
-@Suite struct SQLiteConformanceTests {
+// The conformance checks and the scans of the sources compute for seconds in a debug build: off the
+// cooperative pool, which the tests beside them need (OffCooperativePoolTrait).
+@Suite(.offCooperativePool) struct SQLiteConformanceTests {
     static func newDatabase() throws -> SQLiteDatabase {
         try SQLiteDatabase.at(try makeScratchDirectory().appendingPathComponent("vmp3.sqlite").path)
     }

@@ -1,7 +1,7 @@
 import Testing
 import VMP3Core
 
-/// Runs a suite's or a test's code on threads of the blocking pool instead of Swift's
+/// Runs a suite's or a test's code on threads of its own (``ComputeThreads``) instead of Swift's
 /// cooperative pool: for tests that compute for seconds in a debug build (making and measuring
 /// signals, decoding, iterating every Unicode scalar), synchronous test functions included.
 ///
@@ -14,7 +14,7 @@ public struct OffCooperativePoolTrait: SuiteTrait, TestTrait, TestScoping {
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        try await withTaskExecutorPreference(BlockingThreadPool.shared) { try await function() }
+        try await withTaskExecutorPreference(ComputeThreads.shared) { try await function() }
     }
 }
 

@@ -36,6 +36,8 @@ public final class CooperativePoolWatchdog: Sendable {
     private let lastBeat = Atomic<UInt64>(0)
     private let reports = Mutex<[String]>([])
     private let started = Atomic<Bool>(false)
+    /// Whether the checking thread is taking stacks now (exit waits for them).
+    private let capturing = Atomic<Bool>(false)
 
     init(allowance: Duration) {
         self.allowance = allowance
@@ -59,6 +61,10 @@ public final class CooperativePoolWatchdog: Sendable {
         thread.name = "vmp3-watchdog"
         thread.start()
         atexit {
+            // A run that ended while the stacks were being taken waits for them (2 minutes at most).
+            for _ in 0..<1200 where CooperativePoolWatchdog.shared.capturing.load(ordering: .sequentiallyConsistent) {
+                usleep(100_000)
+            }
             let holdUps = CooperativePoolWatchdog.shared.holdUps
             guard !holdUps.isEmpty else { return }
             let summary = "cooperative pool watchdog: the pool was held up \(holdUps.count) time(s) for over " +
@@ -80,12 +86,14 @@ public final class CooperativePoolWatchdog: Sendable {
             // Held up. Kept at once, so that a run ending while the pool is still held (or while
             // the stacks are being taken) fails too; then the stacks, while whatever holds the
             // pool still does, and how long it held it.
+            capturing.store(true, ordering: .sequentiallyConsistent)
             let index = reports.withLock { reports in
                 reports.append(Self.report(held: nil, allowance: allowance, stacks: "(not taken: the run ended first)"))
                 return reports.count - 1
             }
             let stacks = Self.poolThreadStacks()
             reports.withLock { $0[index] = Self.report(held: nil, allowance: allowance, stacks: stacks) }
+            capturing.store(false, ordering: .sequentiallyConsistent)
             while lastBeat.load(ordering: .relaxed) == beat { usleep(20_000) }
             let held = Duration.nanoseconds(Int64(lastBeat.load(ordering: .relaxed) &- beat)) - Self.interval
             let report = Self.report(held: held, allowance: allowance, stacks: stacks)

@@ -156,7 +156,15 @@ public struct ExternalTool {
         }
     }
 
-    public static func start(_ executable: String, _ arguments: [String]) throws -> Running {
+    /// Starts `executable`. The spawn runs on a thread of the blocking pool: `posix_spawn`
+    /// holds its caller until the child has run `execve`, a tenth of a second or more for a large
+    /// program on a loaded machine, and ninety-six of them on the cooperative pool's two threads
+    /// held it for ten seconds.
+    public static func start(_ executable: String, _ arguments: [String]) async throws -> Running {
+        try await BlockingThreadPool.shared.run { try spawn(executable, arguments) }
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String]) throws -> Running {
         let id = UUID().uuidString
         let stdoutURL = testRoot.appendingPathComponent("\(id).out")
         let stderrURL = testRoot.appendingPathComponent("\(id).err")

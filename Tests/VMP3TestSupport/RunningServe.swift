@@ -27,7 +27,7 @@ public struct RunningServe: Sendable {
         // tests of its own (ServeConversionCacheTests).
         if environment["VMP3_CONVERSION_CACHE"] == nil { environment["VMP3_CONVERSION_CACHE"] = "off" }
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
+        let process = try await ExternalTool.start("/usr/bin/env", assignments + [builtExecutable("vmp3"),
             "serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--concurrency", "1",
         ] + arguments)
         if let url = try await process.waitForOutput(/serving on (http:\/\/[0-9.]+:[0-9]+)/, timeout: .seconds(60)) {

@@ -5,10 +5,15 @@ import VMP3Kit
 @testable import VMP3Transport
 
 /// The RabbitMQ queue against a real broker.
-@Suite struct AMQPMessageQueueTests {
+// One check at a time: each declares quorum queues (a Raft group each, started by the broker)
+// and opens connections; all at once, beside the rest of the suite, they kept the broker busy past
+// its clients' login timeout on a loaded machine.
+@Suite(.serialized) struct AMQPMessageQueueTests {
     static func queue<M: Codable & Sendable>(_: M.Type = ConformanceMessage.self, heartbeat: Int = 30) throws -> AMQPMessageQueue<M> {
         var endpoint = try AMQPEndpoint(url: try TestServices.amqp)
         endpoint.heartbeat = heartbeat
+        // A hang detector, not a measure: the broker shares two cores with the whole suite.
+        endpoint.connectTimeout = .seconds(30)
         return AMQPMessageQueue<M>(endpoint: endpoint, name: "test-\(UUID().uuidString.prefix(8))")
     }
 

@@ -13,7 +13,7 @@ struct ServiceProcess {
     /// `listening on http://…` line.
     static func start(_ name: String, environment: [String: String]) async throws -> ServiceProcess {
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let process = try ExternalTool.start("/usr/bin/env", assignments + [builtExecutable(name)])
+        let process = try await ExternalTool.start("/usr/bin/env", assignments + [builtExecutable(name)])
         if let url = try await process.waitForOutput(/listening on (http:\/\/[0-9.]+:[0-9]+)/, timeout: .seconds(60)) {
             return ServiceProcess(process: process, url: url)
         }

@@ -40,7 +40,7 @@ import VMP3TestSupport
         #expect(foreign.status == 404)
 
         // GatewayClient through a proxy that drops the connection after 100 kB of the download.
-        let proxy = try ExternalTool.start("python3", [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/cutting_proxy.py").path,
+        let proxy = try await ExternalTool.start("python3", [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/cutting_proxy.py").path,
                                                        String(try #require(URL(string: served.url)?.port)), "100000"])
         let port = try #require(try await proxy.waitForOutput(/listening on ([0-9]+)/, timeout: .seconds(30)))
         let written = served.directory.appendingPathComponent("resumed.mp3")

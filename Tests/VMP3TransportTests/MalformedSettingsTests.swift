@@ -58,7 +58,7 @@ import VMP3TestSupport
         default: [builtExecutable(test.program.rawValue)]
         }
         // A program that did not notice would run on: it is stopped, and fails.
-        let run = try await Self.finish(try ExternalTool.start("/usr/bin/env", assignments + command), within: .seconds(30))
+        let run = try await Self.finish(try await ExternalTool.start("/usr/bin/env", assignments + command), within: .seconds(30))
         #expect(run.status != 0 && run.status != 128 + SIGKILL, "\(test): status \(run.status)")
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(test): \(run.stderr)")
@@ -74,7 +74,7 @@ import VMP3TestSupport
     @Test("the notifier and the converter with no RabbitMQ: exit 1 with a line naming the cause, no crash", arguments: ["vmp3-notifier", "vmp3-converter"])
     func noBroker(_ service: String) async throws {
         let data = try makeScratchDirectory()
-        let run = try await MalformedSettingsTests.finish(try ExternalTool.start("/usr/bin/env", [
+        let run = try await MalformedSettingsTests.finish(try await ExternalTool.start("/usr/bin/env", [
             "VMP3_QUEUE=amqp://guest:guest@127.0.0.1:1/", "VMP3_HTTP_ADDRESS=127.0.0.1:0", "VMP3_DATA_DIR=\(data.path)",
             "VMP3_LOG_LEVEL=error", builtExecutable(service),
         ]), within: .seconds(60))

@@ -1,11 +1,14 @@
 import Foundation
 import Testing
+import VMP3TestScoping
 import VMP3Conformance
 import VMP3Kit
 @testable import VMP3Transport
 
 /// The Redis job store against a real Redis server.
-@Suite struct RedisJobStoreTests {
+// The conformance checks and the scans of the sources compute for seconds in a debug build: off the
+// cooperative pool, which the tests beside them need (OffCooperativePoolTrait).
+@Suite(.offCooperativePool) struct RedisJobStoreTests {
     static func store() throws -> RedisJobStore {
         // A prefix per store, so that checks running at once never see each other's keys.
         RedisJobStore(endpoint: try RedisEndpoint(url: try TestServices.redis), prefix: "test-\(UUID().uuidString.prefix(8)):")

@@ -153,7 +153,7 @@ import VMP3TestSupport
     static func proxy(failures: Int, matching: String = "") async throws -> (URL, ExternalTool.Running) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fault_proxy.py").path
         // Port 0: the kernel picks a free one (a random pick could be taken by another proxy or a client).
-        let process = try ExternalTool.start("python3", ["-u", script, "0", try TestServices.s3Endpoint.absoluteString, String(failures), matching])
+        let process = try await ExternalTool.start("python3", ["-u", script, "0", try TestServices.s3Endpoint.absoluteString, String(failures), matching])
         let port = try #require(try await process.waitForOutput(/ready on port ([0-9]+)/, timeout: .seconds(60)), "the fault proxy did not start")
         return (URL(string: "http://127.0.0.1:\(port)")!, process)
     }

@@ -26,7 +26,7 @@ final class ScratchRedis: Sendable {
         let persistence = dataDirectory.map { ["--appendonly", "yes", "--appendfsync", "always", "--dir", $0.path] } ?? ["--appendonly", "no"]
         for _ in 0..<(port == nil ? 5 : 1) {
             let port = port ?? Int.random(in: 20_000...29_999)
-            let process = try ExternalTool.start("redis-server", [
+            let process = try await ExternalTool.start("redis-server", [
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
             ] + persistence)
             let redis = ScratchRedis(port: port, process: process)

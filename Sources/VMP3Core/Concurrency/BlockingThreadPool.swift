@@ -164,7 +164,7 @@ public final class BlockingThreadPool: Sendable {
 
     /// Names the calling thread (what `pthread_setname_np` does on Linux, which the Glibc module
     /// does not offer); best effort.
-    static func nameThisThread(_ name: String) {
+    package static func nameThisThread(_ name: String) {
         let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard file >= 0 else { return }
         _ = name.withCString { write(file, $0, strlen($0)) }
@@ -172,16 +172,3 @@ public final class BlockingThreadPool: Sendable {
     }
 }
 
-/// The pool as a task executor: code run with `withTaskExecutorPreference(pool)` (its
-/// nonisolated async functions, and default actors' methods) runs on the pool's threads instead
-/// of Swift's cooperative pool, each job handed over as ``execute(_:)`` hands work.
-extension BlockingThreadPool: TaskExecutor {
-    public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
-
-    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
-        UnownedTaskExecutor(ordinary: self)
-    }
-}

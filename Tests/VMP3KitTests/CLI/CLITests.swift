@@ -104,7 +104,7 @@ import Testing
     func interrupt() async throws {
         let directory = try makeScratchDirectory()
         let output = directory.appendingPathComponent("long.mp3")
-        let process = try ExternalTool.start(Self.vmp3, ["convert", try await TestMedia.longAudio.url.path, "-o", output.path])
+        let process = try await ExternalTool.start(Self.vmp3, ["convert", try await TestMedia.longAudio.url.path, "-o", output.path])
         // Interrupt once the partial file is there, so that the signal arrives mid-conversion.
         let interrupted = await process.kill(SIGINT, after: .milliseconds(200), once: {
             directoryContents(directory).contains { $0.hasSuffix(".partial") }
