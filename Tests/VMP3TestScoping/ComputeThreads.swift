@@ -34,33 +34,17 @@ final class ComputeThreads: TaskExecutor {
         }
     }
 
-    private final class Start {
-        let jobs: Jobs
-        let executor: UnownedTaskExecutor
-
-        init(jobs: Jobs, executor: UnownedTaskExecutor) {
-            self.jobs = jobs
-            self.executor = executor
-        }
-    }
-
     private let jobs = Jobs()
 
     /// Starts `count` threads, which live as long as the process (the executor is a shared one).
     init(count: Int) {
+        let jobs = jobs
+        let executor = UnownedTaskExecutor(ordinary: self)
         for _ in 0..<count {
-            var attributes = pthread_attr_t()
-            pthread_attr_init(&attributes)
-            pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-            let start = Unmanaged.passRetained(Start(jobs: jobs, executor: UnownedTaskExecutor(ordinary: self)))
-            var thread = pthread_t()
-            let status = pthread_create(&thread, &attributes, { context in
-                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-                BlockingThreadPool.nameThisThread("test-compute")
-                while true { start.jobs.take().runSynchronously(on: start.executor) }
-            }, start.toOpaque())
-            pthread_attr_destroy(&attributes)
-            precondition(status == 0, "cannot start a compute thread for the tests")
+            let started = NamedThread.start(name: "test-compute", detached: true) {
+                while true { jobs.take().runSynchronously(on: executor) }
+            }
+            if case .failure(let error) = started { preconditionFailure("cannot start a compute thread for the tests: \(error.reason)") }
         }
     }
 

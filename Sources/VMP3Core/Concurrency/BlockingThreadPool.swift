@@ -34,17 +34,6 @@ public final class BlockingThreadPool: Sendable {
         var started = 0
     }
 
-    /// What a new thread is given (a class, to pass through `pthread_create`).
-    private final class Start {
-        let pool: BlockingThreadPool
-        let name: String
-
-        init(pool: BlockingThreadPool, name: String) {
-            self.pool = pool
-            self.name = name
-        }
-    }
-
     /// The threads' names begin with it (as `top`, `perf` and stacks show them).
     public let name: String
     /// Idle threads kept waiting for work however long they idle.
@@ -94,23 +83,11 @@ public final class BlockingThreadPool: Sendable {
     public var threadCount: Int { state.lock.withLock { state.threads } }
 
     private func startThread(number: Int) {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let threadName = String(decoding: "\(name)-\(number)".utf8.prefix(15), as: UTF8.self)
-        let start = Unmanaged.passRetained(Start(pool: self, name: threadName))
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            start.pool.serve(name: start.name)
-            return nil
-        }, start.toOpaque())
-        if status != 0 {
+        let started = NamedThread.start(name: "\(name)-\(number)", detached: true) { [self] in serve() }
+        if case .failure = started {
             // No thread to be had (the process's or the system's limit): the work cannot be
             // dropped, and waiting for a thread that may never come would hang its caller, so it
             // runs on the caller's thread, which is what the pool exists to avoid, but not lost.
-            start.release()
             let work = state.lock.withLock { () -> (@Sendable () -> Void)? in
                 state.threads -= 1
                 return takeLocked()
@@ -138,8 +115,7 @@ public final class BlockingThreadPool: Sendable {
 
     /// A thread's life: take work until it has idled for ``idleTimeout`` since its last call
     /// (a wake-up that finds the work taken by another thread does not start the time again).
-    private func serve(name: String) {
-        Self.nameThisThread(name)
+    private func serve() {
         let clock = ContinuousClock()
         while true {
             let work = state.lock.withLock { () -> (@Sendable () -> Void)? in
@@ -161,14 +137,4 @@ public final class BlockingThreadPool: Sendable {
             work()
         }
     }
-
-    /// Names the calling thread (what `pthread_setname_np` does on Linux, which the Glibc module
-    /// does not offer); best effort.
-    package static func nameThisThread(_ name: String) {
-        let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-        guard file >= 0 else { return }
-        _ = name.withCString { write(file, $0, strlen($0)) }
-        close(file)
-    }
 }
-

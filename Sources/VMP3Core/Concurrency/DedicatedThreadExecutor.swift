@@ -27,39 +27,17 @@ public final class DedicatedThreadExecutor: SerialExecutor {
         var pending: [UnownedJob?] = []
     }
 
-    private final class Start {
-        let jobs: Jobs
-        let name: String
-        let executor: UnownedSerialExecutor
-
-        init(jobs: Jobs, name: String, executor: UnownedSerialExecutor) {
-            self.jobs = jobs
-            self.name = name
-            self.executor = executor
-        }
-    }
-
     private let jobs = Jobs()
 
     /// Starts the thread, named `name` (Linux keeps 15 bytes).
     public init(name: String) {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let start = Unmanaged.passRetained(Start(
-            jobs: jobs, name: String(decoding: name.utf8.prefix(15), as: UTF8.self), executor: UnownedSerialExecutor(ordinary: self)
-        ))
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            BlockingThreadPool.nameThisThread(start.name)
-            DedicatedThreadExecutor.serve(start.jobs, on: start.executor)
-            return nil
-        }, start.toOpaque())
+        let jobs = jobs
+        let executor = UnownedSerialExecutor(ordinary: self)
         // Without a thread of its own no job could ever run: a process that cannot start one
         // thread cannot go on either.
-        precondition(status == 0, "cannot start the thread \(name): \(String(cString: strerror(status)))")
+        if case .failure(let error) = NamedThread.start(name: name, detached: true, { Self.serve(jobs, on: executor) }) {
+            preconditionFailure("cannot start the thread \(name): \(error.reason)")
+        }
     }
 
     deinit {

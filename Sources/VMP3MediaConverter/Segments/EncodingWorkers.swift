@@ -34,32 +34,11 @@ final class EncodingWorkers: Sendable {
             for _ in entries { available.signal() }
         }
 
-        /// Names the calling thread as `top` and `perf` show it (what `pthread_setname_np` does on
-        /// Linux, which the Glibc module does not offer); best effort.
-        static func nameThisThread(_ name: String) {
-            let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-            guard file >= 0 else { return }
-            _ = name.withCString { write(file, $0, strlen($0)) }
-            close(file)
-        }
-
         /// A thread's whole life: take work until told to exit.
-        func serve(name: String) {
-            Self.nameThisThread(name)
+        func serve() {
             while let work = take() {
                 work()
             }
-        }
-    }
-
-    /// What a new thread is given: the queue and its name (a class, to pass through `pthread_create`).
-    private final class Start {
-        let queue: Queue
-        let name: String
-
-        init(queue: Queue, name: String) {
-            self.queue = queue
-            self.name = name
         }
     }
 
@@ -72,27 +51,17 @@ final class EncodingWorkers: Sendable {
     ///
     /// - Throws: `encoding_failed` if the system refuses a thread (the ones started are joined).
     init(count: Int, name: String, stackSize: Int) throws(ConversionError) {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, stackSize)
         var started: [pthread_t] = []
         for index in 0..<count {
-            let threadName = String(decoding: "\(name)-\(index)".utf8.prefix(15), as: UTF8.self)
-            let start = Unmanaged.passRetained(Start(queue: queue, name: threadName))
-            var thread = pthread_t()
-            let status = pthread_create(&thread, &attributes, { context in
-                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-                start.queue.serve(name: start.name)
-                return nil
-            }, start.toOpaque())
-            guard status == 0 else {
-                start.release()
+            let queue = queue
+            switch NamedThread.start(name: "\(name)-\(index)", stackSize: stackSize, detached: false, { queue.serve() }) {
+            case .success(let thread):
+                started.append(thread)
+            case .failure(let error):
                 queue.put(Array(repeating: nil, count: started.count))
                 for thread in started { pthread_join(thread, nil) }
-                throw ConversionError(code: .encodingFailed, message: "cannot start an encoding thread: \(String(cString: strerror(status)))")
+                throw ConversionError(code: .encodingFailed, message: "cannot start an encoding thread: \(error.reason)")
             }
-            started.append(thread)
         }
         threads = started
     }
