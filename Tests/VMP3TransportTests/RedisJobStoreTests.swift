@@ -141,14 +141,19 @@ import VMP3Kit
         return left
     }
 
+    /// A store on a Redis of its own that has written one job (so one pooled connection is
+    /// open), a client of the test's own on the same Redis, and the name of the store's connections.
+    static func storeOnScratchRedis(writing job: Job) async throws -> (redis: ScratchRedis, admin: RedisClient, store: RedisJobStore, name: String) {
+        let redis = try await ScratchRedis.start()
+        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown:")
+        try await store.create(job, idempotencyKey: nil)
+        return (redis, RedisClient(endpoint: redis.endpoint), store, store.client.connectionName)
+    }
+
     @Test("shutdown closes the store's connections: its subscription and its pool; open event streams end")
     func shutdown() async throws {
-        let redis = try await ScratchRedis.start()
-        let admin = RedisClient(endpoint: redis.endpoint)
-        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown:")
-        let name = store.client.connectionName
         let job = Job(owner: "ann", source: "sources/x")
-        try await store.create(job, idempotencyKey: nil)
+        let (redis, admin, store, name) = try await Self.storeOnScratchRedis(writing: job)
         let inbox = Inbox(try await store.events(for: job.id))
         #expect(try await Self.connections(named: name, on: admin).count == 2, "a pooled connection and the subscription")
         await store.shutdown()
@@ -162,11 +167,7 @@ import VMP3Kit
 
     @Test("shutdown closes a connection a script is running on: the script's caller fails at once, nothing stays open")
     func shutdownDuringScript() async throws {
-        let redis = try await ScratchRedis.start()
-        let admin = RedisClient(endpoint: redis.endpoint)
-        let store = RedisJobStore(endpoint: redis.endpoint, prefix: "shutdown-script:")
-        let name = store.client.connectionName
-        try await store.create(Job(owner: "ann", source: "sources/x"), idempotencyKey: nil)
+        let (redis, admin, store, name) = try await Self.storeOnScratchRedis(writing: Job(owner: "ann", source: "sources/x"))
         // A script that holds its connection (and Redis) for 2 s of Redis's own time.
         let busyScript = """
             local start = redis.call('TIME')
