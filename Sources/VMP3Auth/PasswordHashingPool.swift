@@ -31,7 +31,7 @@ public actor PasswordHashingPool {
         self.width = width
     }
 
-    /// Runs `work` on a thread of VMP3Core's ``BlockingThreadPool`` once one of this pool's places
+    /// Runs `work` on a thread of VMP3Core's `BlockingThreadPool` once one of this pool's places
     /// is free (not on a Dispatch queue: on Linux its few threads were shared with conversions,
     /// and a login waited for them to end).
     public func run<T: Sendable>(_ priority: Priority = .background, _ work: @escaping @Sendable () throws(AuthError) -> T) async throws(AuthError) -> T {
