@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image with VMP3's executables (vmp3-auth, vmp3-gateway, vmp3-converter, vmp3-notifier, the
-# vmp3 CLI and vmp3-server, which runs its `serve` and `create-bucket`); a container runs one of them, named by its command (`CMD` below is the
+# vmp3 CLI and vmp3-server, which runs its `serve` and `create-bucket`, and vmp3-convert-child,
+# the confined process the converters decode in); a container runs one of them, named by its command (`CMD` below is the
 # gateway). Why one image and not one per service: Docs/containers.md.
 #
 #   docker build -t vmp3 .          (or: podman build --format docker -t vmp3 .)
@@ -19,7 +20,7 @@ FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       pkg-config libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libswscale-dev \
-      libmp3lame-dev libsqlite3-dev librabbitmq-dev libhiredis-dev libcurl4-openssl-dev zlib1g-dev binutils \
+      libmp3lame-dev libsqlite3-dev librabbitmq-dev libhiredis-dev libcurl4-openssl-dev libseccomp-dev zlib1g-dev binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest first: the resolved packages stay cached until Package.swift changes.
@@ -29,7 +30,7 @@ COPY . .
 # The Swift runtime as shared libraries, which stage-binaries.sh stages with the executables: six
 # executables linked with --static-swift-stdlib would each carry their own Foundation and ICU
 # data (124 MB a gateway against 48 MB; Docs/containers.md).
-RUN for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server; do \
+RUN for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server vmp3-convert-child; do \
       swift build -c release --product "$product" || exit 1; \
     done \
  && scripts/stage-binaries.sh "$(swift build -c release --show-bin-path)" /staging
@@ -39,7 +40,7 @@ FROM ${RUNTIME_IMAGE} AS runtime-base
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libavformat59 libavcodec59 libavutil57 libswresample4 libswscale6 libmp3lame0 \
-      librabbitmq4 libhiredis0.14 libcurl4 libsqlite3-0 libssl3 ca-certificates curl tzdata \
+      librabbitmq4 libhiredis0.14 libcurl4 libsqlite3-0 libssl3 libseccomp2 ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 vmp3 \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/vmp3 --create-home --shell /usr/sbin/nologin vmp3

@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "VMP3HTTP", targets: ["VMP3HTTP"]),
         .executable(name: "vmp3", targets: ["vmp3"]),
         .executable(name: "vmp3-server", targets: ["vmp3-server"]),
+        .executable(name: "vmp3-convert-child", targets: ["vmp3-convert-child"]),
         .executable(name: "ConvertFile", targets: ["ConvertFile"]),
         .executable(name: "EmbeddedPipeline", targets: ["EmbeddedPipeline"]),
         .executable(name: "GatewayClient", targets: ["GatewayClient"]),
@@ -98,13 +99,20 @@ let package = Package(
             ]
         ),
         // The in-process converter on FFmpeg's libraries and LAME: the one module that links them.
+        // The conversion child's confinement: rlimits, namespaces, capabilities, seccomp (libseccomp).
+        .target(
+            name: "CSandbox",
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
         .target(
             name: "VMP3MediaConverter",
             dependencies: [
                 "VMP3Core",
                 "CFFmpeg",
                 "CLame",
+                "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The umbrella: `import VMP3Kit` gives an embedder the core and the converter.
@@ -229,6 +237,12 @@ let package = Package(
         ),
         // `vmp3 serve` and `vmp3 create-bucket`, which `vmp3` hands over to it.
         .executableTarget(
+            name: "vmp3-convert-child",
+            dependencies: ["VMP3MediaConverter"],
+            path: "Sources/Services/vmp3-convert-child",
+            linkerSettings: executableLinkerSettings
+        ),
+        .executableTarget(
             name: "vmp3-server",
             dependencies: [
                 "VMP3Kit",
@@ -343,6 +357,7 @@ let package = Package(
                 "VMP3TestSupport",
                 "vmp3",
                 "vmp3-server",
+                "vmp3-convert-child",
                 "ConvertFile",
                 "EmbeddedPipeline",
                 "CustomObjectStore",

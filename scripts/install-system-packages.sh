@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev                                                   # users (GRDB)
   librabbitmq-dev libhiredis-dev                                   # RabbitMQ and Redis clients
   libcurl4-openssl-dev                                             # SMTP (e-mail notifications)
+  libseccomp-dev                                                   # the conversion child's system-call filter
   zlib1g-dev                                                       # CRC-32 of S3 uploads
   ffmpeg                                                           # the CLI: makes sample and test media
   "$@"

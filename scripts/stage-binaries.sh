@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Stages VMP3's six executables as the tree the container image copies to its root
+# Stages VMP3's executables as the tree the container image copies to its root
 # (Dockerfile): DIR/usr/local/bin/{vmp3-auth,vmp3-gateway,vmp3-converter,vmp3-notifier,vmp3,
-# vmp3-server,vmp3-healthcheck} and the executables' resource bundles beside them. Debug information and
+# vmp3-server,vmp3-convert-child,vmp3-healthcheck} and the executables' resource bundles beside them. Debug information and
 # the debugger's .swift_ast are stripped (the symbol table stays, for backtraces). The Swift
 # runtime's shared libraries the executables link (all of them, unless they were built with
 # --static-swift-stdlib) are staged too, in DIR/usr/local/lib/swift with a file in
@@ -12,7 +12,7 @@ set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BIN-PATH DIR" >&2; exit 2; }
 bin=$1 out=$2
 here=$(cd "$(dirname "$0")/.." && pwd)
-executables=(vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server)
+executables=(vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server vmp3-convert-child)
 
 rm -rf "$out"
 mkdir -p "$out/usr/local/bin"

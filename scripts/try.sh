@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 command -v swift >/dev/null || { echo "VMP3 needs a Swift 6 toolchain on PATH (https://swift.org/install)" >&2; exit 1; }
 scripts/install-system-packages.sh
 
-echo "Building vmp3 and vmp3-server, which runs its serve (release; the first build takes a few minutes)..." >&2
+echo "Building vmp3, vmp3-server, which runs its serve, and vmp3-convert-child, the confined process uploads are decoded in (release; the first build takes a few minutes)..." >&2
 swift build -c release --static-swift-stdlib --product vmp3-server >&2
+swift build -c release --static-swift-stdlib --product vmp3-convert-child >&2
 swift build -c release --static-swift-stdlib --product vmp3 >&2
 vmp3=.build/release/vmp3
 

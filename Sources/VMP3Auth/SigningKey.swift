@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import VMP3Core
 
 /// The Ed25519 key pair tokens are signed with, and its public half as the gateway receives it.
 public struct SigningKey: Sendable {
@@ -31,11 +32,10 @@ public struct SigningKey: Sendable {
         let key = try generate()
         do {
             let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try PrivateFile.makeDirectory(url.deletingLastPathComponent().path)
             let staging = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
-            guard FileManager.default.createFile(atPath: staging.path, contents: Data(key.privateKey.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw CocoaError(.fileWriteUnknown)
-            }
+            // Created 0600, never chmod-ed after the key is in it.
+            try PrivateFile.create(staging.path, contents: Array(key.privateKey.pemRepresentation.utf8))
             // Rename, never overwrite: if another process created the key meanwhile, use that one.
             if link(staging.path, path) != 0 {
                 unlink(staging.path)

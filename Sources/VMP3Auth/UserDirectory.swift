@@ -30,7 +30,8 @@ public struct UserDirectory: Sendable {
     ) throws {
         do {
             if let path {
-                try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+                // Made 0600 in a 0700 folder before SQLite opens it: it holds the password hashes.
+                try PrivateFile.createEmptyUnlessPresent(path)
                 database = try DatabaseQueue(path: path)
             } else {
                 database = try DatabaseQueue()

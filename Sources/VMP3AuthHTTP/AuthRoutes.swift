@@ -8,14 +8,20 @@ import VMP3Core
 /// The auth service's routes: `POST /v1/auth/register`, `POST /v1/auth/login`,
 /// `GET /v1/auth/jwks`.
 ///
-/// Login attempts are limited per address and per client (429 with `Retry-After`), so that
-/// guessing passwords is slow whichever of the two an attacker varies; registrations too, so
-/// that accounts (each a scrypt hash, and a fresh set of per-user limits) are not free. The
-/// client is `VMP3RequestContext.clientAddress` (trusted proxies resolved), the address the
-/// normalised e-mail address, so `Ann@X.com\n` and `ann@x.com` share one count.
+/// Logins are limited per client (attempts) and per address and client (wrong passwords), 429
+/// with `Retry-After`: guessing is slow, and no one can lock another person out, since the
+/// failures that refuse a login are the ones its own client made (a limit per address alone
+/// let anyone who knows an address make its owner's correct password a 429). Registrations are
+/// limited per client and per address, so that accounts (each a scrypt hash, and a fresh set of
+/// per-user limits) are not free. The client is `VMP3RequestContext.clientKey` (trusted
+/// proxies resolved, IPv6 by its /64), the address the normalised e-mail address, so
+/// `Ann@X.com\n` and `ann@x.com` share one count.
 public struct AuthRoutes: PublicRoutes {
     public struct Configuration: Sendable {
-        public var attemptsPerAddress: Int
+        /// Wrong passwords for one address from one client in a `window`; the next login of that
+        /// address from that client is 429 until the window ends. Default 10.
+        public var failuresPerAddressAndClient: Int
+        /// Login attempts from one client in a `window`, right or wrong. Default 50.
         public var attemptsPerClient: Int
         public var window: Duration
         public var registrationsPerAddress: Int
@@ -23,10 +29,10 @@ public struct AuthRoutes: PublicRoutes {
         public var registrationWindow: Duration
 
         public init(
-            attemptsPerAddress: Int = 10, attemptsPerClient: Int = 50, window: Duration = .seconds(60),
+            failuresPerAddressAndClient: Int = 10, attemptsPerClient: Int = 50, window: Duration = .seconds(60),
             registrationsPerAddress: Int = 5, registrationsPerClient: Int = 20, registrationWindow: Duration = .seconds(3600)
         ) {
-            self.attemptsPerAddress = attemptsPerAddress
+            self.failuresPerAddressAndClient = failuresPerAddressAndClient
             self.attemptsPerClient = attemptsPerClient
             self.window = window
             self.registrationsPerAddress = registrationsPerAddress
@@ -70,7 +76,7 @@ public struct AuthRoutes: PublicRoutes {
 
     let authenticator: Authenticator
     let publicKeys: [PublicSigningKey]
-    let loginsPerAddress: FixedWindowRateLimiter
+    let loginFailures: FixedWindowRateLimiter
     let loginsPerClient: FixedWindowRateLimiter
     let registrationsPerAddress: FixedWindowRateLimiter
     let registrationsPerClient: FixedWindowRateLimiter
@@ -86,7 +92,9 @@ public struct AuthRoutes: PublicRoutes {
     ) {
         self.authenticator = authenticator
         self.publicKeys = publicKeys
-        loginsPerAddress = FixedWindowRateLimiter("login-address", limit: configuration.attemptsPerAddress, per: configuration.window, counter: rateLimits)
+        loginFailures = FixedWindowRateLimiter(
+            "login-failures", limit: configuration.failuresPerAddressAndClient, per: configuration.window, counter: rateLimits
+        )
         loginsPerClient = FixedWindowRateLimiter("login-client", limit: configuration.attemptsPerClient, per: configuration.window, counter: rateLimits)
         registrationsPerAddress = FixedWindowRateLimiter(
             "register-address", limit: configuration.registrationsPerAddress, per: configuration.registrationWindow, counter: rateLimits
@@ -103,7 +111,7 @@ public struct AuthRoutes: PublicRoutes {
         _ what: String, perClient: FixedWindowRateLimiter, perAddress: FixedWindowRateLimiter,
         _ email: String, _ context: VMP3RequestContext
     ) async throws {
-        if let wait = await perClient.record(context.clientAddress) {
+        if let wait = await perClient.record(context.clientKey) {
             throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many \(what) from this client")
         }
         if let address = try? EmailAddress(email).value, let wait = await perAddress.record(address) {
@@ -124,8 +132,18 @@ public struct AuthRoutes: PublicRoutes {
         }
         group.post("login") { request, context -> AccessToken in
             let credentials = try await Self.credentials(request, context)
-            try await limit("login attempts", perClient: loginsPerClient, perAddress: loginsPerAddress, credentials.email, context)
+            if let wait = await loginsPerClient.record(context.clientKey) {
+                throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many login attempts from this client")
+            }
+            // Counted for the address and this client before the password is hashed (so that
+            // guesses sent at once are counted at once, and one past the limit costs no hash),
+            // and given back when the password was right: what stays counted are wrong ones.
+            let failureKey = (try? EmailAddress(credentials.email).value).map { "\($0) \(context.clientKey)" }
+            if let failureKey, let wait = await loginFailures.record(failureKey) {
+                throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many wrong passwords for this address from this client")
+            }
             let token = try await authenticator.login(email: credentials.email, password: credentials.password)
+            if let failureKey { await loginFailures.reset(failureKey) }
             return AccessToken(accessToken: token.token, expiresIn: token.expiresIn)
         }
         group.get("jwks") { _, _ -> Response in

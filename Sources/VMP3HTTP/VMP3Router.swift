@@ -6,7 +6,8 @@ import VMP3Core
 /// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. A router with job routes also serves the
 /// web page at `/` (``WebPage``) and its session (``SessionRoutes``). Every error leaves as
 /// `application/problem+json`, every response with ``SecurityHeadersMiddleware``'s headers;
-/// the client's address is the one `trustedProxies` vouch for (``TrustedProxies``).
+/// the client's address is the one `trustedProxies` vouch for (``TrustedProxies``), counted by
+/// its network prefix (`clientPrefixes`).
 public enum VMP3Router {
     public static func make(
         auth: (any PublicRoutes)? = nil,
@@ -14,13 +15,14 @@ public enum VMP3Router {
         webhookSecrets: WebhookSecretRoutes? = nil,
         verifier: (any TokenVerifier)? = nil,
         health: HealthRoutes = HealthRoutes(),
-        trustedProxies: TrustedProxies = .loopback
+        trustedProxies: TrustedProxies = .loopback,
+        clientPrefixes: ClientPrefixes = ClientPrefixes()
     ) -> Router<VMP3RequestContext> {
         let router = Router(context: VMP3RequestContext.self)
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(SecurityHeadersMiddleware())
         router.middlewares.add(ProblemMiddleware())
-        router.middlewares.add(ClientAddressMiddleware(trustedProxies: trustedProxies))
+        router.middlewares.add(ClientAddressMiddleware(trustedProxies: trustedProxies, prefixes: clientPrefixes))
         health.add(to: router)
         OpenAPIRoute.add(to: router)
         VMP3Metrics.add(to: router)

@@ -17,6 +17,11 @@ import Logging
 struct ConversionPipeline {
     var input: URL
     var output: URL
+    /// In the conversion child: the descriptors of the input and of the (empty, temporary) output,
+    /// which it reads and writes instead of opening `input` and `output`.
+    var descriptors: (input: Int32, output: Int32)? = nil
+    /// The encoding threads this conversion takes its share from.
+    var threadBudget: EncodingThreadBudget = .shared
     var options: ConversionOptions
     var configuration: MediaConverter.Configuration
     var stop: StopCondition
@@ -30,7 +35,8 @@ struct ConversionPipeline {
         try stop.check()
 
         let limits = configuration.limits
-        var container = try MediaInput.open(input, limits: limits, stop: stop)
+        let mediaSource = descriptors.map { MediaSource(descriptor: $0.input, name: input.path) } ?? MediaSource(input)
+        var container = try MediaInput.open(mediaSource, limits: limits, stop: stop)
         let streamIndex = try selectStream(in: container)
         let source = container.streamInfo(streamIndex)
         // Made from the stream's parameters alone: it decodes the packets of the input opened
@@ -40,7 +46,7 @@ struct ConversionPipeline {
         /// demuxers at once, each with its own index of the whole file.
         func reopen() throws(ConversionError) {
             container.close()
-            container = try MediaInput.open(input, limits: limits, stop: stop)
+            container = try MediaInput.open(mediaSource, limits: limits, stop: stop)
             guard streamIndex < container.streamCount, container.streamInfo(streamIndex) == source else {
                 throw ConversionError(code: .damagedInput, message: "\(input.path) changed while it was converted")
             }
@@ -72,7 +78,7 @@ struct ConversionPipeline {
         let tags = sourceTags.applying(options.tags)
 
         // Threads: as many as asked for, else the free cores if the input is long enough to gain.
-        let budget = EncodingThreadBudget.shared
+        let budget = threadBudget
         let threads = budget.take(options.threads ?? (SegmentLayout.isWorthwhile(forSeconds: expectedSeconds) ? nil : 1))
         defer { budget.release(threads) }
         // The cover first, so that the video decoder it may need is gone before the encoders exist.
@@ -98,7 +104,12 @@ struct ConversionPipeline {
         ])
 
         let chapters = Chapter.placed(container.chapters, start: start, duration: options.duration, length: sourceDuration)
-        let file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
+        let file: AtomicOutputFile
+        if let descriptors {
+            file = AtomicOutputFile(descriptor: descriptors.output, name: output.path, maxSize: limits.maxOutputBytes)
+        } else {
+            file = try AtomicOutputFile(destination: output.path, maxSize: limits.maxOutputBytes)
+        }
         let id3 = ID3v2Tag(tags: tags, cover: cover, chapters: chapters).encoded()
         try file.append(id3)
 

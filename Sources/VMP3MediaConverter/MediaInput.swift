@@ -28,10 +28,23 @@ enum MediaInput {
         stop: StopCondition,
         policy: InputFormatPolicy = .mediaContainers
     ) throws(ConversionError) -> InputContainer {
-        let path = url.path
+        try open(MediaSource(url), limits: limits, stop: stop, policy: policy)
+    }
+
+    static func open(
+        _ source: MediaSource,
+        limits: ConversionLimits,
+        stop: StopCondition,
+        policy: InputFormatPolicy = .mediaContainers
+    ) throws(ConversionError) -> InputContainer {
+        let path = source.name
         let input: FileInput
         do {
-            input = try FileInput(path: path, stop: stop)
+            if let descriptor = source.descriptor {
+                input = try FileInput(descriptor: descriptor, stop: stop)
+            } else {
+                input = try FileInput(path: path, stop: stop)
+            }
         } catch {
             switch error {
             case .system(let code) where code == ENOENT || code == ENOTDIR:
@@ -85,5 +98,23 @@ enum MediaInput {
             code: .notMediaFile,
             message: "\(path) is not a media file FFmpeg can read, or it is damaged (\(error.message))"
         )
+    }
+}
+
+/// The input of a conversion: a path the converter opens, or (in the conversion child) a
+/// descriptor it was given, read from its start at every open.
+struct MediaSource: Sendable {
+    /// The path, or for a descriptor the name errors call the file by.
+    var name: String
+    var descriptor: Int32?
+
+    init(_ url: URL) {
+        name = url.path
+        descriptor = nil
+    }
+
+    init(descriptor: Int32, name: String) {
+        self.name = name
+        self.descriptor = descriptor
     }
 }

@@ -22,7 +22,7 @@ public final class SQLiteDatabase: Sendable {
     let writer: DatabaseQueue
     /// The thread the actors that write synchronously run on (``SQLiteMessageQueue``): their
     /// transactions wait there for the writer, never on Swift's cooperative pool.
-    let executor = DedicatedThreadExecutor(name: "vmp3-sqlite")
+    let executor: DedicatedThreadExecutor
     /// Holds the lock file's descriptor (and so the lock) until the database is released.
     private let lock: ProcessLock
 
@@ -50,14 +50,19 @@ public final class SQLiteDatabase: Sendable {
 
     private init(path: String) throws {
         self.path = path
-        do {
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true
-            )
+        do throws(SystemCallError) {
+            // Made 0600 in a 0700 folder before SQLite opens it (its journal and WAL take the
+            // database's mode): it holds the jobs, their owners and webhooks.
+            try PrivateFile.createEmptyUnlessPresent(path)
         } catch {
-            throw ConfigurationError("cannot create the folder of the database \(path): \(error.localizedDescription)")
+            throw ConfigurationError("cannot create the database \(path): \(error.reason)")
         }
         lock = try ProcessLock(path: path + ".lock")
+        do {
+            executor = try DedicatedThreadExecutor(name: "vmp3-sqlite")
+        } catch {
+            throw ConfigurationError("cannot open the database \(path): \(error)")
+        }
         var configuration = Configuration()
         // A write waits for a checkpoint or a reader instead of failing at once.
         configuration.busyMode = .timeout(10)

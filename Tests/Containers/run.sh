@@ -107,7 +107,7 @@ if [ $full_build = yes ]; then
 else
   binaries=${VMP3_CONTAINER_BINARIES:-}
   if [ -z "$binaries" ]; then
-    for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server; do
+    for product in vmp3-auth vmp3-gateway vmp3-converter vmp3-notifier vmp3 vmp3-server vmp3-convert-child; do
       swift build --product "$product" > "$work/swift-build.log" 2>&1 || { tail -n 20 "$work/swift-build.log" >&2; fail "swift build --product $product"; }
     done
     binaries=$(swift build --show-bin-path)

@@ -113,14 +113,16 @@ import VMP3Kit
         }
     }
 
-    @Test("the key is generated once and kept: the same key after reloading, readable by the owner only")
+    @Test("the key is generated once and kept: the same key after reloading, readable by the owner only, in a folder of the owner's")
     func keyPersistence() throws {
-        let path = try temporaryPath("signing-key.pem")
+        let path = try temporaryPath("keys/signing-key.pem")
         let first = try SigningKey.loadOrCreate(at: path)
         let second = try SigningKey.loadOrCreate(at: path)
         #expect(first.keyID == second.keyID)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let folder = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        #expect((folder[.posixPermissions] as? NSNumber)?.intValue == 0o700)
         #expect(try String(contentsOfFile: path, encoding: .utf8).contains("PRIVATE KEY"))
     }
 

@@ -6,7 +6,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import VMP3Auth
-import VMP3HTTP
+@testable import VMP3HTTP
 import VMP3Kit
 import VMP3TestSupport
 
@@ -341,6 +341,40 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
         }
     }
 
+    @Test("names and Idempotency-Keys are bounded in bytes after NFC: combining marks make no long name; decomposed and composed keys are one key")
+    func boundedNames() async throws {
+        let clip = try await Clip.bytes()
+        try await TestGateway().run { client in
+            let token = try await client.token(for: "ann@example.com")
+            // A thousand combining marks on one letter, and on the one letter of its extension: a
+            // name of 31 characters and 4 KB (the bound counted characters once).
+            let marks = String(repeating: "\u{301}", count: 1_000)
+            let name = "a\(marks).m\(marks)"
+            let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let job = try await client.execute(uri: "/v1/jobs?filename=\(encoded)", method: .post, headers: Self.auth(token), body: clip) {
+                (response: TestResponse) async throws in
+                #expect(response.status == .accepted)
+                return try Self.document(response.body)
+            }
+            #expect(job.sourceName == nil || job.sourceName!.utf8.count <= SourceFileName.maxBytes, "\(job.sourceName?.utf8.count ?? 0) bytes")
+            // A decomposed name is kept composed: "é" (e + U+0301) is the two bytes of U+00E9.
+            let decomposed = try await client.execute(
+                uri: "/v1/jobs?filename=caf\("e\u{301}".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!).mp4", method: .post,
+                headers: Self.auth(token), body: clip
+            ) { try Self.document($0.body) }
+            #expect(decomposed.sourceName == "caf\u{e9}.mp4" && decomposed.sourceName?.utf8.count == 9)
+            // A key of combining marks is cut to 200 bytes; the same key composed or decomposed is one key.
+            var headers = Self.auth(token)
+            headers[HTTPField.Name("Idempotency-Key")!] = "k\u{e9}y-" + String(repeating: "x", count: 500)
+            let composedKey = try await client.execute(uri: "/v1/jobs", method: .post, headers: headers, body: clip) { try Self.document($0.body).id }
+            headers[HTTPField.Name("Idempotency-Key")!] = "ke\u{301}y-" + String(repeating: "x", count: 500)
+            let decomposedKey = try await client.execute(uri: "/v1/jobs", method: .post, headers: headers, body: clip) { try Self.document($0.body).id }
+            #expect(composedKey == decomposedKey)
+        }
+        #expect(JobRoutes.idempotencyKey("k" + String(repeating: "\u{301}", count: 10_000)) == nil, "one character past the bound: no key")
+        #expect(JobRoutes.idempotencyKey(String(repeating: "\u{e9}", count: 150))?.utf8.count == 200)
+    }
+
     @Test("the same Idempotency-Key returns the same job; uploads past the user's rate are 429 with Retry-After")
     func idempotencyAndRateLimit() async throws {
         let clip = try await Clip.bytes()
@@ -355,6 +389,11 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
                 #expect(response.status == .tooManyRequests)
                 #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
             }
+            // The rate limit comes before the webhook's check (a name lookup): past it, even a
+            // webhook the gateway would refuse is a 429.
+            try await client.execute(
+                uri: "/v1/jobs?webhook_url=http%3A%2F%2F169.254.169.254%2Fhook", method: .post, headers: Self.auth(token), body: clip
+            ) { #expect($0.status == .tooManyRequests) }
             // Another user has a rate of their own.
             let bob = try await client.token(for: "bob@example.com")
             try await client.execute(uri: "/v1/jobs", method: .post, headers: Self.auth(bob), body: clip) { #expect($0.status == .accepted) }

@@ -24,6 +24,9 @@ public final class HTTPTestReceiver: Sendable {
         case status(Int)
         /// Reads the request and never answers (the connection stays open until the client goes).
         case noAnswer
+        /// Answers `200` with `Content-Length: 10` and then sends nothing more: a receiver that
+        /// holds a sender which waits for the body.
+        case stalledBody
     }
 
     private let log: RequestLog
@@ -152,6 +155,11 @@ private final class RequestHandler: ChannelInboundHandler {
             switch log.received(request) {
             case .noAnswer:
                 break
+            case .stalledBody:
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Length", value: "10")
+                let response = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
+                context.writeAndFlush(wrapOutboundOut(.head(response)), promise: nil)
             case .status(let code):
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Length", value: "0")

@@ -17,6 +17,9 @@ import VMP3Kit
         let third = try await first.increment("login-client:203.0.113.1", window: .seconds(600))
         #expect(third.count == 3 && third.remaining > .seconds(500) && third.remaining <= .seconds(600))
         #expect(try await second.increment("login-client:203.0.113.2", window: .seconds(600)).count == 1, "another key")
+        // A reset forgets the count for every process.
+        try await second.reset("login-client:203.0.113.2")
+        #expect(try await first.increment("login-client:203.0.113.2", window: .seconds(600)).count == 1)
         // What Redis holds names no client.
         let keys = try await first.client.send(["KEYS", .text("\(prefix)*")]).elements.compactMap(\.text)
         #expect(keys.count == 2 && keys.allSatisfy { $0.hasPrefix("\(prefix)ratelimit:") && !$0.contains("203.0.113") }, "\(keys)")

@@ -110,6 +110,185 @@ import VMP3TestSupport
         #expect(exited.status == 0, "\(exited.stderrTail)")
     }
 
+    /// The start of a Python script run as `python3 -c SCRIPT HOST PORT`: registers a user on
+    /// the server and logs in, leaving `host`, `port` and the bearer `token`.
+    static let signedIn = """
+    import json, socket, sys, time, urllib.request
+    host, port = sys.argv[1], int(sys.argv[2])
+    def call(path, body):
+        request = urllib.request.Request("http://%s:%d%s" % (host, port, path), data=body)
+        request.add_header("Content-Type", "application/json")
+        return json.load(urllib.request.urlopen(request))
+    credentials = json.dumps({"email": "user@example.com", "password": "a long passphrase"}).encode()
+    call("/v1/auth/register", credentials)
+    token = call("/v1/auth/login", credentials)["access_token"]
+
+    """
+
+    /// Trickles a login's body (`/v1/auth/login`, declaring 200 bytes) and an upload's, a byte
+    /// every 0.2 s for up to 6 s each; prints when the server closed each (-1: still open).
+    static let tricklingBodies = signedIn + """
+    def trickle(head):
+        s = socket.create_connection((host, port))
+        s.sendall(head.encode())
+        s.settimeout(0.01)
+        start = time.time()
+        while time.time() - start < 6:
+            try:
+                s.sendall(b"x")
+                if s.recv(1) == b"":
+                    return time.time() - start
+            except socket.timeout:
+                pass
+            except OSError:
+                return time.time() - start
+            time.sleep(0.2)
+        return -1
+    login = trickle("POST /v1/auth/login HTTP/1.1\\r\\nHost: slow\\r\\nContent-Type: application/json\\r\\nContent-Length: 200\\r\\n\\r\\n")
+    upload = trickle("POST /v1/jobs?bitrate=128 HTTP/1.1\\r\\nHost: slow\\r\\nAuthorization: Bearer %s\\r\\n"
+                     "Content-Type: application/octet-stream\\r\\nContent-Length: 100000\\r\\n\\r\\n" % token)
+    anonymous = trickle("POST //v1/jobs/ HTTP/1.1\\r\\nHost: slow\\r\\nContent-Type: application/octet-stream\\r\\nContent-Length: 100000\\r\\n\\r\\n")
+    print("login closed after %.1f s, upload closed after %.1f s, anonymous upload closed after %.1f s" % (login, upload, anonymous))
+    """
+
+    @Test("`vmp3 serve`: a login's body trickled is cut off at the small-body deadline (1 s), and so is an upload's once it is refused (no token); a signed-in upload keeps the upload's (an hour)")
+    func smallBodyDeadline() async throws {
+        let server = try await RunningServe.start(environment: ["VMP3_HTTP_SMALL_BODY_TIMEOUT_SECONDS": "1"])
+        let port = try #require(URL(string: server.url)?.port)
+        let run = try await ExternalTool.run("python3", ["-c", Self.tricklingBodies, "127.0.0.1", String(port)])
+        let match = try #require(
+            run.text.firstMatch(of: /login closed after ([0-9.-]+) s, upload closed after ([0-9.-]+) s, anonymous upload closed after ([0-9.-]+) s/),
+            "\(run.text) \(run.stderr)"
+        )
+        let login = Double(match.1) ?? -1, upload = Double(match.2) ?? 0, anonymous = Double(match.3) ?? -1
+        // Hang detectors, not speed checks: the hour-long deadline is what must not apply.
+        #expect(login >= 0 && login < 6, "the trickling login was closed after \(login) s")
+        #expect(upload == -1, "the trickling upload was closed after \(upload) s")
+        #expect(anonymous >= 0 && anonymous < 6, "the trickling upload without a token was closed after \(anonymous) s")
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
+    }
+
+    /// Opens 8 connections at once and holds them; prints how many the server closed, whether a
+    /// request on a 9th is answered while they are held, and after they are closed.
+    static let manyConnections = """
+    import socket, sys, time, urllib.request
+    host, port = sys.argv[1], int(sys.argv[2])
+    held = [socket.create_connection((host, port)) for _ in range(8)]
+    shut = [False] * 8
+    def look():
+        for i, s in enumerate(held):
+            if shut[i]: continue
+            s.settimeout(0.05)
+            try:
+                if s.recv(1) == b"": shut[i] = True
+            except socket.timeout:
+                pass
+            except OSError:
+                shut[i] = True
+    # Until the expected closes are seen (up to 30 s), then a second more for any beyond them.
+    start = time.time()
+    while sum(shut) < int(sys.argv[3]) and time.time() - start < 30:
+        look()
+    time.sleep(1)
+    look()
+    closed = sum(shut)
+    def health():
+        try:
+            return urllib.request.urlopen("http://%s:%d/healthz" % (host, port), timeout=5).status
+        except Exception:
+            return 0
+    during = health()
+    for s in held: s.close()
+    after, start = 0, time.time()
+    while after != 200 and time.time() - start < 30:
+        time.sleep(0.2)
+        after = health()
+    print("closed %d of 8, healthz %d while held, %d after" % (closed, during, after))
+    """
+
+    @Test("`vmp3 serve`: a client holds at most VMP3_HTTP_CONNECTIONS_PER_CLIENT connections (5): the rest are closed as they open, and it is served again once it lets go")
+    func connectionsPerClient() async throws {
+        // The tests connect from loopback, which is otherwise a trusted proxy and not counted.
+        let server = try await RunningServe.start(environment: ["VMP3_HTTP_CONNECTIONS_PER_CLIENT": "5", "VMP3_TRUSTED_PROXIES": "none"])
+        let port = try #require(URL(string: server.url)?.port)
+        let run = try await ExternalTool.run("python3", ["-c", Self.manyConnections, "127.0.0.1", String(port), "3"])
+        let match = try #require(run.text.firstMatch(of: /closed (\d+) of 8, healthz (\d+) while held, (\d+) after/), "\(run.text) \(run.stderr)")
+        #expect(Int(match.1) == 3)
+        #expect(Int(match.2) == 0, "a sixth connection while five are held")
+        #expect(Int(match.3) == 200)
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
+    }
+
+    /// Starts six uploads at once, each declaring 400,000 bytes and sending them over about two
+    /// seconds; prints each one's status, and how many were answered before their bodies were sent.
+    static let parallelUploads = signedIn + """
+    size = 400000
+    sockets = []
+    for _ in range(6):
+        s = socket.create_connection((host, port))
+        s.sendall(("POST /v1/jobs HTTP/1.1\\r\\nHost: up\\r\\nAuthorization: Bearer %s\\r\\n"
+                   "Content-Type: application/octet-stream\\r\\nContent-Length: %d\\r\\n\\r\\n" % (token, size)).encode())
+        sockets.append(s)
+    # The refusals come before any body byte: wait for as many as expected (up to 30 s), then
+    # send the bodies of the rest.
+    expected = int(sys.argv[3])
+    answers = [b""] * 6
+    start = time.time()
+    while time.time() - start < 30 and sum(1 for a in answers if a) < expected:
+        for i, s in enumerate(sockets):
+            if answers[i]: continue
+            s.setblocking(False)
+            try:
+                answers[i] = s.recv(65536)
+            except BlockingIOError:
+                pass
+            s.setblocking(True)
+        time.sleep(0.05)
+    early = sum(1 for a in answers if a)
+    for chunk in range(8):
+        for i, s in enumerate(sockets):
+            if not answers[i]:
+                try: s.sendall(b"x" * (size // 8))
+                except OSError: pass
+        time.sleep(0.25)
+    statuses = []
+    for i, s in enumerate(sockets):
+        s.settimeout(20)
+        data = answers[i]
+        while b"\\r\\n" not in data:
+            more = s.recv(65536)
+            if not more: break
+            data += more
+        statuses.append(data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else "none")
+    print("statuses %s, %d answered before their bodies" % (",".join(sorted(statuses)), early))
+    """
+
+    static func parallelUploads(_ environment: [String: String], refusals: Int) async throws -> (statuses: String, early: Int) {
+        let server = try await RunningServe.start(environment: environment)
+        let port = try #require(URL(string: server.url)?.port)
+        let run = try await ExternalTool.run("python3", ["-c", Self.parallelUploads, "127.0.0.1", String(port), String(refusals)])
+        let match = try #require(run.text.firstMatch(of: /statuses ([0-9a-z,]+), (\d+) answered before their bodies/), "\(run.text) \(run.stderr)")
+        let exited = try await server.stop()
+        #expect(exited.status == 0, "\(exited.stderrTail)")
+        return (String(match.1), Int(match.2) ?? -1)
+    }
+
+    @Test("`vmp3 serve`: six parallel uploads of 400 kB against a 1 MiB quota: each reserves its length as it starts, so two are taken and four refused 413 before their bodies are sent")
+    func parallelUploadsReserveTheQuota() async throws {
+        let result = try await Self.parallelUploads(["VMP3_STORAGE_QUOTA_MB": "1"], refusals: 4)
+        #expect(result.statuses == "202,202,413,413,413,413")
+        #expect(result.early == 4)
+    }
+
+    @Test("`vmp3 serve`: a user sends at most VMP3_MAX_UPLOADS_IN_FLIGHT uploads at once (3): of six parallel ones, three are 429 before their bodies are sent")
+    func uploadsInFlightCapped() async throws {
+        let result = try await Self.parallelUploads(["VMP3_STORAGE_QUOTA_MB": "0", "VMP3_MAX_UPLOADS_IN_FLIGHT": "3"], refusals: 3)
+        #expect(result.statuses == "202,202,202,429,429,429")
+        #expect(result.early == 3)
+    }
+
     @Test("the auth service, as every service: slow connections are closed after its head timeout")
     func service() async throws {
         let data = try makeScratchDirectory()

@@ -158,6 +158,36 @@ import VMP3TestSupport
         try await receiver.stop()
     }
 
+    @Test("a receiver that answers 200 and then stalls its body holds nothing: delivered at its status, at once, the connection let go; twenty such deliveries at once do not hold up a healthy receiver",
+          .timeLimit(.minutes(10)))
+    func stalledBody() async throws {
+        let stalling = try await HTTPTestReceiver.start(fallback: .stalledBody)
+        let healthy = try await HTTPTestReceiver.start(fallback: .status(204))
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let notifier = Self.notifier(client, ledger: ledger, timeout: .seconds(30))
+        let clock = ContinuousClock()
+        let start = clock.now
+        // The status is the answer; its body is not waited for (it used to be, with no deadline).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await notifier.deliver(Self.finishedEvent(), to: .webhook(stalling.url)) }
+            }
+            try await group.waitForAll()
+        }
+        let event = Self.finishedEvent()
+        try await notifier.deliver(event, to: .webhook(healthy.url))
+        let elapsed = clock.now - start
+        #expect(stalling.requests.count == 20, "each delivered in one attempt")
+        #expect(healthy.requests.count == 1)
+        #expect(await ledger.records(for: event.job.id).first?.outcome == .delivered)
+        // Well under one attempt's 30 s deadline: nothing waited for a body that never came.
+        #expect(elapsed < .seconds(25), "took \(elapsed)")
+        try await client.shutdown()
+        try await healthy.stop()
+        try await stalling.stop()
+    }
+
     @Test("4xx answers and redirects are not retried", arguments: [400, 410, 302])
     func rejected(status: Int) async throws {
         let receiver = try await HTTPTestReceiver.start(fallback: .status(status))

@@ -30,7 +30,9 @@ await ServiceMain.run("vmp3-auth") {
         configuration: try AuthRoutes.Configuration(settings: settings),
         rateLimits: try TransportBackendFactory(settings: settings).makeRateLimitCounter(try BackendConfiguration(settings: settings).store)
     )
-    let router = VMP3Router.make(auth: routes, trustedProxies: try TrustedProxies(settings: settings))
+    let router = VMP3Router.make(
+        auth: routes, trustedProxies: try TrustedProxies(settings: settings), clientPrefixes: try ClientPrefixes(settings: settings)
+    )
     let app = try environment.application(router: router, logger: logger)
     try await ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 }

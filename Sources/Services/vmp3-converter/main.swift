@@ -21,7 +21,7 @@ await ServiceMain.run("vmp3-converter") {
     let configuration = try ConversionWorker.Configuration(settings: settings)
     let backends = try await Backends.make(try BackendConfiguration(settings: settings), factories: [TransportBackendFactory(settings: settings), EmbeddedBackendFactory()])
     let worker = ConversionWorker(
-        converter: MediaConverter(configuration: .init(limits: limits)),
+        converter: try ConverterChoice.make(settings: settings, limits: limits),
         storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
         caching: backends.caching, configuration: configuration, logger: logger
     )

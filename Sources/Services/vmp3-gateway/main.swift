@@ -39,7 +39,8 @@ await ServiceMain.run("vmp3-gateway") {
         webhookSecrets: WebhookSecretRoutes(store: backends.store, secrets: webhookSecrets),
         verifier: keySet,
         health: HealthRoutes(backends: backends),
-        trustedProxies: trustedProxies
+        trustedProxies: trustedProxies,
+        clientPrefixes: try ClientPrefixes(settings: settings)
     )
     AuthProxyRoutes(upstream: authURL).add(to: router)
     let app = try environment.application(router: router, logger: logger)

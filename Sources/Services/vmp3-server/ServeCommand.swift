@@ -73,6 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // As the services do: uploads and transfers go through large buffers.
         ProcessAllocator.mapLargeBlocks()
+        // Everything it makes in the data directory (password hashes, keys, uploads, MP3s) is
+        // the owner's alone, from the moment it is created.
+        umask(0o077)
         var logger = Logger(label: "vmp3") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = verbose ? .debug : .warning
         let settings = settings()
@@ -120,7 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
             webhookSecrets: WebhookSecretRoutes(store: backends.store, secrets: channels.webhook.map { WebhookSigningSecrets(master: $0.secret) }),
             verifier: await JWTTokenVerifier(publicKeys: [key.publicKey]),
             health: HealthRoutes(backends: backends),
-            trustedProxies: try TrustedProxies(settings: settings)
+            trustedProxies: try TrustedProxies(settings: settings),
+            clientPrefixes: try ClientPrefixes(settings: settings)
         )
         let host = host
         let video = exampleVideo
@@ -138,7 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
         var workerConfiguration = try ConversionWorker.Configuration(settings: settings)
         workerConfiguration.temporaryDirectory = data.appendingPathComponent("work", isDirectory: true)
         let worker = ConversionWorker(
-            converter: MediaConverter(configuration: .init(limits: limits)),
+            converter: try ConverterChoice.make(settings: settings, limits: limits),
             storage: backends.storage, queue: backends.jobs, store: backends.store, outcomes: backends.outcomes,
             caching: backends.caching, configuration: workerConfiguration, logger: logger
         )

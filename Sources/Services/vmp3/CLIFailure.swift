@@ -20,11 +20,12 @@ struct CLIFailure: CustomStringConvertible {
         let status: Int32 = switch error.code {
         case .invalidOption: 64  // EX_USAGE
         case .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .unsupportedContainer,
-             .unsupportedAudioFormat, .inputTooLong, .outputTooLarge: 65  // EX_DATAERR
+             .unsupportedAudioFormat, .inputTooLong, .outputTooLarge, .memoryLimit, .converterCrashed: 65  // EX_DATAERR
         case .timeLimit: 75  // EX_TEMPFAIL
         case .inputNotFound, .inputUnreadable: 66  // EX_NOINPUT
         case .outputNotWritable: 73  // EX_CANTCREAT
         case .cancelled: 130  // as for SIGINT
+        case .sandboxUnavailable: 69  // EX_UNAVAILABLE
         default: 1
         }
         self.init(error.message, exitCode: status)

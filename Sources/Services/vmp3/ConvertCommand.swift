@@ -20,13 +20,21 @@ struct ConvertCommand: AsyncParsableCommand {
         discussion: """
         Without --bitrate or --quality, encodes VBR quality 2 (LAME's "standard" preset). \
         Exit status: 0 done, 64 bad option, 65 input is not usable media (or over --max-length / \
-        --max-size), 66 input missing or unreadable, 73 output not writable, 75 over --time-limit, \
-        130 interrupted, 1 anything else.
+        --max-size, or it crashed or overran the memory of the confined decoder), 66 input missing or \
+        unreadable, 69 the confined decoder cannot start, 73 output not writable, 75 over \
+        --time-limit, 130 interrupted, 1 anything else. The input is decoded in a confined child \
+        process (no files, no network; killed at its limits) unless --no-sandbox is given.
         """
     )
 
     @Argument(help: "The file to convert.")
     var input: String
+
+    @Flag(
+        name: .customLong("no-sandbox"),
+        help: "Decode in this process instead of a confined child (vmp3-convert-child, beside vmp3): only for files you trust."
+    )
+    var noSandbox = false
 
     @Option(name: .shortAndLong, help: "Where to write the MP3 (default: INPUT with the extension .mp3).")
     var output: String?
@@ -119,7 +127,9 @@ struct ConvertCommand: AsyncParsableCommand {
         }
 
         let bar = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
-        let converter = MediaConverter(configuration: .init(limits: limits))
+        let converter: any AudioConverter = noSandbox
+            ? MediaConverter(configuration: .init(limits: limits))
+            : SandboxedConverter(configuration: .init(conversion: .init(limits: limits)))
         let options = conversionOptions
         var progress: (@Sendable (ConversionProgress) -> Void)? = nil
         if let bar {

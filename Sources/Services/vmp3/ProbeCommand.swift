@@ -15,9 +15,13 @@ struct ProbeCommand: AsyncParsableCommand {
     @Argument(help: "The file to describe.")
     var input: String
 
+    @Flag(name: .customLong("no-sandbox"), help: "Read the file in this process instead of a confined child: only for files you trust.")
+    var noSandbox = false
+
     func run() async throws {
         do {
-            let info = try await MediaConverter().probe(URL(fileURLWithPath: input))
+            let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter()
+            let info = try await converter.probe(URL(fileURLWithPath: input))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(info), as: UTF8.self))

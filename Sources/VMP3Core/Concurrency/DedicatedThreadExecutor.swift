@@ -30,13 +30,14 @@ public final class DedicatedThreadExecutor: SerialExecutor {
     private let jobs = Jobs()
 
     /// Starts the thread, named `name` (Linux keeps 15 bytes).
-    public init(name: String) {
+    ///
+    /// - Throws: ``ThreadStartError`` if the system refuses the thread: without it no job could
+    ///   ever run, so the actor that wanted it cannot be made.
+    public init(name: String) throws(ThreadStartError) {
         let jobs = jobs
         let executor = UnownedSerialExecutor(ordinary: self)
-        // Without a thread of its own no job could ever run: a process that cannot start one
-        // thread cannot go on either.
         if case .failure(let error) = NamedThread.start(name: name, detached: true, { Self.serve(jobs, on: executor) }) {
-            preconditionFailure("cannot start the thread \(name): \(error.reason)")
+            throw ThreadStartError(name: name, message: error.reason)
         }
     }
 

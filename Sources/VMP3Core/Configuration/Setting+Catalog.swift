@@ -60,11 +60,28 @@ extension Setting {
     )
     public static let httpBodyTimeout = Setting(
         "VMP3_HTTP_BODY_TIMEOUT_SECONDS", default: "3600", form: .number(0.1...86_400), programs: services.union([.serve]),
-        meaning: "A request body (an upload) that has not ended this many seconds after its head is cut off."
+        meaning: "An upload's body that has not ended this many seconds after its head is cut off."
+    )
+    public static let httpSmallBodyTimeout = Setting(
+        "VMP3_HTTP_SMALL_BODY_TIMEOUT_SECONDS", default: "10", form: .number(0.1...86_400), programs: services.union([.serve]),
+        meaning: "The body of any other request (a login's, a registration's: small JSON) that has not ended this many seconds after its head is cut off."
+    )
+    public static let httpConnectionsPerClient = Setting(
+        "VMP3_HTTP_CONNECTIONS_PER_CLIENT", default: "64", form: .wholeNumber(0...1_000_000), programs: services.union([.serve]),
+        meaning: "Connections one client (its address, an IPv6 one by its prefix) may hold open at once; more are closed as they come. Trusted proxies are not counted. `0`: no cap."
     )
     public static let trustedProxies = Setting(
         "VMP3_TRUSTED_PROXIES", default: nil, "loopback", form: .text, programs: [.auth, .gateway, .serve],
         meaning: "Addresses and blocks (comma-separated, or `none`) whose `X-Forwarded-For` is believed when finding a request's client."
+    )
+
+    public static let clientPrefixIPv4 = Setting(
+        "VMP3_CLIENT_PREFIX_IPV4", default: "32", form: .wholeNumber(8...32), programs: [.auth, .gateway, .serve],
+        meaning: "How many leading bits of an IPv4 address name one client for the per-client limits."
+    )
+    public static let clientPrefixIPv6 = Setting(
+        "VMP3_CLIENT_PREFIX_IPV6", default: "64", form: .wholeNumber(16...128), programs: [.auth, .gateway, .serve],
+        meaning: "How many leading bits of an IPv6 address name one client for the per-client limits: a /64 is one subscriber's, who may use any address in it."
     )
 
     // MARK: Auth
@@ -111,6 +128,10 @@ extension Setting {
     public static let maxActiveJobs = Setting(
         "VMP3_MAX_ACTIVE_JOBS", default: "20", form: .wholeNumber(1...1_000_000), programs: gatewayRoutes,
         meaning: "Jobs one user may have queued or running at once."
+    )
+    public static let maxUploadsInFlight = Setting(
+        "VMP3_MAX_UPLOADS_IN_FLIGHT", default: "4", form: .wholeNumber(1...1_000), programs: gatewayRoutes,
+        meaning: "Uploads one user may be sending to one gateway at once; each holds its place in the active jobs and the quota while it streams."
     )
     public static let storageQuotaMB = Setting(
         "VMP3_STORAGE_QUOTA_MB", default: "10240", form: .wholeNumber(0...(1 << 40)), programs: gatewayRoutes, flag: "--storage-quota-mb",
@@ -159,6 +180,14 @@ extension Setting {
     public static let maxConversionSeconds = Setting(
         "VMP3_MAX_CONVERSION_SECONDS", default: "3600", form: .wholeNumber(0...Int(Int32.max)), programs: jobLimits,
         meaning: "The longest a conversion may run, in seconds of wall time; `0`: no limit."
+    )
+    public static let converterSandbox = Setting(
+        "VMP3_CONVERTER_SANDBOX", default: "sandbox", form: .oneOf(["sandbox", "none"]), programs: jobLimits,
+        meaning: "Where uploads are decoded: `sandbox`, in a confined child process per conversion (`vmp3-convert-child`, beside the program: no files, no network, no secrets, killed at its limits; Docs/security.md); `none`, in the service's own process."
+    )
+    public static let conversionMemoryMB = Setting(
+        "VMP3_CONVERSION_MEMORY_MB", default: "1024", form: .wholeNumber(0...Int(Int32.max)), programs: jobLimits,
+        meaning: "The most memory one sandboxed conversion may use, in MiB (its address space may be twice this); more fails the job `memory_limit`. `0`: no limit."
     )
     public static let videoFrameCovers = Setting(
         "VMP3_VIDEO_FRAME_COVERS", default: "on", form: .oneOf(["on", "off"]), programs: jobLimits,
@@ -218,10 +247,10 @@ extension Setting {
     /// Every setting, in the order of the documentation.
     public static let all: [Setting] = [
         storage, queue, store, dataDirectory, awsAccessKeyID, awsSecretAccessKey, awsSessionToken,
-        httpAddress, logLevel, httpHeaderTimeout, httpIdleTimeout, httpBodyTimeout, trustedProxies,
+        httpAddress, logLevel, httpHeaderTimeout, httpIdleTimeout, httpBodyTimeout, httpSmallBodyTimeout, httpConnectionsPerClient, trustedProxies, clientPrefixIPv4, clientPrefixIPv6,
         authURL, usersDatabase, signingKey, previousSigningKey, passwordHashCost, registrationsPerClientPerHour, jwksRefresh,
-        maxUploadMB, uploadsPerMinute, maxActiveJobs, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams, downloadURLSeconds,
-        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds, videoFrameCovers,
+        maxUploadMB, uploadsPerMinute, maxActiveJobs, maxUploadsInFlight, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams, downloadURLSeconds,
+        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds, converterSandbox, conversionMemoryMB, videoFrameCovers,
         conversionCache, conversionCacheHours, retentionDays, requeueAfterSeconds, maintenanceInterval,
         webhookSecret, webhookAllowedNetworks, smtp, publicURL, emailAllowedRecipients,
     ]

@@ -42,6 +42,17 @@ public struct ConversionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let timeLimit = Code(rawValue: "time_limit")
         /// The conversion's task was cancelled.
         public static let cancelled = Code(rawValue: "cancelled")
+        /// The conversion needed more memory than its limit (the sandboxed converter's
+        /// `memoryLimit`): the input asks for more than any real file of its kind.
+        public static let memoryLimit = Code(rawValue: "memory_limit")
+        /// The process that converted (the sandboxed converter's child) died of a signal or
+        /// ended without an answer: the input crashed a decoder, or tried what the sandbox
+        /// forbids. Retrying it would crash again.
+        public static let converterCrashed = Code(rawValue: "converter_crashed")
+        /// The sandboxed converter could not start its child process (its executable is missing,
+        /// or the system refused a layer of the confinement): a fault of the installation, not of
+        /// the input.
+        public static let sandboxUnavailable = Code(rawValue: "sandbox_unavailable")
     }
 
     public var code: Code

@@ -11,8 +11,18 @@ import Synchronization
 public final class JobTimings: Sendable {
     private let start = ContinuousClock.now
     private let stages = Mutex<[(name: String, duration: Duration)]>([])
+    private let notes = Mutex<[String: String]>([:])
+
+    /// The timings of the job the current task works on, where the worker has set them: a
+    /// converter adds what it knows of its own process (``note(_:_:)``) to the job's log line.
+    @TaskLocal public static var current: JobTimings?
 
     public init() {}
+
+    /// Adds `key` with `value` to the log line's metadata (the last value of a key wins).
+    public func note(_ key: String, _ value: String) {
+        notes.withLock { $0[key] = value }
+    }
 
     /// Runs `body` and records the time it took as `stage`, whether it returns or throws.
     public func time<T, Failure: Error>(_ stage: String, _ body: () async throws(Failure) -> T) async throws(Failure) -> T {
@@ -43,6 +53,9 @@ public final class JobTimings: Sendable {
         var metadata: Logger.Metadata = ["total_ms": .string(Self.milliseconds(ContinuousClock.now - start))]
         for (name, duration) in stages.withLock({ $0 }) {
             metadata["\(name)_ms"] = .string(Self.milliseconds(duration))
+        }
+        for (key, value) in notes.withLock({ $0 }) {
+            metadata[key] = .string(value)
         }
         return metadata
     }

@@ -22,8 +22,9 @@ public struct SourceFileName: Sendable, Hashable, CustomStringConvertible {
         let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
         let kept = String(String.UnicodeScalarView(last.unicodeScalars.filter { !Self.isUnsafe($0) }))
         let trimmed = kept.trimming { $0 == " " || $0 == "." || $0.isHorizontalWhitespace || $0.isLineBreak }
-        guard !trimmed.isEmpty else { return nil }
-        rawValue = Self.bounded(trimmed)
+        let bounded = Self.bounded(trimmed)
+        guard !bounded.isEmpty else { return nil }
+        rawValue = bounded
     }
 
     public var description: String { rawValue }
@@ -47,11 +48,13 @@ public struct SourceFileName: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `name` cut to ``maxBytes`` at a character boundary, keeping its last `keepingSuffix`
-    /// characters (default: the extension, when it is short).
+    /// characters (default: the extension, when it is short — in bytes too: one character may
+    /// carry any number of combining marks).
     static func bounded(_ name: String, keepingSuffix: Int? = nil) -> String {
         guard name.utf8.count > maxBytes else { return name }
         let suffixLength = keepingSuffix ?? name.lastIndex(of: ".").map { name.distance(from: $0, to: name.endIndex) }.flatMap { $0 <= 16 ? $0 : nil } ?? 0
-        let suffix = String(name.suffix(suffixLength))
+        var suffix = String(name.suffix(suffixLength))
+        if suffix.utf8.count > 64 { suffix = "" }
         var head = ""
         for character in name.dropLast(suffixLength) {
             if head.utf8.count + character.utf8.count + suffix.utf8.count > maxBytes { break }

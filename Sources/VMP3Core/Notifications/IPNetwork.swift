@@ -30,9 +30,16 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var isIPv4: Bool { bytes.count == 4 }
 
+    /// The IPv4 address of an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`: how a dual-stack
+    /// socket shows an IPv4 peer).
+    public var mappedIPv4: IPAddress? {
+        guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff else { return nil }
+        return IPAddress(bytes: Array(bytes[12..<16]))
+    }
+
     /// The IPv4 address an IPv6 one carries in its last four bytes, for the mapped (`::ffff:0:0/96`),
     /// NAT64 (`64:ff9b::/96`) and deprecated compatible (`::/96`) forms.
-    var embeddedIPv4: IPAddress? {
+    public var embeddedIPv4: IPAddress? {
         guard bytes.count == 16 else { return nil }
         let head = Array(bytes[0..<12])
         let mapped: [UInt8] = Array(repeating: 0, count: 10) + [0xff, 0xff]
@@ -68,6 +75,19 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
             prefixLength = limit
         }
         self.address = address
+    }
+
+    /// The block of `prefixLength` bits (clamped to the family's) that holds `address`: its bits
+    /// past the prefix cleared.
+    public init(containing address: IPAddress, prefixLength: Int) {
+        let length = min(max(prefixLength, 0), address.bytes.count * 8)
+        var bytes = address.bytes
+        for index in bytes.indices {
+            let kept = min(max(length - index * 8, 0), 8)
+            bytes[index] &= kept == 8 ? 0xff : ~(0xff >> UInt8(kept))
+        }
+        self.address = IPAddress(bytes: bytes)!
+        self.prefixLength = length
     }
 
     /// Whether `candidate` is in the block (always `false` across address families).

@@ -26,6 +26,10 @@ public struct WebhookEgressPolicy: Sendable {
         "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
         "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
         "::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+        // Tunnels and translators that carry an IPv4 address inside an IPv6 one, so that an
+        // address in them can reach any IPv4 host, internal ones included: 6to4, Teredo, and
+        // local-use NAT64 (the well-known 64:ff9b::/96 is checked by its embedded address).
+        "2002::/16", "2001::/32", "64:ff9b:1::/48",
     ].map { IPNetwork($0)! }
 
     /// Networks webhooks may reach although they are forbidden by default.

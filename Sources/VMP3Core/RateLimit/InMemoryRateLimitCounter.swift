@@ -25,6 +25,10 @@ public actor InMemoryRateLimitCounter: RateLimitCounter {
         return RateLimitCount(count: entry.count, remaining: entry.length - (now - entry.start))
     }
 
+    public func reset(_ key: String) {
+        windows[key] = nil
+    }
+
     /// Keys held now (for tests).
     public var keyCount: Int { windows.count }
 }

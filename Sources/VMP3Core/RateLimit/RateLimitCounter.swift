@@ -5,6 +5,10 @@ public protocol RateLimitCounter: Sendable {
     /// Counts one event for `key` in its current window of `window`, which the key's first
     /// event opens. Returns the events counted in that window so far and the time it has left.
     func increment(_ key: String, window: Duration) async throws -> RateLimitCount
+
+    /// Forgets what was counted for `key` (an outcome that undoes the events before it, such as
+    /// a right password after wrong ones).
+    func reset(_ key: String) async throws
 }
 
 /// What ``RateLimitCounter/increment(_:window:)`` counted.

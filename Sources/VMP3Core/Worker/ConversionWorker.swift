@@ -128,12 +128,21 @@ public struct ConversionWorker: Service {
                 return
             }
             await acknowledge(delivery, logger: logger)
-        case .heldElsewhere(_, let until):
-            // Another worker runs it; look again once its lease would have expired.
+        case .heldElsewhere(let job, let until) where delivery.deliveryCount > 1:
+            // Redelivered: most likely the very message of a worker that died holding the job
+            // (the broker gives back what a dead connection held) while its lease runs out. Look
+            // again once it has.
             let wait = min(max(until.timeIntervalSinceNow, 0.1), configuration.leaseDuration.seconds)
-            logger.info("another worker holds the job: looking again in \(Int(wait.rounded(.up))) s")
+            logger.info("another worker holds the job: looking again in \(Int(wait.rounded(.up))) s", metadata: ["holder": "\(job.lease?.holder ?? "?")"])
             try? await Task.sleep(for: .seconds(wait))
             try? await delivery.requeue()
+        case .heldElsewhere(let job, _):
+            // A first delivery while another worker runs the job under a live lease: a duplicate
+            // (the maintenance sweep's, a publisher's retry). Settled at once — sleeping it out
+            // held one of this worker's slots for a lease. Should that worker die, its own
+            // delivery comes back, or the sweep republishes the job once its lease has expired.
+            logger.info("another worker holds the job: dropping this duplicate of its message", metadata: ["holder": "\(job.lease?.holder ?? "?")"])
+            await acknowledge(delivery, logger: logger)
         case .gaveUp(let job):
             let reason = job.failure?.message ?? "gave up"
             logger.error("giving up: every attempt the job was allowed was started and none finished", metadata: ["attempts": "\(job.attempts)"])
@@ -169,14 +178,14 @@ public struct ConversionWorker: Service {
             let local = storage as? any LocalObjectFiles
             let workDirectory = local == nil ? try JobWorkDirectory(for: job.id, in: configuration.temporaryDirectory) : nil
             work = workDirectory
-            let output = try await runHoldingLease(job, logger: logger) { progress in
+            let output = try await JobTimings.$current.withValue(timings) { try await runHoldingLease(job, logger: logger) { progress in
                 if let local {
                     return try await self.convertInPlace(job, local, progress: progress, timings: timings, logger: logger)
                 }
                 return try await self.convert(
                     job, in: workDirectory?.url ?? self.configuration.temporaryDirectory, progress: progress, timings: timings, logger: logger
                 )
-            }
+            } }
             // The MP3 is stored: the folder goes before the job is marked done, so that a job
             // seen as ended has left nothing behind.
             workDirectory?.remove()
@@ -205,7 +214,11 @@ public struct ConversionWorker: Service {
                 "output": "\(output.key)", "bytes": "\(output.byteCount)", "duration": "\(output.duration)",
             ].merging(timings.metadata) { $1 })
         } catch {
-            await settle(WorkerFailure(error), job: job, delivery, attempt: attempt, logger: logger)
+            // The failure's line carries the timings too, with what the converter noted of its
+            // process (a sandboxed child's peak memory, CPU time and end).
+            var failureLogger = logger
+            for (key, value) in timings.metadata { failureLogger[metadataKey: key] = value }
+            await settle(WorkerFailure(error), job: job, delivery, attempt: attempt, logger: failureLogger)
         }
     }
 
@@ -274,6 +287,27 @@ public struct ConversionWorker: Service {
                     try await Task.sleep(for: self.configuration.leaseRenewalInterval)
                     try await self.renewLease(job.id, logger: logger)
                 }
+            }
+            // A cancellation (DELETE) reaches the worker as the job's event at once, not at the next
+            // renewal: the conversion, and a sandboxed one's process, stop within a second.
+            group.addTask {
+                let events: AsyncThrowingStream<JobEvent, any Error>
+                do {
+                    events = try await self.store.events(for: job.id)
+                } catch {
+                    logger.debug("cannot follow the job's events: a cancellation is seen at the next lease renewal", metadata: ["error": "\(error)"])
+                    return nil
+                }
+                do {
+                    for try await event in events where event.job.status.isFinal || (event.job.lease.map { $0.holder != self.configuration.workerID } ?? false) {
+                        throw JobStoreError(code: .leaseLost, message: "the job became \(event.job.status.rawValue) while it was converted")
+                    }
+                } catch let error as JobStoreError {
+                    throw error
+                } catch {
+                    logger.debug("the job's events stopped: a cancellation is seen at the next lease renewal", metadata: ["error": "\(error)"])
+                }
+                return nil
             }
             group.addTask {
                 var lastWrite = ContinuousClock.now - self.configuration.progressInterval

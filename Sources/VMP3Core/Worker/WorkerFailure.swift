@@ -13,6 +13,7 @@ enum WorkerFailure: Equatable {
     static let permanentConversionCodes: Set<ConversionError.Code> = [
         .notMediaFile, .damagedInput, .noAudioStream, .unsupportedCodec, .invalidOption, .encodingFailed,
         .unsupportedContainer, .unsupportedAudioFormat, .inputTooLong, .outputTooLarge, .timeLimit,
+        .memoryLimit, .converterCrashed,
     ]
 
     /// `message` with the worker's temporary copy of the source (`…/vmp3-job-ID-XXXX/source`)

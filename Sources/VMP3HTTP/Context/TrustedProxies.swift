@@ -30,9 +30,12 @@ public struct TrustedProxies: Sendable, Hashable {
         self.init(text == "none" ? [] : try IPNetwork.list(text, of: Setting.trustedProxies.name))
     }
 
+    /// Whether `address` is a trusted proxy; an IPv4 address in IPv6 dress (`::ffff:10.0.0.7`,
+    /// as a dual-stack listener sees IPv4 peers) is judged as the IPv4 address.
     public func trusts(_ address: String) -> Bool {
         guard let address = IPAddress(address) else { return false }
-        return networks.contains { $0.contains(address) }
+        let mapped = address.mappedIPv4
+        return networks.contains { $0.contains(address) || mapped.map($0.contains) == true }
     }
 
     /// The client behind `peer` (the connection's address), given the `X-Forwarded-For` values

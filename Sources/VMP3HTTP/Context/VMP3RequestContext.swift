@@ -12,11 +12,15 @@ public struct VMP3RequestContext: RequestContext {
     /// The client's address, for rate limits: the peer's, or the one trusted proxies forwarded
     /// (set by ``ClientAddressMiddleware``).
     public var clientAddress: String
+    /// What per-client limits count under: `clientAddress` cut to its network prefix
+    /// (``ClientPrefixes``), so that one IPv6 subscriber is one client.
+    public var clientKey: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
         clientAddress = remoteAddress
+        clientKey = remoteAddress
     }
 
     /// Bodies are streamed by the routes that take them, each with its own limit; this only

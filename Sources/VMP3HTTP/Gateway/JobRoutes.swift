@@ -14,8 +14,10 @@ public struct JobRoutes: Sendable {
         public var maxUploadBytes: Int64
         /// Uploads per user per minute.
         public var uploadsPerMinute: Int
-        /// Jobs a user may have queued or running at once.
+        /// Jobs a user may have queued or running at once, uploads in flight included.
         public var maxActiveJobs: Int
+        /// Uploads of one user streaming at once (to one gateway); one more is 429. Default: 4.
+        public var maxUploadsInFlight: Int = 4
         /// Bytes a user's jobs may hold in storage (uploads waiting, MP3s kept); an upload that
         /// would go over is refused with 413 `quota_exceeded`. `nil` for no quota.
         public var storageQuotaBytes: Int64?
@@ -64,6 +66,7 @@ public struct JobRoutes: Sendable {
             if let megabytes = try given(.maxUploadMB) { maxUploadBytes = Int64(megabytes) << 20 }
             if let count = try given(.uploadsPerMinute) { uploadsPerMinute = count }
             if let count = try given(.maxActiveJobs) { maxActiveJobs = count }
+            if let count = try given(.maxUploadsInFlight) { maxUploadsInFlight = count }
             if let megabytes = try given(.storageQuotaMB) { storageQuotaBytes = megabytes == 0 ? nil : Int64(megabytes) << 20 }
             if let count = try given(.maxEventStreamsPerUser) { maxEventStreamsPerUser = count }
             if let count = try given(.maxEventStreams) { maxEventStreams = count }
@@ -84,6 +87,7 @@ public struct JobRoutes: Sendable {
     let service: JobService
     let configuration: Configuration
     let uploads: FixedWindowRateLimiter
+    let admissions = UploadAdmissions()
     let eventStreams: EventStreamAdmission
 
     /// - Parameters:
@@ -157,6 +161,15 @@ public struct JobRoutes: Sendable {
         let owner = try context.requireCaller()
         let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
         let parsed = try JobRequestOptions(query)
+        let declared = request.headers[.contentLength].flatMap(Int64.init)
+        if let declared, declared > configuration.maxUploadBytes {
+            throw UploadTooLarge(limit: configuration.maxUploadBytes)
+        }
+        if let wait = await uploads.record(owner.rawValue) {
+            throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many uploads; try again later")
+        }
+        // After the rate limit: a name lookup is work (and traffic to a resolver) that a client
+        // past its limit gets none of.
         if let host = parsed.webhookURL?.host {
             do {
                 _ = try await configuration.webhookEgress.address(for: host)
@@ -166,28 +179,28 @@ public struct JobRoutes: Sendable {
                 // Not resolvable now: the notifier resolves it again when it sends.
             }
         }
-        if let length = request.headers[.contentLength].flatMap(Int64.init), length > configuration.maxUploadBytes {
-            throw UploadTooLarge(limit: configuration.maxUploadBytes)
-        }
-        if let wait = await uploads.record(owner.rawValue) {
-            throw ProblemDetails.tooManyRequests(retryAfter: wait, "too many uploads; try again later")
-        }
-        // Checked before the upload is streamed, so that a refused one is not stored first; the
-        // store checks the active jobs again, atomically, when it creates the job (parallel
-        // uploads all pass this look).
-        let usage = try await service.usage(of: owner)
-        if usage.activeJobs >= configuration.maxActiveJobs {
-            throw JobStoreError.activeLimitReached(owner, limit: configuration.maxActiveJobs)
-        }
-        // The most this upload may be: the size limit, or what is left of the user's quota.
+        // Checked before the upload is streamed, so that a refused one is not stored first,
+        // against the stored jobs and the user's other uploads in flight (each holds its place
+        // in the active jobs and its declared length — or, sent without one, the most it may
+        // be — until its job is stored); the store checks the active jobs again, atomically,
+        // when it creates the job.
         var limit = configuration.maxUploadBytes
-        if let quota = configuration.storageQuotaBytes {
-            let held = usage.bytesHeld
+        let ticket = try await admissions.admit(owner, usage: { try await service.usage(of: owner) }) { usage, inFlight in
+            if inFlight.uploads >= configuration.maxUploadsInFlight {
+                throw ProblemDetails.tooManyRequests(retryAfter: 5, "too many uploads in progress at once; wait for one to finish")
+            }
+            if usage.activeJobs + inFlight.uploads >= configuration.maxActiveJobs {
+                throw JobStoreError.activeLimitReached(owner, limit: configuration.maxActiveJobs)
+            }
+            // The most this upload may be: the size limit, or what is left of the user's quota.
+            guard let quota = configuration.storageQuotaBytes else { return declared ?? 0 }
+            let held = usage.bytesHeld + inFlight.bytes
             let left = quota - held
-            let declared = request.headers[.contentLength].flatMap(Int64.init) ?? 0
-            if left <= 0 || declared > left { throw QuotaExceeded(quota: quota, held: held) }
+            if left <= 0 || (declared ?? 0) > left { throw QuotaExceeded(quota: quota, held: held) }
             limit = min(limit, left)
+            return declared ?? limit
         }
+        defer { ticket.release() }
         var notifyEmail: String?
         if parsed.notifyEmail {
             guard let address = context.caller?.email, configuration.emailRecipients.allows(address) else {
@@ -201,7 +214,7 @@ public struct JobRoutes: Sendable {
         let submission = JobService.Submission(
             owner: owner, sourceName: Self.fileName(request), options: parsed.options, webhookURL: parsed.webhookURL,
             notifyEmail: notifyEmail,
-            idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap { $0.isEmpty ? nil : String($0.prefix(200)) },
+            idempotencyKey: request.headers[.init("Idempotency-Key")!].flatMap(Self.idempotencyKey),
             maxActiveJobs: configuration.maxActiveJobs
         )
         let body = LimitedBody(body: request.body, limit: limit)
@@ -236,10 +249,26 @@ public struct JobRoutes: Sendable {
     }
 
     /// The upload's file name: the `filename` query parameter, else `Content-Disposition`'s
-    /// (`filename*` before `filename`), made safe by `SourceFileName`; `nil` if neither names one.
+    /// (`filename*` before `filename`), in NFC and made safe by `SourceFileName` (which bounds
+    /// its bytes); `nil` if neither names one.
     static func fileName(_ request: Request) -> String? {
-        if let name = request.uri.queryParameters.get("filename") { return SourceFileName(name)?.rawValue }
-        return request.headers[.contentDisposition].flatMap(ContentDisposition.fileName(from:))?.rawValue
+        let given = request.uri.queryParameters.get("filename").map { String($0) }
+            ?? request.headers[.contentDisposition].flatMap(ContentDisposition.fileName(from:))?.rawValue
+        return given.flatMap { SourceFileName($0.precomposedStringWithCanonicalMapping)?.rawValue }
+    }
+
+    /// The longest `Idempotency-Key` kept, in UTF-8 bytes: it travels in the job's document.
+    static let maxIdempotencyKeyBytes = 200
+
+    /// An `Idempotency-Key` header's value, in NFC, cut to ``maxIdempotencyKeyBytes`` at a
+    /// character boundary; `nil` for an empty one.
+    static func idempotencyKey(_ value: String) -> String? {
+        var key = ""
+        for character in value.precomposedStringWithCanonicalMapping {
+            if key.utf8.count + character.utf8.count > maxIdempotencyKeyBytes { break }
+            key.append(character)
+        }
+        return key.isEmpty ? nil : key
     }
 }
 

@@ -33,6 +33,17 @@ public struct FixedWindowRateLimiter: Sendable {
             counted = await fallback.increment(counterKey, window: window)
         }
         guard counted.count > limit else { return nil }
-        return max(1, Int(counted.remaining.components.seconds) + (counted.remaining.components.attoseconds > 0 ? 1 : 0))
+        return Self.wholeSeconds(counted.remaining)
+    }
+
+    /// Forgets the events counted for `key`, in the shared counter and in this process's.
+    public func reset(_ key: String) async {
+        let counterKey = "\(name):\(key)"
+        try? await counter.reset(counterKey)
+        await fallback.reset(counterKey)
+    }
+
+    private static func wholeSeconds(_ duration: Duration) -> Int {
+        max(1, Int(duration.components.seconds) + (duration.components.attoseconds > 0 ? 1 : 0))
     }
 }

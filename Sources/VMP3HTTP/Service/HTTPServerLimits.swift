@@ -16,42 +16,69 @@ public struct HTTPServerLimits: Sendable {
     /// A connection that neither reads nor writes this long is closed (event streams write a
     /// heartbeat more often). Default: 60 s.
     public var idleTimeout: Duration
-    /// From a request's head until its body has ended: the deadline of an upload (the
+    /// From an upload's head until its body has ended: the deadline of an upload (the
     /// connection is closed when it passes). Default: 1 hour, 2 GiB at 5 Mbit/s.
     public var requestBodyTimeout: Duration
+    /// The same for every other request's body (small JSON). Default: 10 s.
+    public var smallBodyTimeout: Duration
     /// Largest request head. Default: 32 KiB.
     public var maxHeaderBytes: Int
+    /// Connections one client may hold open at once (``ClientPrefixes`` name the client; the
+    /// `trustedProxies` are not counted); `nil` for no cap. Default: 64.
+    public var connectionsPerClient: Int?
+    public var trustedProxies: TrustedProxies
+    public var clientPrefixes: ClientPrefixes
 
     public init(
         requestHeadTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), requestBodyTimeout: Duration = .seconds(3600),
-        maxHeaderBytes: Int = 32 * 1024
+        smallBodyTimeout: Duration = .seconds(10), maxHeaderBytes: Int = 32 * 1024, connectionsPerClient: Int? = 64,
+        trustedProxies: TrustedProxies = .loopback, clientPrefixes: ClientPrefixes = ClientPrefixes()
     ) {
         self.requestHeadTimeout = requestHeadTimeout
         self.idleTimeout = idleTimeout
         self.requestBodyTimeout = requestBodyTimeout
+        self.smallBodyTimeout = smallBodyTimeout
         self.maxHeaderBytes = maxHeaderBytes
+        self.connectionsPerClient = connectionsPerClient
+        self.trustedProxies = trustedProxies
+        self.clientPrefixes = clientPrefixes
     }
 
-    /// `Setting.httpHeaderTimeout`, `Setting.httpIdleTimeout` and `Setting.httpBodyTimeout`
-    /// in place of the defaults. - Throws: `ConfigurationError` naming the setting, for a value
-    /// that is not a number of seconds from 0.1 to 86400.
+    /// `Setting.httpHeaderTimeout`, `Setting.httpIdleTimeout`, `Setting.httpBodyTimeout`,
+    /// `Setting.httpSmallBodyTimeout`, `Setting.httpConnectionsPerClient` (`0`: no cap), the
+    /// trusted proxies and the client prefixes in place of the defaults.
+    /// - Throws: `ConfigurationError` naming the setting, for a value out of its form.
     public init(settings: Settings) throws(ConfigurationError) {
-        self.init()
+        self.init(trustedProxies: try TrustedProxies(settings: settings), clientPrefixes: try ClientPrefixes(settings: settings))
         func seconds(_ setting: Setting) throws(ConfigurationError) -> Duration? {
             settings.isGiven(setting) ? try settings.seconds(setting) : nil
         }
         if let head = try seconds(.httpHeaderTimeout) { requestHeadTimeout = head }
         if let idle = try seconds(.httpIdleTimeout) { idleTimeout = idle }
         if let body = try seconds(.httpBodyTimeout) { requestBodyTimeout = body }
+        if let body = try seconds(.httpSmallBodyTimeout) { smallBodyTimeout = body }
+        if settings.isGiven(.httpConnectionsPerClient), let cap = try settings.wholeNumber(.httpConnectionsPerClient) {
+            connectionsPerClient = cap == 0 ? nil : cap
+        }
     }
 
     /// The HTTP/1 server with these limits, for `Application(router:server:…)`.
     public var server: HTTPServerBuilder {
         let headTimeout = TimeAmount(requestHeadTimeout)
+        let uploadTimeout = TimeAmount(requestBodyTimeout), otherTimeout = TimeAmount(smallBodyTimeout)
+        let cap = connectionsPerClient, trustedProxies = trustedProxies, prefixes = clientPrefixes
+        // One count for the whole server: its connections come in on several event loops.
+        let counts = ClientConnectionCounts()
         return .http1(configuration: .init(
-            additionalChannelHandlers: [
-                RequestHeadDeadlineHandler(timeout: headTimeout), RequestBodyDeadlineHandler(timeout: TimeAmount(requestBodyTimeout)),
-            ],
+            additionalChannelHandlers: {
+                var handlers: [any RemovableChannelHandler] = []
+                if let cap {
+                    handlers.append(ConnectionsPerClientHandler(limit: cap, counts: counts, trustedProxies: trustedProxies, prefixes: prefixes))
+                }
+                handlers.append(RequestHeadDeadlineHandler(timeout: headTimeout))
+                handlers.append(RequestBodyDeadlineHandler(uploadTimeout: uploadTimeout, otherTimeout: otherTimeout))
+                return handlers
+            }(),
             idleTimeout: TimeAmount(idleTimeout),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 200)
         ))

@@ -12,6 +12,8 @@ public enum ServiceMain {
         // buffers, and converts (``ProcessAllocator``).
         ProcessAllocator.limitArenas()
         ProcessAllocator.mapLargeBlocks()
+        // Everything a service makes (databases, uploads, MP3s, keys) is its own, created so.
+        umask(0o077)
         do {
             try await body()
             exit(0)

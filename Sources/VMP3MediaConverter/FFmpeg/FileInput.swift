@@ -39,10 +39,29 @@ final class FileInput {
 
     private static let bufferSize: Int32 = 32 * 1024
 
-    init(path: String, stop: StopCondition) throws(OpenFailure) {
-        self.stop = stop
+    convenience init(path: String, stop: StopCondition) throws(OpenFailure) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .system(errno) }
+        try self.init(adopting: descriptor, stop: stop)
+    }
+
+    /// Reads the file open at `descriptor` from its start, through a duplicate of the descriptor
+    /// (the caller's stays open): the conversion child reads its input this way, and opens it
+    /// afresh for a second pass the same way.
+    convenience init(descriptor: Int32, stop: StopCondition) throws(OpenFailure) {
+        let duplicate = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard duplicate >= 0 else { throw .system(errno) }
+        guard lseek(duplicate, 0, SEEK_SET) == 0 else {
+            let code = errno
+            close(duplicate)
+            throw .system(code)
+        }
+        try self.init(adopting: duplicate, stop: stop)
+    }
+
+    /// Takes `descriptor` over: it is closed in `deinit`, or here if this fails.
+    private init(adopting descriptor: Int32, stop: StopCondition) throws(OpenFailure) {
+        self.stop = stop
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             let code = errno

@@ -213,7 +213,7 @@ final class InputContainer {
             let unit = Double(chapter.time_base.num) / Double(chapter.time_base.den)
             let start = Double(chapter.start) * unit, end = Double(chapter.end) * unit
             guard start.isFinite, start >= 0, start < ConversionOptions.maximumSeconds * 4 else { continue }
-            let title = metadataDictionary(chapter.metadata)["title"].map { AudioTags.truncated($0) }
+            let title = metadataValue(chapter.metadata, "title").map { AudioTags.truncated($0) }
             chapters.append(Chapter(start: start, end: end.isFinite ? end : start, title: title?.isEmpty == true ? nil : title))
         }
         return chapters

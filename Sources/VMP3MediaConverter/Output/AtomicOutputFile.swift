@@ -13,11 +13,18 @@ import VMP3Core
 /// A file written under a temporary name beside its destination and renamed into place by
 /// ``commit()``. Until then the destination is untouched; if the file is never committed, `deinit`
 /// removes the temporary file, so a failed or cancelled conversion leaves nothing behind.
+///
+/// In the conversion child the file is a descriptor it was given (``init(descriptor:maxSize:)``):
+/// the child writes and flushes it, and the parent, which made it, renames or removes it.
 final class AtomicOutputFile {
     let destination: String
     let temporaryPath: String
     private var descriptor: Int32
     private var committed = false
+    /// Whether this object made the file (and so renames or removes it) or was given it.
+    private let ownsFile: Bool
+    /// The open file (the parent of a conversion child hands it to the child).
+    var fileDescriptor: Int32 { descriptor }
     /// Bytes appended so far.
     private(set) var size: Int64 = 0
     /// The most bytes the file may hold, or `nil` for no limit.
@@ -39,9 +46,21 @@ final class AtomicOutputFile {
         if descriptor < 0 {
             throw Self.failure(directory, String(cString: strerror(errno)))
         }
+        ownsFile = true
+    }
+
+    /// Writes to an empty file open for writing at `descriptor`, which stays open and is neither
+    /// renamed nor removed here: ``commit()`` only flushes it.
+    init(descriptor: Int32, name: String, maxSize: Int64? = nil) {
+        self.destination = name
+        self.temporaryPath = name
+        self.descriptor = descriptor
+        self.maxSize = maxSize
+        ownsFile = false
     }
 
     deinit {
+        guard ownsFile else { return }
         if descriptor >= 0 { close(descriptor) }
         if !committed { unlink(temporaryPath) }
     }
@@ -96,6 +115,10 @@ final class AtomicOutputFile {
     func commit() throws(ConversionError) {
         if fsync(descriptor) != 0 {
             throw Self.failure(temporaryPath, String(cString: strerror(errno)))
+        }
+        guard ownsFile else {
+            committed = true
+            return
         }
         close(descriptor)
         descriptor = -1

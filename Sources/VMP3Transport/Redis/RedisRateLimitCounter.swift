@@ -25,16 +25,23 @@ public struct RedisRateLimitCounter: RateLimitCounter {
     """
 
     public func increment(_ key: String, window: Duration) async throws -> RateLimitCount {
-        // Hashed: keys hold client addresses and e-mail addresses, which need not sit in Redis
-        // in clear, and a hash bounds their length.
-        let digest = SHA256.hash(data: Data(key.utf8)).hexEncoded
         let milliseconds = max(1, window.wholeMilliseconds)
         let reply = try await client.send([
-            "EVAL", .text(Self.script), "1", .text("\(prefix)ratelimit:\(digest)"), .text(String(milliseconds)),
+            "EVAL", .text(Self.script), "1", .text(storedKey(key)), .text(String(milliseconds)),
         ]) { RedisError(description: $0) }
         guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0], case .integer(let ttl) = values[1] else {
             throw RedisError(description: "unexpected reply to the rate-limit script: \(reply)")
         }
         return RateLimitCount(count: Int(count), remaining: .milliseconds(max(0, ttl)))
+    }
+
+    public func reset(_ key: String) async throws {
+        _ = try await client.send(["DEL", .text(storedKey(key))]) { RedisError(description: $0) }
+    }
+
+    /// Hashed: keys hold client addresses and e-mail addresses, which need not sit in Redis in
+    /// clear, and a hash bounds their length.
+    private func storedKey(_ key: String) -> String {
+        "\(prefix)ratelimit:\(SHA256.hash(data: Data(key.utf8)).hexEncoded)"
     }
 }

@@ -65,12 +65,17 @@ public struct WebhookConfiguration: Sendable {
         if !FileManager.default.fileExists(atPath: path) {
             let secret = SymmetricKey(size: .bits256).withUnsafeBytes { $0.hexEncoded }
             do {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try PrivateFile.makeDirectory(url.deletingLastPathComponent().path)
             } catch {
-                throw ConfigurationError("cannot make the directory of \(path): \(error)")
+                throw ConfigurationError("cannot make the directory of \(path): \(error.reason)")
             }
-            guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw ConfigurationError("cannot write the webhook secret to \(path)")
+            do {
+                // Created 0600, never chmod-ed after the secret is in it; a file another process
+                // made meanwhile is read below.
+                try PrivateFile.create(path, contents: Array((secret + "\n").utf8))
+            } catch where error.code == EEXIST {
+            } catch {
+                throw ConfigurationError("cannot write the webhook secret to \(path): \(error.reason)")
             }
         }
         let text: String

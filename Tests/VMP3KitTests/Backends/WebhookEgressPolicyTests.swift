@@ -12,6 +12,9 @@ import VMP3Kit
         ("::1", false), ("::", false), ("fe80::1", false), ("fd00:ec2::254", false), ("fc00::1", false), ("ff02::1", false),
         ("::ffff:127.0.0.1", false), ("::ffff:10.0.0.1", false), ("::ffff:8.8.8.8", true), ("64:ff9b::a00:1", false),
         ("2001:db8::1", false), ("2606:4700:4700::1111", true),
+        // 6to4 of 10.0.0.1 and of a public address, Teredo, local-use NAT64: tunnels into IPv4.
+        ("2002:a00:1::1", false), ("2002:808:808::1", false), ("2001:0:4136:e378::1", false), ("64:ff9b:1::a00:1", false),
+        ("2001:4860:4860::8888", true),
     ])
     func defaults(_ address: String, _ permitted: Bool) throws {
         #expect(WebhookEgressPolicy().permits(try #require(IPAddress(address))) == permitted)

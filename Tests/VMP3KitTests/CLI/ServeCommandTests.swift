@@ -25,6 +25,17 @@ import VMP3TestSupport
         let mp3 = directory.appendingPathComponent("video.mp3")
         #expect(try await ProbedFile(mp3).formatName == "mp3")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/users.sqlite").path))
+        // Everything in the data directory — password hashes, keys, uploads, MP3s, databases —
+        // is the owner's alone, though the test starts it with the usual umask (022).
+        let data = directory.appendingPathComponent("data").path
+        var exposed: [String] = []
+        for relative in [""] + (FileManager.default.enumerator(atPath: data)?.allObjects as? [String] ?? []) {
+            var status = stat()
+            guard lstat(data + "/" + relative, &status) == 0 else { continue }
+            let isDirectory = status.st_mode & S_IFMT == S_IFDIR
+            if status.st_mode & 0o777 != (isDirectory ? 0o700 : 0o600) { exposed.append("\(relative): \(String(status.st_mode & 0o777, radix: 8))") }
+        }
+        #expect(exposed.isEmpty, "\(exposed)")
 
         let result = try await server.stop()
         #expect(result.status == 0, "\(result.stderr)")

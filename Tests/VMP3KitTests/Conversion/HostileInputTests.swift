@@ -25,14 +25,14 @@ import VMP3Kit
     ///
     /// Holds the memory-measurement lock: these inputs make FFmpeg allocate tens of megabytes,
     /// which a peak-memory check running alongside would count against the code it measures.
-    func convert(_ input: URL, options: ConversionOptions = ConversionOptions(), with converter: MediaConverter? = nil) async throws -> (ConversionError?, [String]) {
+    func convert(_ input: URL, options: ConversionOptions = ConversionOptions(), with converter: (any AudioConverter)? = nil) async throws -> (ConversionError?, [String]) {
         try await MemoryMeasurementLock.shared.exclusively {
             try await convertMeasured(input, options: options, with: converter)
         }
     }
 
     /// ``convert(_:options:with:)`` for a caller that holds the memory-measurement lock already.
-    func convertMeasured(_ input: URL, options: ConversionOptions = ConversionOptions(), with converter: MediaConverter? = nil) async throws -> (ConversionError?, [String]) {
+    func convertMeasured(_ input: URL, options: ConversionOptions = ConversionOptions(), with converter: (any AudioConverter)? = nil) async throws -> (ConversionError?, [String]) {
         let directory = try makeScratchDirectory()
         do throws(ConversionError) {
             _ = try await (converter ?? self.converter).convert(input, to: directory.appendingPathComponent("out.mp3"), options: options)
@@ -311,6 +311,71 @@ import VMP3Kit
         #expect(error?.code == .timeLimit)
         #expect(left.isEmpty)
         #expect(elapsed < .seconds(30))
+    }
+
+    @Test("through the sandbox: references and images refused, an hour over the limit refused, the size and time limits hold, nothing left")
+    func throughTheSandbox() async throws {
+        func sandboxed(_ limits: ConversionLimits = ConversionLimits()) -> SandboxedConverter {
+            SandboxedConverter(configuration: .init(conversion: .init(limits: limits)))
+        }
+        let target = try await Self.secretSegment().path
+        for (name, contents) in Self.referenceFormats(target: target) {
+            let (error, left) = try await convert(try scratchFile(name, contents), with: sandboxed())
+            #expect(error?.code == .unsupportedContainer || error?.code == .notMediaFile, "\(name): \(String(describing: error))")
+            #expect(left.isEmpty, "\(name)")
+        }
+        let flac = try await silentFLAC(rate: 8000, seconds: 3600)
+        var options = ConversionOptions(encoding: .constantBitRate(kbps: 320))
+        options.sampleRate = 48000
+        let (tooLong, _) = try await convert(flac, options: options, with: sandboxed(ConversionLimits(maxAudioDuration: .seconds(600))))
+        #expect(tooLong?.code == .inputTooLong)
+        let (tooLarge, leftLarge) = try await convert(flac, options: options, with: sandboxed(ConversionLimits(maxOutputBytes: 1 << 20)))
+        #expect(tooLarge?.code == .outputTooLarge)
+        #expect(leftLarge.isEmpty)
+        let (late, leftLate) = try await convert(flac, options: options, with: sandboxed(ConversionLimits(maxConversionTime: .milliseconds(300))))
+        #expect(late?.code == .timeLimit)
+        #expect(leftLate.isEmpty)
+    }
+
+    @Test("a metadata bomb (eight 16 MiB tags): in process, tags cut while they are copied; in the sandbox past its memory, memory_limit with this process's memory unchanged")
+    func metadataBomb() async throws {
+        let directory = try makeScratchDirectory()
+        let metadata = directory.appendingPathComponent("bomb.ffmeta")
+        let handle = try FileHandle(forWritingTo: { FileManager.default.createFile(atPath: metadata.path, contents: Data(";FFMETADATA1\n".utf8)); return metadata }())
+        let value = Data(repeating: UInt8(ascii: "A"), count: 16 << 20)
+        for key in ["title", "artist", "album", "comment", "description", "genre", "composer", "x_padding"] {
+            handle.seekToEndOfFile()
+            handle.write(Data("\(key)=".utf8) + value + Data("\n".utf8))
+        }
+        try handle.close()
+        let bomb = directory.appendingPathComponent("bomb.mkv")
+        try await ExternalTool.ffmpeg([
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2", "-i", metadata.path,
+            "-map", "0:a", "-map_metadata", "1", "-c:a", "flac", bomb.path,
+        ])
+        try FileManager.default.removeItem(at: metadata)
+        #expect(try #require(FileManager.default.attributesOfItem(atPath: bomb.path)[.size] as? Int) > 128 << 20)
+
+        // In process: converted, every tag at most its 1 KiB, read once per open.
+        let output = directory.appendingPathComponent("bomb.mp3")
+        let result = try await MemoryMeasurementLock.shared.exclusively {
+            try await MediaConverter().convert(bomb, to: output)
+        }
+        #expect(result.tags.title?.utf8.count == AudioTags.maximumLength)
+        #expect(result.tags.comment?.utf8.count == AudioTags.maximumLength)
+
+        // In the sandbox, with less memory than the demuxer wants for the tags: killed, typed,
+        // and none of it was this process's.
+        let sandboxed = SandboxedConverter(configuration: .init(memoryLimit: 96 << 20))
+        let (error, left, growth) = try await MemoryMeasurementLock.shared.exclusively {
+            MemoryHighWaterMark.reset()
+            let before = MemoryHighWaterMark.current
+            let (error, left) = try await convertMeasured(bomb, with: sandboxed)
+            return (error, left, MemoryHighWaterMark.peak - before)
+        }
+        #expect(error?.code == .memoryLimit, "\(String(describing: error))")
+        #expect(left.isEmpty)
+        #expect(growth < 32 << 20, "this process's peak grew by \(growth >> 20) MiB")
     }
 
     @Test("the time limit also stops a probe, and reaches into FFmpeg's own reads")

@@ -20,9 +20,11 @@ import VMP3Kit
 
     /// Tight limits so that a mutation declaring hours of audio costs little; the time limit is
     /// what a hang would run into.
-    let converter = MediaConverter(configuration: .init(limits: ConversionLimits(
-        maxAudioDuration: .seconds(600), maxOutputBytes: 16 << 20, maxConversionTime: .seconds(20)
-    )))
+    static let limits = ConversionLimits(maxAudioDuration: .seconds(600), maxOutputBytes: 16 << 20, maxConversionTime: .seconds(20))
+    let converter = MediaConverter(configuration: .init(limits: limits))
+    /// Every other mutation goes through the sandbox: the confined child must give the same
+    /// typed errors, and none may crash it.
+    let sandboxed = SandboxedConverter(configuration: .init(conversion: .init(limits: limits)))
 
     /// The originals, made by `scripts/make-media-corpus.sh` (the fuzzer's seeds too).
     static func originals() async throws -> [URL] {
@@ -32,7 +34,7 @@ import VMP3Kit
         return try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil).sorted { $0.path < $1.path }
     }
 
-    @Test("300 mutations of twenty containers and codecs: each an MP3 or a typed error, in bounded time and memory, nothing left behind")
+    @Test("300 mutations of twenty containers and codecs, every other one through the sandbox: each an MP3 or a typed error, in bounded time and memory, nothing left behind")
     func mutations() async throws {
         let originals = try await Self.originals()
         #expect(originals.count >= 20)
@@ -57,7 +59,8 @@ import VMP3Kit
                     let started = clock.now
                     var code = "ok"
                     do throws(ConversionError) {
-                        _ = try await converter.convert(input, to: output.appendingPathComponent("out.mp3"))
+                        let chosen: any AudioConverter = index % 2 == 0 ? converter : sandboxed
+                        _ = try await chosen.convert(input, to: output.appendingPathComponent("out.mp3"))
                     } catch {
                         code = error.code.rawValue
                     }
@@ -69,7 +72,10 @@ import VMP3Kit
                 #expect(elapsed < .seconds(30), "\(name) took \(elapsed)")
                 #expect(growth < 96 << 20, "\(name): peak memory grew by \(growth >> 20) MiB")
                 #expect(directoryContents(output) == (code == "ok" ? ["out.mp3"] : []), "\(name) (\(code)) left \(directoryContents(output))")
-                #expect(code != ConversionError.Code.cancelled.rawValue && code != ConversionError.Code.inputNotFound.rawValue, "\(name): \(code)")
+                #expect(
+                    ![ConversionError.Code.cancelled, .inputNotFound, .converterCrashed, .memoryLimit, .sandboxUnavailable].map(\.rawValue).contains(code),
+                    "\(name): \(code)"
+                )
                 try FileManager.default.removeItem(at: output)
                 try FileManager.default.removeItem(at: input)
             }
@@ -79,17 +85,19 @@ import VMP3Kit
         print("mutation corpus: \(outcomes.sorted { $0.key < $1.key }), largest peak growth \(largestGrowth >> 20) MiB")
     }
 
-    @Test("every input the fuzzer found a bug with converts or fails with a typed error")
+    @Test("every input the fuzzer found a bug with converts or fails with a typed error, in process and through the sandbox")
     func fuzzRegressions() async throws {
         let folder = Self.repository.appendingPathComponent("Tests/VMP3KitTests/Fixtures/FuzzRegressions")
         let inputs = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
         #expect(!inputs.isEmpty)
         for input in inputs {
-            let output = try makeScratchDirectory().appendingPathComponent("out.mp3")
-            do throws(ConversionError) {
-                _ = try await converter.convert(input, to: output)
-            } catch {
-                #expect(error.code != .cancelled, "\(input.lastPathComponent): \(error)")
+            for chosen in [converter, sandboxed] as [any AudioConverter] {
+                let output = try makeScratchDirectory().appendingPathComponent("out.mp3")
+                do throws(ConversionError) {
+                    _ = try await chosen.convert(input, to: output)
+                } catch {
+                    #expect(![.cancelled, .converterCrashed, .memoryLimit].contains(error.code), "\(input.lastPathComponent) (\(type(of: chosen))): \(error)")
+                }
             }
         }
     }

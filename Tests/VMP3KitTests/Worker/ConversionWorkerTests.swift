@@ -240,6 +240,25 @@ import VMP3Kit
         #expect(directoryContents(parent) == ["something-else"])
     }
 
+    @Test("a cancellation reaches the running conversion as the job's event, long before the next lease renewal")
+    func cancellationIsPushed() async throws {
+        let harness = try WorkerHarness()
+        harness.converter.hold(true)
+        // A renewal a minute away: only the job's event can stop the conversion sooner.
+        let services = RunningServices([harness.worker(leaseRenewalInterval: .seconds(60))])
+        let job = try await harness.submit(.longAudio)
+        try await eventually("the conversion to be under way") {
+            (try await harness.store.get(job.id)?.progress ?? 0) > 0.05
+        }
+        let clock = ContinuousClock()
+        let cancelledAt = clock.now
+        _ = try await harness.service.cancelOrDelete(job.id, owner: "alice")
+        try await eventually("the conversion to stop", timeout: .seconds(50)) { harness.converter.cancelled == 1 }
+        // Within a second on an idle machine; the bound only has to be well short of the minute.
+        #expect(clock.now - cancelledAt < .seconds(50))
+        try await services.stop()
+    }
+
     @Test("a job cancelled while running stops converting and leaves no output")
     func cancelledWhileRunning() async throws {
         let harness = try WorkerHarness()
@@ -274,6 +293,29 @@ import VMP3Kit
         try await eventually("the duplicate to be settled") {
             await harness.queueIsSettled
         }
+        #expect(harness.converter.started == 1)
+        try await services.stop()
+    }
+
+    @Test("a duplicate message for a job that runs elsewhere under a live lease is settled at once, not slept on for the lease; the job still converts once")
+    func duplicateWhileRunning() async throws {
+        let harness = try WorkerHarness()
+        harness.converter.hold(true)
+        // A lease of a minute: sleeping out the duplicate would hold its slot that long.
+        let services = RunningServices([harness.worker(leaseRenewalInterval: .seconds(15))])
+        let job = try await harness.submit(.longAudio)
+        try await eventually("the conversion to be under way") {
+            (try await harness.store.get(job.id)?.progress ?? 0) > 0.05
+        }
+        try await harness.jobs.publish(JobMessage(jobID: job.id))
+        try await eventually("the duplicate to be settled while the job runs", timeout: .seconds(20)) {
+            let ready = await harness.jobs.readyCount, unsettled = await harness.jobs.unsettledCount
+            return ready == 0 && unsettled == 1
+        }
+        #expect(try await harness.store.get(job.id)?.status == .running)
+        harness.converter.hold(false)
+        let done = try await harness.wait(for: job.id, .succeeded)
+        #expect(done.attempts == 1)
         #expect(harness.converter.started == 1)
         try await services.stop()
     }

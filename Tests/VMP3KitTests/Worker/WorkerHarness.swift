@@ -39,10 +39,18 @@ struct WorkerHarness {
         )
     }
 
-    func worker(_ name: String = "worker-1", concurrency: Int = 2, maxAttempts: Int = 3, grace: Duration = .seconds(30)) -> ConversionWorker {
-        ConversionWorker(
+    func worker(
+        _ name: String = "worker-1", concurrency: Int = 2, maxAttempts: Int = 3, grace: Duration = .seconds(30),
+        leaseRenewalInterval: Duration? = nil
+    ) -> ConversionWorker {
+        var configuration = Self.configuration(name, concurrency: concurrency, maxAttempts: maxAttempts, grace: grace)
+        if let leaseRenewalInterval {
+            configuration.leaseRenewalInterval = leaseRenewalInterval
+            configuration.leaseDuration = leaseRenewalInterval * 4
+        }
+        return ConversionWorker(
             converter: converter, storage: storage, queue: jobs, store: store, outcomes: outcomes, caching: caching,
-            configuration: Self.configuration(name, concurrency: concurrency, maxAttempts: maxAttempts, grace: grace),
+            configuration: configuration,
             logger: Logger(label: "test.\(name)")
         )
     }

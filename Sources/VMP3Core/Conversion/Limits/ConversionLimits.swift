@@ -5,7 +5,7 @@
 /// can describe a file that takes hours to decode. Crossing a limit fails the conversion with a
 /// typed code (``ConversionError/Code/inputTooLong``, ``ConversionError/Code/outputTooLarge``,
 /// ``ConversionError/Code/timeLimit``) and leaves no output. A `nil` limit is no limit.
-public struct ConversionLimits: Sendable, Hashable {
+public struct ConversionLimits: Sendable, Hashable, Codable {
     /// Longest audio converted (after `start`/`duration` trimming). Default: 6 hours.
     public var maxAudioDuration: Duration?
     /// Largest MP3, in bytes, tags included. Default: 1 GiB (6 hours at 320 kbps is 864 MB).

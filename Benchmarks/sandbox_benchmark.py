@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Sandbox benchmark: `vmp3 convert` in its confined child against `vmp3 convert --no-sandbox`
+(in process) and the `ffmpeg` CLI, in one run, on the same inputs.
+
+- Per-job overhead: a 5-second clip converted `--clip-runs` times each way, alternating; the
+  overhead is the difference of the medians (p50) and of the 90th percentiles.
+- Long inputs (the 10-minute and 1-hour videos of convert_benchmark.py, cached in .benchmarks/):
+  median wall time each way and the sandbox's time against in-process; then one sampled run of
+  each tool for its peak memory, parent and child together (the most resident memory of the
+  process and its descendants at once, read from /proc every 5 ms).
+
+    swift build -c release --static-swift-stdlib --product vmp3
+    swift build -c release --static-swift-stdlib --product vmp3-convert-child
+    python3 Benchmarks/sandbox_benchmark.py [--clip-runs 30] [--runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from convert_benchmark import CACHE, ROOT, make_video  # noqa: E402
+
+
+def make_clip() -> Path:
+    path = CACHE / "5s-720p.mp4"
+    if not path.exists():
+        CACHE.mkdir(exist_ok=True)
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=5",
+                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=5", "-ac", "2",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "160k", str(path)], check=True)
+    return path
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def tree_peak(command: list[str]) -> int:
+    """Runs `command`, sampling the resident memory of it and its descendants every 5 ms;
+    returns the largest sum seen, in bytes."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        family, total = {process.pid}, 0
+        try:
+            statuses = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/status") as status:
+                            statuses[int(entry)] = status.read()
+                    except OSError:
+                        pass
+            parents = {pid: int(next(l for l in text.splitlines() if l.startswith("PPid:")).split()[1]) for pid, text in statuses.items()}
+            changed = True
+            while changed:
+                changed = False
+                for pid, parent in parents.items():
+                    if parent in family and pid not in family:
+                        family.add(pid)
+                        changed = True
+            for pid in family:
+                for line in statuses.get(pid, "").splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except (StopIteration, ValueError):
+            pass
+        peak = max(peak, total)
+        time.sleep(0.005)
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed")
+    return peak
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vmp3", default=str(ROOT / ".build/release/vmp3"))
+    parser.add_argument("--clip-runs", type=int, default=30, help="conversions of the 5 s clip each way (default 30)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each long input each way (default 3)")
+    parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
+    args = parser.parse_args()
+    child = Path(args.vmp3).with_name("vmp3-convert-child")
+    if not os.access(args.vmp3, os.X_OK) or not os.access(child, os.X_OK):
+        sys.exit(f"build {args.vmp3} and {child} first (see the usage above)")
+
+    print(f"# {os.cpu_count()} cores; CBR 192 kbps")
+    with tempfile.TemporaryDirectory() as scratch:
+        out = str(Path(scratch) / "out.mp3")
+
+        def vmp3(video: Path, sandboxed: bool) -> list[str]:
+            command = [args.vmp3, "convert", str(video), "-o", out, "--force", "--quiet", "--bitrate", "192"]
+            return command if sandboxed else command + ["--no-sandbox"]
+
+        clip = make_clip()
+        timed(vmp3(clip, True))
+        inside, outside = [], []
+        for _ in range(args.clip_runs):
+            inside.append(timed(vmp3(clip, True)))
+            outside.append(timed(vmp3(clip, False)))
+        print(f"5 s clip, {args.clip_runs} runs each: sandbox p50 {statistics.median(inside) * 1000:.1f} ms, "
+              f"in process p50 {statistics.median(outside) * 1000:.1f} ms: overhead p50 "
+              f"{(statistics.median(inside) - statistics.median(outside)) * 1000:.1f} ms, p90 "
+              f"{(percentile(inside, 0.9) - percentile(outside, 0.9)) * 1000:.1f} ms")
+
+        inputs = [(make_video(10), "10 min")] + ([] if args.no_hour else [(make_video(60), "1 hour")])
+        print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak MB (tree)':>15}")
+        for video, name in inputs:
+            tools = {
+                "vmp3 (sandbox)": vmp3(video, True),
+                "vmp3 --no-sandbox": vmp3(video, False),
+                "ffmpeg CLI": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn",
+                               "-c:a", "libmp3lame", "-b:a", "192k", out],
+            }
+            times = {tool: [] for tool in tools}
+            for _ in range(args.runs):
+                for tool, command in tools.items():
+                    times[tool].append(timed(command))
+            medians = {tool: statistics.median(values) for tool, values in times.items()}
+            for tool, command in tools.items():
+                ratio = medians[tool] / medians["vmp3 --no-sandbox"]
+                print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {tree_peak(command) / 1e6:>15.1f}")
+
+
+if __name__ == "__main__":
+    main()

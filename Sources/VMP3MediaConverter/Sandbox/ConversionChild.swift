@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CSandbox
+import Logging
+import Synchronization
+import VMP3Core
+
+/// The conversion child: the program `vmp3-convert-child` is this and nothing else.
+///
+/// It is started by ``SandboxedConverter`` with the input on descriptor 0, the (empty, temporary)
+/// output on 1, a pipe for diagnostics on 2 and its socket to the parent on 3, and the parent's pid
+/// as its one argument. It reads one ``ConversionChildRequest``, confines itself
+/// (``SandboxConfinement``), and only then parses a byte of the input; it answers with progress
+/// reports and one result, and exits. It opens no path and no socket: after the confinement the
+/// kernel would refuse both.
+package enum ConversionChild {
+    static let input: Int32 = 0
+    static let output: Int32 = 1
+    static let channel: Int32 = 3
+
+    /// Exit statuses when there is no parent to answer.
+    enum ExitStatus: Int32 {
+        case noParent = 70
+        case noRequest = 71
+    }
+
+    package static func main() -> Never {
+        let arguments = CommandLine.arguments
+        guard arguments.count == 2, let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
+            exit(ExitStatus.noParent.rawValue)
+        }
+        let request: ConversionChildRequest
+        do {
+            request = try MessageFraming.decode(ConversionChildRequest.self, from: try MessageFraming.readFrame(from: channel))
+        } catch {
+            exit(ExitStatus.noRequest.rawValue)
+        }
+        let reporter = Reporter()
+
+        // What would open a file or need a system call the filter refuses happens now: FFmpeg's
+        // settings, the JSON coders' first use.
+        FFmpegLogging.silence
+        FFmpegAllocationLimit.set
+        reporter.send(.progress(processedSeconds: 0, totalSeconds: nil))
+        let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+
+        let confinement: SandboxConfinement.Outcome
+        do {
+            confinement = try SandboxConfinement.apply(request.confinement)
+        } catch {
+            reporter.send(.failed(code: ConversionError.Code.sandboxUnavailable.rawValue, message: error.message, option: nil))
+            exit(0)
+        }
+        reporter.send(.confined(namespaces: confinement.namespacesRefused))
+
+        if let attempt = request.escapeAttempt {
+            reporter.send(.attempted(errno: attempt.run()))
+            exit(0)
+        }
+        let answer = switch request.mode {
+        case .convert: convert(request, reporter: reporter)
+        case .probe: probe(request)
+        }
+        if status >= 0, let memory = ProcessMemory(statusDescriptor: status) {
+            reporter.send(.usage(peakResidentBytes: memory.peakResidentBytes, peakVirtualBytes: memory.peakVirtualBytes))
+        }
+        reporter.send(answer)
+        exit(0)
+    }
+
+    private static func configuration(_ request: ConversionChildRequest) -> MediaConverter.Configuration {
+        MediaConverter.Configuration(
+            lfeMixLevel: request.lfeMixLevel,
+            progressInterval: .milliseconds(request.progressIntervalMilliseconds),
+            limits: request.limits
+        )
+    }
+
+    private static func convert(_ request: ConversionChildRequest, reporter: Reporter) -> ConversionChildReport {
+        var pipeline = ConversionPipeline(
+            input: URL(fileURLWithPath: request.inputName),
+            output: URL(fileURLWithPath: request.outputName),
+            options: request.options,
+            configuration: configuration(request),
+            stop: StopCondition(timeLimit: request.limits.maxConversionTime),
+            progress: { reporter.send(.progress(processedSeconds: $0.processedSeconds, totalSeconds: $0.totalSeconds)) },
+            logger: .disabled
+        )
+        pipeline.descriptors = (input, output)
+        pipeline.threadBudget = EncodingThreadBudget(total: max(1, request.threads))
+        do {
+            return .converted(try pipeline.run())
+        } catch {
+            return .failed(code: error.code.rawValue, message: error.message, option: error.option)
+        }
+    }
+
+    private static func probe(_ request: ConversionChildRequest) -> ConversionChildReport {
+        do {
+            let stop = StopCondition(timeLimit: request.limits.maxConversionTime)
+            let container = try MediaInput.open(MediaSource(descriptor: input, name: request.inputName), limits: request.limits, stop: stop)
+            return .probed(container.mediaInfo())
+        } catch {
+            return .failed(code: error.code.rawValue, message: error.message, option: error.option)
+        }
+    }
+
+    /// Sends reports on the channel; the pipeline's progress handler may call it from another
+    /// thread than the one that sends the result.
+    private final class Reporter: Sendable {
+        private let lock = Mutex(())
+
+        func send(_ report: ConversionChildReport) {
+            lock.withLock { _ in
+                // A parent that stopped listening has killed or will kill this process: nothing
+                // to do about a failed write but to go on until then.
+                guard let frame = try? MessageFraming.encode(report) else { return }
+                try? MessageFraming.writeAll(frame, to: ConversionChild.channel)
+            }
+        }
+    }
+}
+
+extension EscapeAttempt {
+    /// Tries it; returns the `errno` it got, or 0 if it was let through.
+    func run() -> Int32 {
+        switch self {
+        case .open(let path):
+            return vmp3_sandbox_try_open(path)
+        case .connect(let port):
+            return vmp3_sandbox_try_connect_loopback(port)
+        case .exec(let path):
+            return vmp3_sandbox_try_exec(path)
+        case .fork:
+            return vmp3_sandbox_try_fork()
+        case .writePastOutputLimit:
+            return vmp3_sandbox_write_until_refused(ConversionChild.output)
+        case .exhaustMemory:
+            return vmp3_sandbox_exhaust_memory()
+        case .spin:
+            vmp3_sandbox_spin()
+            return 0
+        case .crash(let signal):
+            vmp3_sandbox_raise(signal)
+            return 0
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import VMP3Core
+
+/// What the parent asks of a conversion child: the first and only message the parent sends.
+///
+/// The child receives its input and output as open descriptors, never as paths: the names here
+/// only word its error messages as an in-process conversion would.
+struct ConversionChildRequest: Codable, Sendable {
+    enum Mode: String, Codable, Sendable {
+        case convert
+        case probe
+    }
+
+    var mode: Mode
+    var inputName: String
+    var outputName: String
+    var options: ConversionOptions
+    var lfeMixLevel: Double
+    var progressIntervalMilliseconds: Int
+    var limits: ConversionLimits
+    /// Encoding threads the parent granted the child from the process's budget.
+    var threads: Int
+    var confinement: ConfinementSettings
+    /// Tests only: once confined, the child tries this instead of converting and answers with
+    /// ``ConversionChildReport/attempted(errno:)``, if it is still alive.
+    var escapeAttempt: EscapeAttempt?
+}
+
+/// The kernel-enforced limits and layers a child puts itself under before it reads its input.
+struct ConfinementSettings: Codable, Sendable, Hashable {
+    /// `RLIMIT_AS`, or `nil` for none (AddressSanitizer's shadow memory fits no such limit).
+    var addressSpaceBytes: UInt64?
+    /// `RLIMIT_CPU`: CPU seconds of all its threads together.
+    var cpuSeconds: UInt64?
+    /// `RLIMIT_FSIZE`: the largest file it may write.
+    var fileSizeBytes: UInt64?
+    /// Whether to enter new user, network, mount and IPC namespaces.
+    var namespaces: Bool
+}
+
+/// What a test makes a confined child try (see ``ConversionChildRequest/escapeAttempt``).
+package enum EscapeAttempt: Codable, Sendable, Hashable {
+    case open(path: String)
+    case connect(port: UInt16)
+    case exec(path: String)
+    case fork
+    /// Writes to its output until the file size limit stops it.
+    case writePastOutputLimit
+    /// Allocates and touches memory until something stops it.
+    case exhaustMemory
+    /// Computes without end, reading nothing and calling nothing back.
+    case spin
+    /// Sends itself `signal`.
+    case crash(signal: Int32)
+}
+
+/// One message from a conversion child. The parent trusts none of it beyond the job it belongs
+/// to: a compromised child can say anything, so every message is bounded in size and checked.
+enum ConversionChildReport: Codable, Sendable {
+    /// The confinement is in place; `namespaces` is `nil` if they were entered, else why not.
+    case confined(namespaces: String?)
+    case progress(processedSeconds: Double, totalSeconds: Double?)
+    case converted(ConversionResult)
+    case probed(MediaInfo)
+    case failed(code: String, message: String, option: String?)
+    /// Its peak resident memory and address space, sent before its answer: the parent's
+    /// sampling every 100 ms can miss a peak just before the end.
+    case usage(peakResidentBytes: Int64, peakVirtualBytes: Int64)
+    /// The `errno` an ``EscapeAttempt`` got (0: it was let through).
+    case attempted(errno: Int32)
+}

@@ -1,0 +1,262 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSandbox
+import VMP3Core
+
+/// One running conversion child, seen from the parent: its pid and the parent's ends of its
+/// socket and diagnostics pipe. `deinit` kills a child that was never reaped and closes both.
+///
+/// ``supervise(deadline:memoryLimit:cancellation:onReport:)`` is the whole of a child's life after
+/// its start: it reads the child's messages as they come, and kills the child's process group
+/// with SIGKILL the moment its time is up, its task is cancelled or its memory passes the limit.
+/// None of that needs the child's cooperation.
+final class ConversionChildProcess {
+    let pid: pid_t
+    private var channel: Int32
+    private var errors: Int32
+    private var reaped = false
+
+    /// Why the parent killed the child.
+    enum KillCause: Equatable {
+        case timeLimit
+        case cancelled
+        case memoryLimit
+        /// It sent what is not a message.
+        case malformedMessage(String)
+    }
+
+    /// How a child ended.
+    struct Exit {
+        /// `WIFEXITED`'s status, or `nil` if a signal ended it.
+        var status: Int32?
+        var signal: Int32?
+        var killed: KillCause?
+        /// Its last message other than progress (its answer), if it sent one.
+        var answer: ConversionChildReport?
+        /// Its resident memory's high-water mark, as last sampled, in bytes.
+        var peakResidentBytes: Int64
+        /// The largest address space it was seen to have, in bytes.
+        var peakVirtualBytes: Int64
+        /// CPU seconds of all its threads.
+        var cpuSeconds: Double
+        /// The end of what it wrote to standard error (AddressSanitizer's reports, a trap's).
+        var diagnostics: String
+    }
+
+    /// Starts `executable` with `input` and `output` (none: `/dev/null`) as its descriptors 0 and 1.
+    init(executable: String, environment: [String], input: Int32, output: Int32?) throws(ConversionError) {
+        var sockets: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
+            throw Self.unavailable("cannot make a socket pair: \(String(cString: strerror(errno)))")
+        }
+        var pipeEnds: [Int32] = [-1, -1]
+        let pipeError = vmp3_sandbox_pipe(&pipeEnds)
+        guard pipeError == 0 else {
+            let code = pipeError
+            close(sockets[0])
+            close(sockets[1])
+            throw Self.unavailable("cannot make a pipe: \(String(cString: strerror(code)))")
+        }
+        let arguments = [executable, String(getpid())]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let started = vmp3_sandbox_spawn(executable, argv, envp, input, output ?? -1, pipeEnds[1], sockets[1])
+        close(sockets[1])
+        close(pipeEnds[1])
+        guard started > 0 else {
+            close(sockets[0])
+            close(pipeEnds[0])
+            throw Self.unavailable("cannot start \(executable): \(String(cString: strerror(-started)))")
+        }
+        pid = started
+        channel = sockets[0]
+        errors = pipeEnds[0]
+    }
+
+    deinit {
+        if !reaped {
+            kill(-pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        if channel >= 0 { close(channel) }
+        if errors >= 0 { close(errors) }
+    }
+
+    private static func unavailable(_ message: String) -> ConversionError {
+        ConversionError(code: .sandboxUnavailable, message: "the sandboxed converter cannot run: \(message)")
+    }
+
+    /// Sends the request (the child reads nothing else from the parent). If that fails, the
+    /// child died before it read, and its exit says why.
+    func send(_ request: ConversionChildRequest) {
+        guard let frame = try? MessageFraming.encode(request) else { return }
+        try? MessageFraming.writeAll(frame, to: channel, toSocket: true)
+    }
+
+    /// Reads the child's messages until it exits, calling `onReport` with each progress report,
+    /// and kills it (SIGKILL, its whole process group) when `deadline` passes, `cancellation` is
+    /// set or its resident memory passes `memoryLimit`. Blocks; run it on a thread of the blocking
+    /// pool.
+    func supervise(
+        deadline: ContinuousClock.Instant?,
+        memoryLimit: Int64?,
+        cancellation: CancellationFlag,
+        onReport: (ConversionChildReport) -> Void
+    ) -> Exit {
+        _ = fcntl(channel, F_SETFL, fcntl(channel, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(errors, F_SETFL, fcntl(errors, F_GETFL) | O_NONBLOCK)
+        var assembler = FrameAssembler()
+        var exit = Exit(status: nil, signal: nil, killed: nil, answer: nil, peakResidentBytes: 0, peakVirtualBytes: 0, cpuSeconds: 0, diagnostics: "")
+        var diagnostics: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+        func kill(_ cause: KillCause) {
+            guard exit.killed == nil else { return }
+            exit.killed = cause
+            Glibc.kill(-pid, SIGKILL)
+        }
+        /// Reads what `descriptor` has now; `false` once it is at its end.
+        func drain(_ descriptor: inout Int32, into handle: ([UInt8]) -> Void) {
+            guard descriptor >= 0 else { return }
+            while true {
+                let got = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if got > 0 {
+                    handle(Array(buffer[0..<got]))
+                    continue
+                }
+                if got < 0 && errno == EINTR { continue }
+                if got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+                close(descriptor)
+                descriptor = -1
+                return
+            }
+        }
+        func readMessages() {
+            drain(&channel) { bytes in
+                guard exit.killed == nil else { return }
+                do {
+                    for frame in try assembler.append(bytes) {
+                        let report = try MessageFraming.decode(ConversionChildReport.self, from: frame)
+                        switch report {
+                        case .progress, .confined:
+                            onReport(report)
+                        case .usage(let resident, let virtual):
+                            exit.peakResidentBytes = max(exit.peakResidentBytes, resident)
+                            exit.peakVirtualBytes = max(exit.peakVirtualBytes, virtual)
+                        default:
+                            exit.answer = report
+                        }
+                    }
+                } catch {
+                    kill(.malformedMessage("\(error)"))
+                }
+            }
+        }
+        func readDiagnostics() {
+            drain(&errors) { bytes in
+                diagnostics.append(contentsOf: bytes)
+                if diagnostics.count > 16 * 1024 { diagnostics.removeFirst(diagnostics.count - 16 * 1024) }
+            }
+        }
+
+        while true {
+            var descriptors = [pollfd(fd: channel, events: Int16(POLLIN), revents: 0), pollfd(fd: errors, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&descriptors, 2, 100)
+            readMessages()
+            readDiagnostics()
+            if let memory = ProcessMemory(pid: pid) {
+                exit.peakResidentBytes = max(exit.peakResidentBytes, memory.peakResidentBytes)
+                exit.peakVirtualBytes = max(exit.peakVirtualBytes, memory.peakVirtualBytes)
+                if let memoryLimit, memory.residentBytes > memoryLimit { kill(.memoryLimit) }
+            }
+            if cancellation.isCancelled { kill(.cancelled) }
+            if let deadline, ContinuousClock.now >= deadline { kill(.timeLimit) }
+
+            var status: Int32 = 0
+            var usage = rusage()
+            let waited = wait4(pid, &status, WNOHANG, &usage)
+            guard waited == pid else { continue }
+            reaped = true
+            // What it wrote before it ended is still in the socket and the pipe.
+            readMessages()
+            readDiagnostics()
+            exit.cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+            if status & 0x7F == 0 {
+                exit.status = (status >> 8) & 0xFF
+            } else {
+                exit.signal = status & 0x7F
+            }
+            exit.diagnostics = String(decoding: diagnostics, as: UTF8.self)
+            return exit
+        }
+    }
+}
+
+extension ConversionChildProcess.Exit {
+    /// How the child ended, for logs: `exited`, `exited N`, `signal N`, or the parent's reason
+    /// to kill it (`time_limit`, `cancelled`, `memory_limit`, `malformed_message`).
+    var end: String {
+        if killed != nil, let killCause { return killCause }
+        if let signal { return "signal \(signal)" }
+        return status == 0 ? "exited" : "exited \(status ?? -1)"
+    }
+
+    /// Why the parent killed it or why it died, as `vmp3_conversions_killed_total`'s `cause`;
+    /// `nil` if it exited by itself.
+    var killCause: String? {
+        switch killed {
+        case .timeLimit: return "time_limit"
+        case .cancelled: return "cancelled"
+        case .memoryLimit: return "memory_limit"
+        case .malformedMessage: return "malformed_message"
+        case nil: break
+        }
+        switch signal {
+        case nil: return nil
+        case SIGXCPU: return "time_limit"
+        case SIGSYS: return "forbidden_syscall"
+        default: return "crashed"
+        }
+    }
+}
+
+/// A process's memory, from `/proc/PID/status`.
+struct ProcessMemory {
+    var residentBytes: Int64
+    var peakResidentBytes: Int64
+    var peakVirtualBytes: Int64
+
+    /// `nil` if the process is gone (or a zombie, which has no memory lines).
+    init?(pid: pid_t) {
+        let descriptor = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        self.init(statusDescriptor: descriptor)
+    }
+
+    /// From a descriptor of a `/proc/PID/status` opened earlier (the child keeps its own open
+    /// through its confinement, which forbids opening it later).
+    init?(statusDescriptor descriptor: Int32) {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        var fields: [Substring: Int64] = [:]
+        for line in String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
+            guard parts.count >= 2, parts[0].hasPrefix("Vm"), let kilobytes = Int64(parts[1]) else { continue }
+            fields[parts[0]] = kilobytes * 1024
+        }
+        guard let rss = fields["VmRSS"], let hwm = fields["VmHWM"], let peak = fields["VmPeak"] else { return nil }
+        residentBytes = rss
+        peakResidentBytes = hwm
+        peakVirtualBytes = peak
+    }
+}

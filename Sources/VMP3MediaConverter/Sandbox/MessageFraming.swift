@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The framing of the messages between a conversion's parent and child on their socket: each a
+/// 4-byte big-endian length, then that many bytes of JSON.
+///
+/// A frame is at most ``maxFrameBytes``: a probe's tags and chapters are bounded far below it, and
+/// the parent reads nothing more from a child that claims a larger one.
+enum MessageFraming {
+    static let maxFrameBytes = 4 << 20
+
+    enum Failure: Error, Equatable {
+        /// The peer closed the socket.
+        case closed
+        /// A frame longer than ``MessageFraming/maxFrameBytes``, or not the JSON expected.
+        case malformed(String)
+        /// `read` or `write` failed with this `errno`.
+        case system(Int32)
+    }
+
+    static func encode<Message: Encodable>(_ message: Message) throws(Failure) -> [UInt8] {
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(message)
+        } catch {
+            throw .malformed("cannot encode \(Message.self): \(error)")
+        }
+        guard body.count <= maxFrameBytes else { throw .malformed("a message of \(body.count) bytes") }
+        let length = UInt32(body.count)
+        return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + Array(body)
+    }
+
+    static func decode<Message: Decodable>(_ type: Message.Type, from body: [UInt8]) throws(Failure) -> Message {
+        do {
+            return try JSONDecoder().decode(type, from: Data(body))
+        } catch {
+            throw .malformed("not a \(Message.self): \(error)")
+        }
+    }
+
+    /// Writes all of `bytes` to `descriptor`, blocking. The parent sends with `MSG_NOSIGNAL`
+    /// (`toSocket`): a child that died must not take the server down with SIGPIPE. The child
+    /// writes (its filter has no `sendto`), and a parent that is gone has killed it.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, toSocket: Bool = false) throws(Failure) {
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes {
+                toSocket
+                    ? send(descriptor, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+                    : write(descriptor, $0.baseAddress! + done, bytes.count - done)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .system(errno)
+            }
+            done += written
+        }
+    }
+
+    /// Reads one whole frame from `descriptor`, blocking.
+    static func readFrame(from descriptor: Int32) throws(Failure) -> [UInt8] {
+        let header = try readExactly(4, from: descriptor)
+        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard length <= maxFrameBytes else { throw .malformed("a frame of \(length) bytes") }
+        return try readExactly(length, from: descriptor)
+    }
+
+    private static func readExactly(_ count: Int, from descriptor: Int32) throws(Failure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, count - done) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .system(errno)
+            }
+            if got == 0 { throw .closed }
+            done += got
+        }
+        return bytes
+    }
+}
+
+/// Collects frames from bytes that arrive in pieces (the parent's non-blocking reads).
+struct FrameAssembler {
+    private var buffer: [UInt8] = []
+
+    /// Appends `bytes` and returns the frames now complete, in order.
+    mutating func append(_ bytes: some Collection<UInt8>) throws(MessageFraming.Failure) -> [[UInt8]] {
+        buffer.append(contentsOf: bytes)
+        var frames: [[UInt8]] = []
+        while buffer.count >= 4 {
+            let length = Int(buffer[0]) << 24 | Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
+            guard length <= MessageFraming.maxFrameBytes else { throw .malformed("a frame of \(length) bytes") }
+            guard buffer.count >= 4 + length else { break }
+            frames.append(Array(buffer[4..<(4 + length)]))
+            buffer.removeFirst(4 + length)
+        }
+        return frames
+    }
+
+    /// Whether part of a frame is waiting for the rest.
+    var isEmpty: Bool { buffer.isEmpty }
+}
