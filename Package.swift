@@ -343,6 +343,13 @@ let package = Package(
             path: "Benchmarks/TransportBenchmark"
         ),
 
+        // The Swift half of Benchmarks/sandbox_benchmark.py.
+        .executableTarget(
+            name: "vmp3-sandbox-bench",
+            dependencies: ["VMP3Kit"],
+            path: "Benchmarks/SandboxBenchmark"
+        ),
+
         // Depends on the executables only so that `swift test` builds them for the CLI and
         // example tests.
         .testTarget(

@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
-"""Sandbox benchmark: `vmp3 convert` in its confined child against `vmp3 convert --no-sandbox`
-(in process) and the `ffmpeg` CLI, in one run, on the same inputs.
+"""Sandbox benchmark: conversions in the confined child against in-process conversion and the
+`ffmpeg` CLI, in one run, on the same inputs.
 
-- Per-job overhead: a 5-second clip converted `--clip-runs` times each way, alternating; the
-  overhead is the difference of the medians (p50) and of the 90th percentiles.
+- Per-job overhead in a service: `vmp3-sandbox-bench` converts a 5-second clip `--clip-runs` times
+  in one long-lived process each way, alternating: in process, in a child that was waiting (the
+  services' default) and in a child started for the job; the overhead is the difference of the
+  medians (p50) and of the 90th percentiles.
+- Per-job overhead of the CLI: `vmp3 convert` and `vmp3 convert --no-sandbox` on the same clip, a
+  process each time (the CLI keeps no child waiting: it converts once).
 - Long inputs (the 10-minute and 1-hour videos of convert_benchmark.py, cached in .benchmarks/):
-  median wall time each way and the sandbox's time against in-process; then one sampled run of
-  each tool for its peak memory, parent and child together (the most resident memory of the
-  process and its descendants at once, read from /proc every 5 ms).
+  median wall time of `vmp3 convert` each way and `ffmpeg`, and the sandbox's time against
+  in-process; then one sampled run of each for its peak memory, parent and child together: the
+  most resident memory of the process and its descendants at once (RSS, which counts a shared
+  library's pages once per process that maps them), and the most proportional memory (PSS, which
+  divides each shared page among the processes that map it, so the tree's sum counts it once),
+  read from /proc every 5 ms.
 
     swift build -c release --static-swift-stdlib --product vmp3
     swift build -c release --static-swift-stdlib --product vmp3-convert-child
+    swift build -c release --static-swift-stdlib --product vmp3-sandbox-bench
     python3 Benchmarks/sandbox_benchmark.py [--clip-runs 30] [--runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -42,41 +51,44 @@ def timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def tree_peak(command: list[str]) -> int:
-    """Runs `command`, sampling the resident memory of it and its descendants every 5 ms;
-    returns the largest sum seen, in bytes."""
+def tree_peak(command: list[str]) -> tuple[int, int]:
+    """Runs `command`, sampling the memory of it and its descendants every 5 ms; returns the
+    largest sums seen of their RSS and of their PSS, in bytes."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
+    peak_rss = peak_pss = 0
     while process.poll() is None:
-        family, total = {process.pid}, 0
-        try:
-            statuses = {}
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/status") as status:
-                            statuses[int(entry)] = status.read()
-                    except OSError:
-                        pass
-            parents = {pid: int(next(l for l in text.splitlines() if l.startswith("PPid:")).split()[1]) for pid, text in statuses.items()}
-            changed = True
-            while changed:
-                changed = False
-                for pid, parent in parents.items():
-                    if parent in family and pid not in family:
-                        family.add(pid)
-                        changed = True
-            for pid in family:
-                for line in statuses.get(pid, "").splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except (StopIteration, ValueError):
-            pass
-        peak = max(peak, total)
+        family = {process.pid}
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    pass
+        changed = True
+        while changed:
+            changed = False
+            for pid, parent in parents.items():
+                if parent in family and pid not in family:
+                    family.add(pid)
+                    changed = True
+        rss = pss = 0
+        for pid in family:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                    for line in rollup:
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1]) * 1024
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1]) * 1024
+            except (OSError, ValueError):
+                pass
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.005)
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed")
-    return peak
+    return peak_rss, peak_pss
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -92,8 +104,9 @@ def main() -> None:
     parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
     args = parser.parse_args()
     child = Path(args.vmp3).with_name("vmp3-convert-child")
-    if not os.access(args.vmp3, os.X_OK) or not os.access(child, os.X_OK):
-        sys.exit(f"build {args.vmp3} and {child} first (see the usage above)")
+    bench = Path(args.vmp3).with_name("vmp3-sandbox-bench")
+    if not all(os.access(program, os.X_OK) for program in (args.vmp3, child, bench)):
+        sys.exit(f"build {args.vmp3}, {child} and {bench} first (see the usage above)")
 
     print(f"# {os.cpu_count()} cores; CBR 192 kbps")
     with tempfile.TemporaryDirectory() as scratch:
@@ -104,18 +117,27 @@ def main() -> None:
             return command if sandboxed else command + ["--no-sandbox"]
 
         clip = make_clip()
+        lines = subprocess.run([str(bench), str(clip), str(args.clip_runs)], check=True, capture_output=True, text=True).stdout
+        ways = {row["way"]: row for row in map(json.loads, lines.splitlines())}
+        base = ways["in_process"]
+        print(f"5 s clip in one process, {args.clip_runs} runs each: in process p50 {base['p50'] * 1000:.1f} ms")
+        for way in ("sandbox_waiting_child", "sandbox_child_per_job"):
+            row = ways[way]
+            print(f"  {way}: p50 {row['p50'] * 1000:.1f} ms, overhead p50 {(row['p50'] - base['p50']) * 1000:.1f} ms, "
+                  f"p90 {(row['p90'] - base['p90']) * 1000:.1f} ms")
+
         timed(vmp3(clip, True))
         inside, outside = [], []
         for _ in range(args.clip_runs):
             inside.append(timed(vmp3(clip, True)))
             outside.append(timed(vmp3(clip, False)))
-        print(f"5 s clip, {args.clip_runs} runs each: sandbox p50 {statistics.median(inside) * 1000:.1f} ms, "
+        print(f"5 s clip, vmp3 convert, {args.clip_runs} runs each: sandbox p50 {statistics.median(inside) * 1000:.1f} ms, "
               f"in process p50 {statistics.median(outside) * 1000:.1f} ms: overhead p50 "
               f"{(statistics.median(inside) - statistics.median(outside)) * 1000:.1f} ms, p90 "
               f"{(percentile(inside, 0.9) - percentile(outside, 0.9)) * 1000:.1f} ms")
 
         inputs = [(make_video(10), "10 min")] + ([] if args.no_hour else [(make_video(60), "1 hour")])
-        print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak MB (tree)':>15}")
+        print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak RSS MB':>12} {'peak PSS MB':>12}")
         for video, name in inputs:
             tools = {
                 "vmp3 (sandbox)": vmp3(video, True),
@@ -130,7 +152,8 @@ def main() -> None:
             medians = {tool: statistics.median(values) for tool, values in times.items()}
             for tool, command in tools.items():
                 ratio = medians[tool] / medians["vmp3 --no-sandbox"]
-                print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {tree_peak(command) / 1e6:>15.1f}")
+                rss, pss = tree_peak(command)
+                print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {rss / 1e6:>12.1f} {pss / 1e6:>12.1f}")
 
 
 if __name__ == "__main__":

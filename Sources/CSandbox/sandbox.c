@@ -36,7 +36,8 @@ pid_t vmp3_sandbox_spawn(const char *path, char *const argv[], char *const envp[
     }
     // dup2 clears close-on-exec on the copies; everything from 4 up is closed, whatever the
     // server had open (its sockets to the broker, the store and the clients).
-    if (!error) error = posix_spawn_file_actions_adddup2(&actions, input, 0);
+    if (!error) error = input >= 0 ? posix_spawn_file_actions_adddup2(&actions, input, 0)
+                                   : posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (!error) error = output >= 0 ? posix_spawn_file_actions_adddup2(&actions, output, 1)
                                     : posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     if (!error) error = posix_spawn_file_actions_adddup2(&actions, errors, 2);
@@ -55,6 +56,67 @@ pid_t vmp3_sandbox_spawn(const char *path, char *const argv[], char *const envp[
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return error ? -error : pid;
+}
+
+ssize_t vmp3_sandbox_send_with_descriptors(int socket, const void *bytes, size_t length, const int *descriptors, int count) {
+    if (count < 0 || count > VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS) return -EINVAL;
+    struct iovec part = { .iov_base = (void *)bytes, .iov_len = length };
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1 };
+    if (count > 0) {
+        message.msg_control = control.buffer;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), descriptors, sizeof(int) * count);
+    }
+    ssize_t sent;
+    do {
+        sent = sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent < 0 ? -errno : sent;
+}
+
+ssize_t vmp3_sandbox_receive_with_descriptors(int socket, void *bytes, size_t length, int *descriptors, int capacity, int *received) {
+    struct iovec part = { .iov_base = bytes, .iov_len = length };
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer };
+    ssize_t got;
+    do {
+        got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return -errno;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int passed[VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS];
+        if (count > VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS) count = VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS;
+        memcpy(passed, CMSG_DATA(header), sizeof(int) * count);
+        for (int i = 0; i < count; i++) {
+            // More than the caller has room for are closed: the sender broke the protocol.
+            if (*received < capacity) descriptors[(*received)++] = passed[i];
+            else close(passed[i]);
+        }
+    }
+    // Descriptors the kernel could not fit in the buffer are lost with MSG_CTRUNC: an error.
+    if (message.msg_flags & MSG_CTRUNC) return -EMSGSIZE;
+    return got;
+}
+
+int vmp3_sandbox_move_descriptor(int from, int to) {
+    if (from == to) return fcntl(from, F_SETFD, 0) == 0 ? 0 : errno;
+    if (dup2(from, to) < 0) return errno;
+    close(from);
+    return 0;
 }
 
 int vmp3_sandbox_pipe(int ends[2]) {

@@ -1,7 +1,9 @@
 import Foundation
 
-/// The conversion children (`vmp3-convert-child`) running below the process `ancestor`: its
-/// children, or its children's (`/usr/bin/env` starts the services for the tests).
+/// The conversion children (`vmp3-convert-child`) at work below the process `ancestor` (its
+/// children, or its children's: `/usr/bin/env` starts the services for the tests): those that
+/// have their request and are confined (a seccomp filter in place). A child started ahead of
+/// need and waiting for a job is not one of them.
 public func conversionChildren(of ancestor: pid_t) -> [pid_t] {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
     func field(_ name: String, of pid: pid_t) -> String? {
@@ -10,7 +12,7 @@ public func conversionChildren(of ancestor: pid_t) -> [pid_t] {
     }
     return entries.compactMap { pid_t($0) }.filter { pid in
         // The kernel's name is cut to 15 characters.
-        guard field("Name", of: pid) == "vmp3-convert-ch" else { return false }
+        guard field("Name", of: pid) == "vmp3-convert-ch", field("Seccomp", of: pid) == "2" else { return false }
         var current = pid
         for _ in 0..<3 {
             guard let parent = field("PPid", of: current).flatMap({ pid_t($0) }), parent > 1 else { return false }

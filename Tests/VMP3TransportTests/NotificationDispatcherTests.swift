@@ -81,4 +81,68 @@ import VMP3TestSupport
         try await client.shutdown()
         try await receiver.stop()
     }
+
+    @Test("stalled receivers hold one place each: with three receivers that never answer and four outcomes for each, a healthy receiver's webhook goes out at once; on shutdown the waiting outcomes go back to the queue, none given up",
+          .timeLimit(.minutes(5)))
+    func stalledReceiversHoldTheirShare() async throws {
+        let stalled = [
+            try await HTTPTestReceiver.start(fallback: .noAnswer), try await HTTPTestReceiver.start(fallback: .noAnswer),
+            try await HTTPTestReceiver.start(fallback: .noAnswer),
+        ]
+        let healthy = try await HTTPTestReceiver.start(fallback: .status(204))
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let outcomes = InMemoryMessageQueue<JobEvent>()
+        // One attempt of 60 s: without a share per receiver, the first four outcomes (all for
+        // the first stalled receiver) would take the four places for a minute.
+        let webhook = WebhookNotifier(
+            configuration: WebhookConfiguration(
+                secret: SymmetricKey(data: Array("dispatcher-test-secret".utf8)), timeout: .seconds(60), maxAttempts: 1,
+                egress: WebhookNotifierTests.loopbackAllowed
+            ),
+            client: client, ledger: ledger
+        )
+        let dispatcher = NotificationDispatcher(outcomes: outcomes, notifiers: [webhook], ledger: ledger, concurrency: 4, perReceiver: 1)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: dispatcher)], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+
+        var waiting: [JobEvent] = []
+        for receiver in stalled {
+            for _ in 0..<4 {
+                let event = Self.outcome(webhook: receiver.url)
+                waiting.append(event)
+                try await outcomes.publish(event)
+            }
+        }
+        let event = Self.outcome(webhook: healthy.url)
+        try await outcomes.publish(event)
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await healthy.waitForRequests(1, timeout: .seconds(30)))
+        #expect(clock.now - start < .seconds(30), "the healthy receiver waited for the stalled ones")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await ledger.records(for: event.job.id).map(\.outcome) == [.delivered])
+        // Each stalled receiver has one request open, never more.
+        #expect(stalled.map(\.requests.count) == [1, 1, 1])
+
+        let stopping = clock.now
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(clock.now - stopping < .seconds(20), "stopping waited for the stalled receivers")
+        for event in waiting {
+            #expect(await ledger.records(for: event.job.id).isEmpty, "an outcome that was never sent was recorded")
+        }
+        // All twelve are back in the queue for the next notifier.
+        let subscription = try await outcomes.subscribe(prefetch: 16)
+        var iterator = subscription.makeAsyncIterator()
+        var back: Set<String> = []
+        while back.count < waiting.count, let delivery = try await iterator.next() {
+            back.insert(delivery.message.deliveryID)
+            try await delivery.acknowledge()
+        }
+        #expect(back == Set(waiting.map(\.deliveryID)))
+        await subscription.close()
+        try await client.shutdown()
+        for receiver in stalled + [healthy] { try await receiver.stop() }
+    }
 }

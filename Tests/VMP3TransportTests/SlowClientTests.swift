@@ -207,7 +207,7 @@ import VMP3TestSupport
     print("closed %d of 8, healthz %d while held, %d after" % (closed, during, after))
     """
 
-    @Test("`vmp3 serve`: a client holds at most VMP3_HTTP_CONNECTIONS_PER_CLIENT connections (5): the rest are closed as they open, and it is served again once it lets go")
+    @Test("`vmp3 serve`: a client holds at most VMP3_HTTP_CONNECTIONS_PER_CLIENT connections (5): the rest are closed as they open, counted and logged once, and it is served again once it lets go")
     func connectionsPerClient() async throws {
         // The tests connect from loopback, which is otherwise a trusted proxy and not counted.
         let server = try await RunningServe.start(environment: ["VMP3_HTTP_CONNECTIONS_PER_CLIENT": "5", "VMP3_TRUSTED_PROXIES": "none"])
@@ -217,8 +217,15 @@ import VMP3TestSupport
         #expect(Int(match.1) == 3)
         #expect(Int(match.2) == 0, "a sixth connection while five are held")
         #expect(Int(match.3) == 200)
+        // Each refusal is counted (the three connections and the health check while five were
+        // held); the first while the client held its cap is logged, once.
+        let metrics = try await ExternalTool.run("curl", ["-sf", "\(server.url)/metrics"]).text
+        #expect(metrics.contains("vmp3_http_connections_refused_total{reason=\"connections_per_client\"} 4"), "\(metrics)")
         let exited = try await server.stop()
         #expect(exited.status == 0, "\(exited.stderrTail)")
+        let warnings = exited.stderr.split(separator: "\n").filter { $0.contains("holds its cap of connections") }
+        #expect(warnings.count == 1, "\(exited.stderrTail)")
+        #expect(warnings.first?.contains("client=127.0.0.1") == true, "\(warnings)")
     }
 
     /// Starts six uploads at once, each declaring 400,000 bytes and sending them over about two

@@ -131,7 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
         let signing = settings.isGiven(.webhookSecret) ? "$VMP3_WEBHOOK_SECRET" : "the secret in \(secretFile)"
         let app = Application(
             router: router,
-            server: try HTTPServerLimits(settings: settings).server,
+            server: try HTTPServerLimits(settings: settings).server(logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "vmp3"),
             onServerRunning: { channel in
                 let base = "http://\(host):\(channel.localAddress?.port ?? 0)"

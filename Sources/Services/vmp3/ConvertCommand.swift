@@ -129,7 +129,7 @@ struct ConvertCommand: AsyncParsableCommand {
         let bar = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
         let converter: any AudioConverter = noSandbox
             ? MediaConverter(configuration: .init(limits: limits))
-            : SandboxedConverter(configuration: .init(conversion: .init(limits: limits)))
+            : SandboxedConverter(configuration: .init(conversion: .init(limits: limits), warmChildren: 0))
         let options = conversionOptions
         var progress: (@Sendable (ConversionProgress) -> Void)? = nil
         if let bar {

@@ -20,7 +20,7 @@ struct ProbeCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter()
+            let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter(configuration: .init(warmChildren: 0))
             let info = try await converter.probe(URL(fileURLWithPath: input))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

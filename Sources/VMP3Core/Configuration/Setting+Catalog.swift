@@ -189,6 +189,10 @@ extension Setting {
         "VMP3_CONVERSION_MEMORY_MB", default: "1024", form: .wholeNumber(0...Int(Int32.max)), programs: jobLimits,
         meaning: "The most memory one sandboxed conversion may use, in MiB (its address space may be twice this); more fails the job `memory_limit`. `0`: no limit."
     )
+    public static let conversionWarmChildren = Setting(
+        "VMP3_CONVERSION_WARM_CHILDREN", default: "1", form: .wholeNumber(0...64), programs: jobLimits,
+        meaning: "How many sandboxed conversion children to keep started and waiting, so that a job does not wait about 50 ms for one to load its libraries. A waiting child holds its libraries' memory (about 20 MB resident, mostly shared), nothing of the service's, and confines itself when it gets a job. `0`: each conversion starts its own."
+    )
     public static let videoFrameCovers = Setting(
         "VMP3_VIDEO_FRAME_COVERS", default: "on", form: .oneOf(["on", "off"]), programs: jobLimits,
         meaning: "Whether a job whose video carries no picture gets a frame of the video as its cover (`cover=auto`, `cover=at:SECONDS`). `off` keeps every video decoder away from uploads; such jobs get no cover."
@@ -250,7 +254,7 @@ extension Setting {
         httpAddress, logLevel, httpHeaderTimeout, httpIdleTimeout, httpBodyTimeout, httpSmallBodyTimeout, httpConnectionsPerClient, trustedProxies, clientPrefixIPv4, clientPrefixIPv6,
         authURL, usersDatabase, signingKey, previousSigningKey, passwordHashCost, registrationsPerClientPerHour, jwksRefresh,
         maxUploadMB, uploadsPerMinute, maxActiveJobs, maxUploadsInFlight, storageQuotaMB, maxEventStreamsPerUser, maxEventStreams, downloadURLSeconds,
-        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds, converterSandbox, conversionMemoryMB, videoFrameCovers,
+        concurrency, leaseSeconds, maxAttempts, shutdownGraceSeconds, maxAudioSeconds, maxOutputMB, maxConversionSeconds, converterSandbox, conversionMemoryMB, conversionWarmChildren, videoFrameCovers,
         conversionCache, conversionCacheHours, retentionDays, requeueAfterSeconds, maintenanceInterval,
         webhookSecret, webhookAllowedNetworks, smtp, publicURL, emailAllowedRecipients,
     ]

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import ServiceLifecycle
 
@@ -10,12 +15,22 @@ import ServiceLifecycle
 /// With a shared ledger (Redis) this holds across notifier processes and restarts. What a
 /// notifier gives up on is recorded by it in the ledger, and the outcome is acknowledged: a dead
 /// receiver must not hold the queue.
+///
+/// One receiver cannot take every place: outcomes whose webhooks go to the same receiver (its
+/// host and port) are handled at most ``perReceiver`` at once, and those waiting for their
+/// receiver's turn wait without a place, so that the others are sent meanwhile. The queue lends
+/// the dispatcher four times ``concurrency`` outcomes at once, to have others to send while some
+/// wait for their receiver.
 public struct NotificationDispatcher: Service {
     public let outcomes: any MessageQueue<JobEvent>
     public let notifiers: [any Notifier]
     public let ledger: any NotificationLedger
     /// Outcomes handled at once (a slow webhook must not hold up the others).
     public let concurrency: Int
+    /// Outcomes handled at once whose webhooks go to one receiver: a receiver that stalls or
+    /// fails holds at most this many places, each for at most its attempts' deadlines and
+    /// backoff. Default: 4.
+    public let perReceiver: Int
     /// On graceful shutdown, how long notifications being sent may take to finish. Those still
     /// under way then (a webhook waiting out its retries) are stopped and not acknowledged: the
     /// queue delivers their outcome again after the restart, and the ledger keeps a channel that
@@ -25,27 +40,31 @@ public struct NotificationDispatcher: Service {
     /// Outcomes with the same delivery id are handled one after the other, so that a duplicate
     /// arriving while the first is being sent finds it in the ledger.
     private let inFlight = KeyedTurns()
+    /// The places (one key) and the receivers' turns.
+    private let places = KeyedConcurrencyLimit()
+    private let receivers = KeyedConcurrencyLimit()
 
     public init(
         outcomes: any MessageQueue<JobEvent>, notifiers: [any Notifier], ledger: any NotificationLedger,
-        concurrency: Int = 16, shutdownGracePeriod: Duration = .seconds(2), logger: Logger = Logger(label: "vmp3.notifier")
+        concurrency: Int = 16, perReceiver: Int = 4, shutdownGracePeriod: Duration = .seconds(2), logger: Logger = Logger(label: "vmp3.notifier")
     ) {
         self.outcomes = outcomes
         self.notifiers = notifiers
         self.ledger = ledger
         self.concurrency = max(1, concurrency)
+        self.perReceiver = max(1, perReceiver)
         self.shutdownGracePeriod = shutdownGracePeriod
         self.logger = logger
     }
 
     public func run() async throws {
-        let subscription = try await outcomes.subscribe(prefetch: concurrency)
+        let subscription = try await outcomes.subscribe(prefetch: concurrency * 4)
         logger.info("notifier started")
         let inFlight = InFlightJobs()
         await withDiscardingTaskGroup { group in
             let (deliveries, continuation) = AsyncStream<QueueDelivery<JobEvent>>.makeStream()
             // Intake: ends on graceful shutdown or cancellation; the prefetch bounds the
-            // deliveries in flight, and so the tasks.
+            // deliveries in flight, and so the tasks; the places bound those being sent.
             group.addTask {
                 await subscription.forwardUntilShutdown(to: continuation, logger: self.logger)
                 await inFlight.stopTaking()
@@ -54,7 +73,7 @@ public struct NotificationDispatcher: Service {
             for await delivery in deliveries {
                 guard await inFlight.enter() else { continue }
                 group.addTask {
-                    await self.handle(delivery)
+                    await self.handleInTurn(delivery)
                     await inFlight.leave()
                 }
             }
@@ -65,6 +84,34 @@ public struct NotificationDispatcher: Service {
         }
         await subscription.close()
         logger.info("notifier stopped")
+    }
+
+    /// ``handle(_:)`` once the outcome's receiver has a turn and a place is free; an outcome
+    /// still waiting when the dispatcher stops goes back to the queue.
+    private func handleInTurn(_ delivery: QueueDelivery<JobEvent>) async {
+        let receiver = delivery.message.job.webhookURL.map(Self.receiverKey)
+        do {
+            if let receiver { try await receivers.enter(receiver, limit: perReceiver) }
+            do {
+                try await places.enter("", limit: concurrency)
+            } catch {
+                if let receiver { await receivers.leave(receiver) }
+                throw error
+            }
+        } catch {
+            try? await delivery.requeue()
+            return
+        }
+        await handle(delivery)
+        await places.leave("")
+        if let receiver { await receivers.leave(receiver) }
+    }
+
+    /// A webhook's receiver: its host, lowercased, and port.
+    static func receiverKey(_ url: URL) -> String {
+        let scheme = url.scheme?.lowercased()
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(url.host?.lowercased() ?? ""):\(port)"
     }
 
     /// Sends what `delivery`'s outcome calls for, then acknowledges it.

@@ -45,7 +45,11 @@ public struct AuthProxyRoutes: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(outgoing, timeout: .seconds(10))
+            // A registration or login is one scrypt hash (about 0.1 s of a core), but it may
+            // queue behind others in the auth service's hashing pool, and on a busy machine a
+            // hash takes many times its time: 10 s answered 502 for a registration the auth
+            // service then completed. The client's own patience is the bound that matters.
+            response = try await client.execute(outgoing, timeout: .seconds(30))
         } catch {
             throw ProblemDetails(.badGateway, code: "auth_unavailable", title: "Authentication unavailable", detail: "the auth service did not answer")
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import Logging
 import NIOCore
 import NIOHTTPTypes
 import VMP3Core
@@ -62,8 +63,9 @@ public struct HTTPServerLimits: Sendable {
         }
     }
 
-    /// The HTTP/1 server with these limits, for `Application(router:server:…)`.
-    public var server: HTTPServerBuilder {
+    /// The HTTP/1 server with these limits, for `Application(router:server:…)`; `logger` says
+    /// when a client is refused connections.
+    public func server(logger: Logger) -> HTTPServerBuilder {
         let headTimeout = TimeAmount(requestHeadTimeout)
         let uploadTimeout = TimeAmount(requestBodyTimeout), otherTimeout = TimeAmount(smallBodyTimeout)
         let cap = connectionsPerClient, trustedProxies = trustedProxies, prefixes = clientPrefixes
@@ -73,7 +75,9 @@ public struct HTTPServerLimits: Sendable {
             additionalChannelHandlers: {
                 var handlers: [any RemovableChannelHandler] = []
                 if let cap {
-                    handlers.append(ConnectionsPerClientHandler(limit: cap, counts: counts, trustedProxies: trustedProxies, prefixes: prefixes))
+                    handlers.append(ConnectionsPerClientHandler(
+                        limit: cap, counts: counts, trustedProxies: trustedProxies, prefixes: prefixes, logger: logger
+                    ))
                 }
                 handlers.append(RequestHeadDeadlineHandler(timeout: headTimeout))
                 handlers.append(RequestBodyDeadlineHandler(uploadTimeout: uploadTimeout, otherTimeout: otherTimeout))

@@ -41,7 +41,7 @@ public struct ServiceEnvironment: Sendable {
     public func application(router: Router<VMP3RequestContext>, logger: Logger) throws(ConfigurationError) -> some ApplicationProtocol {
         Application(
             router: router,
-            server: try HTTPServerLimits(settings: settings).server,
+            server: try HTTPServerLimits(settings: settings).server(logger: logger),
             configuration: .init(address: try address(), serverName: logger.label),
             onServerRunning: { channel in
                 try? FileHandle.standardOutput.write(contentsOf: Data("\(logger.label) listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n".utf8))

@@ -15,12 +15,14 @@ import VMP3Core
 
 /// The conversion child: the program `vmp3-convert-child` is this and nothing else.
 ///
-/// It is started by ``SandboxedConverter`` with the input on descriptor 0, the (empty, temporary)
-/// output on 1, a pipe for diagnostics on 2 and its socket to the parent on 3, and the parent's pid
-/// as its one argument. It reads one ``ConversionChildRequest``, confines itself
-/// (``SandboxConfinement``), and only then parses a byte of the input; it answers with progress
-/// reports and one result, and exits. It opens no path and no socket: after the confinement the
-/// kernel would refuse both.
+/// It is started by ``SandboxedConverter`` with `/dev/null` on descriptors 0 and 1, a pipe for
+/// diagnostics on 2 and its socket to the parent on 3, and the parent's pid as its one argument.
+/// It prepares what needs no request (its libraries are loaded by then), waits for one
+/// ``ConversionChildRequest``, which comes with the input and the (empty, temporary) output as
+/// descriptors, puts them on 0 and 1, confines itself (``SandboxConfinement``), and only then
+/// parses a byte of the input; it answers with progress reports and one result, and exits. It
+/// opens no path and no socket after its start: after the confinement the kernel would refuse
+/// both.
 package enum ConversionChild {
     static let input: Int32 = 0
     static let output: Int32 = 1
@@ -29,6 +31,7 @@ package enum ConversionChild {
     /// Exit statuses when there is no parent to answer.
     enum ExitStatus: Int32 {
         case noParent = 70
+        /// No request (the parent let it go unused), or not one with the descriptors it needs.
         case noRequest = 71
     }
 
@@ -37,20 +40,26 @@ package enum ConversionChild {
         guard arguments.count == 2, let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
             exit(ExitStatus.noParent.rawValue)
         }
+        // What would open a file or need a system call the filter refuses happens now, before
+        // the request: FFmpeg's settings, the JSON coders' first use, the status file kept open.
+        FFmpegLogging.silence
+        FFmpegAllocationLimit.set
+        _ = try? MessageFraming.encode(ConversionChildReport.progress(processedSeconds: 0, totalSeconds: nil))
+        let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+
         let request: ConversionChildRequest
         do {
-            request = try MessageFraming.decode(ConversionChildRequest.self, from: try MessageFraming.readFrame(from: channel))
+            let (frame, descriptors) = try MessageFraming.readFrame(fromSocket: channel, descriptorCapacity: 2)
+            request = try MessageFraming.decode(ConversionChildRequest.self, from: frame)
+            guard descriptors.count == (request.mode == .convert ? 2 : 1) else { exit(ExitStatus.noRequest.rawValue) }
+            guard vmp3_sandbox_move_descriptor(descriptors[0], input) == 0 else { exit(ExitStatus.noRequest.rawValue) }
+            if request.mode == .convert, vmp3_sandbox_move_descriptor(descriptors[1], output) != 0 {
+                exit(ExitStatus.noRequest.rawValue)
+            }
         } catch {
             exit(ExitStatus.noRequest.rawValue)
         }
         let reporter = Reporter()
-
-        // What would open a file or need a system call the filter refuses happens now: FFmpeg's
-        // settings, the JSON coders' first use.
-        FFmpegLogging.silence
-        FFmpegAllocationLimit.set
-        reporter.send(.progress(processedSeconds: 0, totalSeconds: nil))
-        let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
 
         let confinement: SandboxConfinement.Outcome
         do {

@@ -6,14 +6,23 @@ import Darwin
 import CSandbox
 import VMP3Core
 
-/// One running conversion child, seen from the parent: its pid and the parent's ends of its
-/// socket and diagnostics pipe. `deinit` kills a child that was never reaped and closes both.
+/// One conversion child, seen from the parent: its pid and the parent's ends of its socket and
+/// diagnostics pipe. `deinit` kills a child that was never reaped and closes both.
 ///
-/// ``supervise(deadline:memoryLimit:cancellation:onReport:)`` is the whole of a child's life after
-/// its start: it reads the child's messages as they come, and kills the child's process group
-/// with SIGKILL the moment its time is up, its task is cancelled or its memory passes the limit.
-/// None of that needs the child's cooperation.
-final class ConversionChildProcess {
+/// A child starts holding nothing of the parent's: `/dev/null` as its input and output, no other
+/// descriptor, an environment of its own. It loads its libraries and waits for its request, which
+/// ``send(_:input:output:)`` passes with the input and output descriptors attached; only then does
+/// it confine itself and read the input. So a child can be started before there is work for it
+/// (``ConversionChildPool``). ``supervise(deadline:memoryLimit:cancellation:onReport:)`` is the
+/// whole of its life after the request: it reads the child's messages as they come, and kills the
+/// child's process group with SIGKILL the moment its time is up, its task is cancelled or its
+/// memory passes the limit. None of that needs the child's cooperation.
+///
+/// One thread uses a child at a time: the one that started it, then (through the pool's lock)
+/// the one that sends it a request and supervises it.
+final class ConversionChildProcess: @unchecked Sendable {
+    // @unchecked: the mutable state (`channel`, `errors`, `reaped`) is used by one thread at a
+    // time, as above; the pool hands a child over under its lock and keeps no reference to it.
     let pid: pid_t
     private var channel: Int32
     private var errors: Int32
@@ -46,8 +55,8 @@ final class ConversionChildProcess {
         var diagnostics: String
     }
 
-    /// Starts `executable` with `input` and `output` (none: `/dev/null`) as its descriptors 0 and 1.
-    init(executable: String, environment: [String], input: Int32, output: Int32?) throws(ConversionError) {
+    /// Starts `executable`, which waits for its request.
+    init(executable: String, environment: [String]) throws(ConversionError) {
         var sockets: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
             throw Self.unavailable("cannot make a socket pair: \(String(cString: strerror(errno)))")
@@ -67,7 +76,7 @@ final class ConversionChildProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        let started = vmp3_sandbox_spawn(executable, argv, envp, input, output ?? -1, pipeEnds[1], sockets[1])
+        let started = vmp3_sandbox_spawn(executable, argv, envp, -1, -1, pipeEnds[1], sockets[1])
         close(sockets[1])
         close(pipeEnds[1])
         guard started > 0 else {
@@ -94,11 +103,27 @@ final class ConversionChildProcess {
         ConversionError(code: .sandboxUnavailable, message: "the sandboxed converter cannot run: \(message)")
     }
 
-    /// Sends the request (the child reads nothing else from the parent). If that fails, the
-    /// child died before it read, and its exit says why.
-    func send(_ request: ConversionChildRequest) {
-        guard let frame = try? MessageFraming.encode(request) else { return }
-        try? MessageFraming.writeAll(frame, to: channel, toSocket: true)
+    /// Sends the request with the input and output (none for a probe) attached: the child reads
+    /// nothing else from the parent. `false` if the child is gone (it died before it read).
+    func send(_ request: ConversionChildRequest, input: Int32, output: Int32?) -> Bool {
+        guard let frame = try? MessageFraming.encode(request) else { return false }
+        do {
+            try MessageFraming.sendAttaching([input] + (output.map { [$0] } ?? []), frame, toSocket: channel)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Whether the child is still there, waiting; reaps it if it is not.
+    var isAlive: Bool {
+        guard !reaped else { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            reaped = true
+            return false
+        }
+        return true
     }
 
     /// Reads the child's messages until it exits, calling `onReport` with each progress report,

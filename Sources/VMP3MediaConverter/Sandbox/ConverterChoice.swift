@@ -13,7 +13,8 @@ public enum ConverterChoice {
         }
         let megabytes = try settings.wholeNumber(.conversionMemoryMB) ?? 1024
         let converter = SandboxedConverter(configuration: .init(
-            conversion: conversion, memoryLimit: megabytes == 0 ? nil : Int64(megabytes) << 20
+            conversion: conversion, memoryLimit: megabytes == 0 ? nil : Int64(megabytes) << 20,
+            warmChildren: try settings.wholeNumber(.conversionWarmChildren) ?? 1
         ))
         guard converter.childExecutablePath != nil else {
             throw ConfigurationError(

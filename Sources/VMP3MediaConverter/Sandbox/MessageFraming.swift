@@ -8,6 +8,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CSandbox
 
 /// The framing of the messages between a conversion's parent and child on their socket: each a
 /// 4-byte big-endian length, then that many bytes of JSON.
@@ -65,27 +66,52 @@ enum MessageFraming {
         }
     }
 
-    /// Reads one whole frame from `descriptor`, blocking.
-    static func readFrame(from descriptor: Int32) throws(Failure) -> [UInt8] {
-        let header = try readExactly(4, from: descriptor)
-        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-        guard length <= maxFrameBytes else { throw .malformed("a frame of \(length) bytes") }
-        return try readExactly(length, from: descriptor)
+    /// Sends `bytes` on `socket` with `descriptors` attached to the first of them (`SCM_RIGHTS`),
+    /// blocking, with `MSG_NOSIGNAL`. The kernel gives the peer its own copies: the sender's stay
+    /// open.
+    static func sendAttaching(_ descriptors: [Int32], _ bytes: [UInt8], toSocket socket: Int32) throws(Failure) {
+        precondition(descriptors.count <= Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
+        let sent = bytes.withUnsafeBytes { buffer in
+            descriptors.withUnsafeBufferPointer {
+                vmp3_sandbox_send_with_descriptors(socket, buffer.baseAddress, buffer.count, $0.baseAddress, Int32($0.count))
+            }
+        }
+        guard sent >= 0 else { throw .system(Int32(-sent)) }
+        if sent < bytes.count { try writeAll(Array(bytes[sent...]), to: socket, toSocket: true) }
     }
 
-    private static func readExactly(_ count: Int, from descriptor: Int32) throws(Failure) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, count - done) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .system(errno)
+    /// Reads one whole frame from `socket`, blocking, and the descriptors that came with it: at
+    /// most `capacity` (more are closed, and the frame is refused).
+    static func readFrame(fromSocket socket: Int32, descriptorCapacity capacity: Int) throws(Failure) -> (frame: [UInt8], descriptors: [Int32]) {
+        var descriptors = [Int32](repeating: -1, count: Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
+        var received: Int32 = 0
+        func readExactly(_ count: Int) throws(Failure) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let got = bytes.withUnsafeMutableBytes { buffer in
+                    descriptors.withUnsafeMutableBufferPointer {
+                        vmp3_sandbox_receive_with_descriptors(
+                            socket, buffer.baseAddress! + done, count - done, $0.baseAddress, Int32($0.count), &received
+                        )
+                    }
+                }
+                if got < 0 { throw .system(Int32(-got)) }
+                if got == 0 { throw .closed }
+                done += got
             }
-            if got == 0 { throw .closed }
-            done += got
+            return bytes
         }
-        return bytes
+        let header = try readExactly(4)
+        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard length <= maxFrameBytes else { throw .malformed("a frame of \(length) bytes") }
+        let frame = try readExactly(length)
+        let passed = Array(descriptors[0..<Int(received)])
+        guard passed.count <= capacity else {
+            passed.forEach { close($0) }
+            throw .malformed("\(passed.count) descriptors where \(capacity) at most were expected")
+        }
+        return (frame, passed)
     }
 }
 

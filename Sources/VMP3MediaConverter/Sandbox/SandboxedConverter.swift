@@ -16,8 +16,9 @@ import VMP3Core
 /// The `AudioConverter` that decodes strangers' files in a confined child process: the default of
 /// VMP3's services.
 ///
-/// Each conversion or probe starts `vmp3-convert-child` (`ConversionChild`) with the input and
-/// the output as open descriptors. The child limits itself (address space, CPU seconds, file
+/// Each conversion or probe runs in a `vmp3-convert-child` (`ConversionChild`) of its own, which
+/// gets the input and the output as open descriptors; a child started ahead of need and waiting
+/// (``Configuration/warmChildren``) takes the next conversion. The child limits itself (address space, CPU seconds, file
 /// size, no core files), enters new namespaces where the kernel allows, drops every capability
 /// and installs a seccomp filter before it parses a byte: a decoder bug that gives an attacker
 /// its code reaches no file, no socket and no other process, and none of the server's secrets,
@@ -43,17 +44,25 @@ public struct SandboxedConverter: AudioConverter {
         /// The child program. Default: `nil`, `vmp3-convert-child` beside the running program, else
         /// on `PATH`.
         public var childExecutable: String?
+        /// How many children to keep started and waiting for a conversion, so that none waits
+        /// for a child to start (about 50 ms, its libraries' loading). Each holds its libraries'
+        /// memory while it waits, none of this process's descriptors or secrets, and is confined
+        /// only once it has a request. `0`: each conversion starts its own, as a program that
+        /// converts once (the `vmp3 convert` CLI) should. Default: 1.
+        public var warmChildren: Int
 
         public init(
             conversion: MediaConverter.Configuration = MediaConverter.Configuration(),
             memoryLimit: Int64? = 1 << 30,
             namespaces: Bool = true,
-            childExecutable: String? = nil
+            childExecutable: String? = nil,
+            warmChildren: Int = 1
         ) {
             self.conversion = conversion
             self.memoryLimit = memoryLimit
             self.namespaces = namespaces
             self.childExecutable = childExecutable
+            self.warmChildren = max(0, warmChildren)
         }
     }
 
@@ -173,6 +182,7 @@ public struct SandboxedConverter: AudioConverter {
         let environment = Self.childEnvironment
         let cancellation = CancellationFlag()
         let timings = JobTimings.current
+        let warmChildren = configuration.warmChildren
         let work = { @Sendable () throws(ConversionError) -> T in
             let source = try ParentInputFile(url: input)
             let file = try output.map { url throws(ConversionError) in try ParentOutputFile(destination: url, maxSize: limits.maxOutputBytes) }
@@ -181,8 +191,20 @@ public struct SandboxedConverter: AudioConverter {
             defer { budget.release(threads) }
             var request = request
             request.threads = threads.count
-            let child = try ConversionChildProcess(executable: executable, environment: environment, input: source.descriptor, output: file?.descriptor)
-            child.send(request)
+            var child: ConversionChildProcess
+            if warmChildren > 0 {
+                let taken = try ConversionChildPool.shared(executable: executable, environment: environment).take(keepingWarm: warmChildren)
+                child = taken.child
+                timings?.note("converter_child", taken.waited ? "waiting" : "started")
+            } else {
+                child = try ConversionChildProcess(executable: executable, environment: environment)
+            }
+            if !child.send(request, input: source.descriptor, output: file?.descriptor) {
+                // The child died before its request (one that waited, killed from outside): one
+                // started now takes its place. If that one cannot take it either, its end says why.
+                child = try ConversionChildProcess(executable: executable, environment: environment)
+                _ = child.send(request, input: source.descriptor, output: file?.descriptor)
+            }
             started?(child.pid)
             let exit = child.supervise(
                 deadline: limits.maxConversionTime.map { ContinuousClock.now + $0 + Self.killGrace },
