@@ -4,7 +4,7 @@
 // and in a child started for the job (no warm child). Prints one JSON object per way: the
 // median and 90th percentile of the wall time, in seconds.
 //
-//   vmp3-sandbox-bench CLIP RUNS
+//   vmp3-sandbox-bench CLIP RUNS [--no-namespaces]   (the last adds a waiting child without namespaces)
 import Foundation
 import VMP3Kit
 
@@ -19,7 +19,7 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let runs = Int(arguments[2]), runs > 0 else {
+guard arguments.count >= 3, let runs = Int(arguments[2]), runs > 0 else {
     FileHandle.standardError.write(Data("usage: vmp3-sandbox-bench CLIP RUNS\n".utf8))
     exit(64)
 }
@@ -33,6 +33,8 @@ let ways: [(name: String, converter: any AudioConverter)] = [
     ("sandbox_waiting_child", SandboxedConverter(configuration: .init(warmChildren: 1))),
     ("sandbox_child_per_job", SandboxedConverter(configuration: .init(warmChildren: 0))),
 ]
+    + (CommandLine.arguments.contains("--no-namespaces")
+        ? [("sandbox_waiting_child_no_namespaces", SandboxedConverter(configuration: .init(namespaces: false, warmChildren: 1)) as any AudioConverter)] : [])
 var times: [String: [Double]] = [:]
 // One unmeasured conversion each: the first one's page faults, and the pool's first child.
 for way in ways {

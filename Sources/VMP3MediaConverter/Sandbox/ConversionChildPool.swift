@@ -101,17 +101,25 @@ final class ConversionChildPool: Sendable {
     /// start (the program gone, no process to be had) is tried again a second later; meanwhile
     /// conversions start their own and report why they cannot.
     private func keepChildrenWaiting() {
-        while true {
-            lock.withLock {
-                while state.waiting.count >= state.target { lock.wait() }
-            }
+        // The loop's condition is a call the optimizer cannot see through: on a loop with no
+        // exit, the release build's loop-invariant code motion never finished (Swift 6.3).
+        while waitForRoom() {
             do {
                 let child = try ConversionChildProcess(executable: executable, environment: environment)
                 lock.withLock { state.waiting.append(child) }
             } catch {
-                var pause = timespec(tv_sec: 1, tv_nsec: 0), remaining = timespec()
-                while nanosleep(&pause, &remaining) != 0 && errno == EINTR { pause = remaining }
+                _ = lock.withLock { lock.wait(timeout: .seconds(1)) }
             }
         }
+    }
+
+    /// Waits until fewer children wait than the target; then `true` (the pool never stops: its
+    /// children die with its thread, which lives as long as the process).
+    @inline(never)
+    private func waitForRoom() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while state.waiting.count >= state.target { lock.wait() }
+        return true
     }
 }

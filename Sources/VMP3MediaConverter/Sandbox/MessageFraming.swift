@@ -85,33 +85,35 @@ enum MessageFraming {
     static func readFrame(fromSocket socket: Int32, descriptorCapacity capacity: Int) throws(Failure) -> (frame: [UInt8], descriptors: [Int32]) {
         var descriptors = [Int32](repeating: -1, count: Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
         var received: Int32 = 0
-        func readExactly(_ count: Int) throws(Failure) -> [UInt8] {
-            var bytes = [UInt8](repeating: 0, count: count)
-            var done = 0
-            while done < count {
-                let got = bytes.withUnsafeMutableBytes { buffer in
-                    descriptors.withUnsafeMutableBufferPointer {
-                        vmp3_sandbox_receive_with_descriptors(
-                            socket, buffer.baseAddress! + done, count - done, $0.baseAddress, Int32($0.count), &received
-                        )
-                    }
-                }
-                if got < 0 { throw .system(Int32(-got)) }
-                if got == 0 { throw .closed }
-                done += got
-            }
-            return bytes
-        }
-        let header = try readExactly(4)
+        let header = try receiveExactly(4, from: socket, descriptors: &descriptors, received: &received)
         let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard length <= maxFrameBytes else { throw .malformed("a frame of \(length) bytes") }
-        let frame = try readExactly(length)
+        let frame = try receiveExactly(length, from: socket, descriptors: &descriptors, received: &received)
         let passed = Array(descriptors[0..<Int(received)])
         guard passed.count <= capacity else {
             passed.forEach { close($0) }
             throw .malformed("\(passed.count) descriptors where \(capacity) at most were expected")
         }
         return (frame, passed)
+    }
+
+    /// Reads `count` bytes from `socket`, adding the descriptors that come with them to
+    /// `descriptors` (from index `received`, which it advances).
+    private static func receiveExactly(
+        _ count: Int, from socket: Int32, descriptors: inout [Int32], received: inout Int32
+    ) throws(Failure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        let capacity = Int32(descriptors.count)
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                vmp3_sandbox_receive_with_descriptors(socket, buffer.baseAddress! + done, count - done, &descriptors, capacity, &received)
+            }
+            if got < 0 { throw .system(Int32(-got)) }
+            if got == 0 { throw .closed }
+            done += got
+        }
+        return bytes
     }
 }
 
