@@ -294,6 +294,52 @@ public enum JobStoreConformance {
             try require(firstOnly.count == 1, "the limit")
         },
 
+        Check("an owner's usage is the running total of its jobs through every change: created, claimed, succeeded with an MP3, failed, cancelled, released, deleted; racing creates counted once each") { store in
+            let owner = UserID(rawValue: "usage-\(UUID().uuidString)")
+            func expectTotal(_ what: String) async throws {
+                let total = try await store.usage(of: owner)
+                let counted = try await store.scannedUsage(of: owner)
+                try require(total == counted, "\(what): the running total is \(total), the jobs hold \(counted)")
+            }
+            func expectUsage(_ expected: JobUsage, _ what: String) async throws {
+                let total = try await store.usage(of: owner)
+                try require(total == expected, "\(what): \(total), not \(expected)")
+            }
+            try require(try await store.usage(of: owner) == JobUsage(), "an owner with no jobs holds nothing")
+            var sized = newJob(owner: owner)
+            sized.sourceSize = 5_000
+            let big = try await store.create(sized, idempotencyKey: nil).job
+            let succeeding = try await store.create(newJob(owner: owner), idempotencyKey: nil).job
+            let failing = try await store.create(newJob(owner: owner), idempotencyKey: nil).job
+            let cancelled = try await store.create(newJob(owner: owner), idempotencyKey: nil).job
+            try await expectUsage(JobUsage(activeJobs: 4, bytesHeld: 5_000 + 3 * 1234), "four queued jobs")
+            try await expectTotal("created")
+            _ = try await store.claim(succeeding.id, holder: "w", leaseDuration: .seconds(60))
+            _ = try await store.recordProgress(succeeding.id, holder: "w", fraction: 0.5)
+            try await expectTotal("claimed")
+            _ = try await store.succeed(succeeding.id, holder: "w", output: output)
+            try await expectTotal("succeeded")
+            _ = try await store.claim(failing.id, holder: "w", leaseDuration: .seconds(60))
+            _ = try await store.release(failing.id, holder: "w")
+            try await expectTotal("released")
+            _ = try await store.claim(failing.id, holder: "w", leaseDuration: .seconds(60))
+            _ = try await store.fail(failing.id, holder: "w", failure: JobFailure(code: "not_media_file", message: "text"))
+            try await store.cancel(cancelled.id)
+            // One active job (5,000 bytes of upload) and one MP3 (the output's 1,000 bytes).
+            try await expectUsage(JobUsage(activeJobs: 1, bytesHeld: 5_000 + 1_000), "after the changes")
+            try await store.delete(succeeding.id)
+            try await store.delete(big.id)
+            try await store.delete(JobID())
+            try await expectUsage(JobUsage(), "all ended or deleted")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<12 { group.addTask { try await store.create(newJob(owner: owner), idempotencyKey: nil) } }
+                try await group.waitForAll()
+            }
+            try await expectUsage(JobUsage(activeJobs: 12, bytesHeld: 12 * 1234), "twelve racing creates")
+            try await expectTotal("racing creates")
+            try require(try await store.usage(of: UserID(rawValue: "usage-\(UUID().uuidString)")) == JobUsage(), "another owner holds nothing")
+        },
+
         Check("events of one job do not reach another job's watchers") { store in
             let one = try await store.create(newJob(), idempotencyKey: nil).job
             let two = try await store.create(newJob(), idempotencyKey: nil).job

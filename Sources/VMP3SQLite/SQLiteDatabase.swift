@@ -133,6 +133,12 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX conversion_cache_by_expiry ON conversion_cache(expiresAt);
                 """)
         }
+        migrator.registerMigration("4-job-usage") { db in
+            // Each owner's running total (SQLiteJobStore.usage(of:)), counted once from the jobs
+            // already stored and changed with every job from then on.
+            try db.execute(sql: "CREATE TABLE job_usage (owner TEXT PRIMARY KEY NOT NULL, activeJobs INTEGER NOT NULL, bytesHeld INTEGER NOT NULL)")
+            try SQLiteJobStore.recountUsage(in: db)
+        }
         return migrator
     }
 }

@@ -10,6 +10,8 @@ import VMP3Core
 /// status, version). Compare-and-set is a transaction on SQLite's one writer. Events go to the
 /// watchers of this process, in commit order (they are sent from the transaction's commit
 /// hook, which runs on the writer's queue): the database belongs to one process at a time.
+/// Each owner's ``usage(of:)`` is a row of `job_usage`, changed in the transaction that changes
+/// the job.
 public final class SQLiteJobStore: JobStore {
     public let database: SQLiteDatabase
     /// How long an idempotency key keeps pointing at its job.
@@ -44,17 +46,14 @@ public final class SQLiteJobStore: JobStore {
             }
             // In the same write transaction as the insert: SQLite serialises writers, so two
             // creates cannot both count the same free place.
-            if let activeLimit {
-                let active = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM job WHERE owner = ? AND status IN (\(Self.activeStatusList))",
-                    arguments: [job.owner.rawValue]
-                ) ?? 0
-                if active >= activeLimit { throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit) }
+            if let activeLimit, try Self.usage(of: job.owner, in: db).activeJobs >= activeLimit {
+                throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit)
             }
             try db.execute(
                 sql: "INSERT INTO job (id, owner, createdMicros, updatedMicros, status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [job.id.rawValue, job.owner.rawValue, job.createdAt.microseconds, job.updatedAt.microseconds, stored.status.rawValue, 1, body]
             )
+            try Self.add(JobUsage(of: stored), to: job.owner, in: db)
             if let idempotencyKey {
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO job_idempotency (owner, key, jobID, expiresMicros) VALUES (?, ?, ?, ?)",
@@ -126,6 +125,9 @@ public final class SQLiteJobStore: JobStore {
                 sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, body = ? WHERE id = ?",
                 arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, try Self.encode(stored), stored.id.rawValue]
             )
+            var change = JobUsage(of: stored)
+            change -= JobUsage(of: current)
+            try Self.add(change, to: stored.owner, in: db)
             if let event = JobEvent.change(from: current, to: stored) {
                 db.afterNextTransaction { _ in watchers.emit(event) }
             }
@@ -135,12 +137,21 @@ public final class SQLiteJobStore: JobStore {
 
     public func delete(_ id: JobID) async throws {
         try await perform { db in
+            if let current = try Self.job(id.rawValue, in: db) {
+                var change = JobUsage()
+                change -= JobUsage(of: current)
+                try Self.add(change, to: current.owner, in: db)
+            }
             try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM job_idempotency WHERE jobID = ?", arguments: [id.rawValue])
             // The notification ledger shares the database: its records of the job go with it.
             try db.execute(sql: "DELETE FROM notification WHERE jobID = ?", arguments: [id.rawValue])
         }
         watchers.finish(id)
+    }
+
+    public func usage(of owner: UserID) async throws -> JobUsage {
+        try await read { db in try Self.usage(of: owner, in: db) }
     }
 
     public func events(for id: JobID) async throws -> AsyncThrowingStream<JobEvent, any Error> {
@@ -169,9 +180,37 @@ public final class SQLiteJobStore: JobStore {
         try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]).map(decode)
     }
 
-    /// The statuses of jobs not ended, as an SQL list (`'queued', 'running'`), made from
-    /// ``JobStatus/isFinal`` so that the two cannot disagree.
-    static let activeStatusList = JobStatus.allCases.filter { !$0.isFinal }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    // MARK: - Usage
+
+    private static func usage(of owner: UserID, in db: Database) throws -> JobUsage {
+        guard let row = try Row.fetchOne(db, sql: "SELECT activeJobs, bytesHeld FROM job_usage WHERE owner = ?", arguments: [owner.rawValue]) else {
+            return JobUsage()
+        }
+        return JobUsage(activeJobs: row["activeJobs"], bytesHeld: row["bytesHeld"])
+    }
+
+    private static func add(_ change: JobUsage, to owner: UserID, in db: Database) throws {
+        guard change != JobUsage() else { return }
+        try db.execute(sql: """
+            INSERT INTO job_usage (owner, activeJobs, bytesHeld) VALUES (?, ?, ?)
+            ON CONFLICT(owner) DO UPDATE SET activeJobs = activeJobs + excluded.activeJobs, bytesHeld = bytesHeld + excluded.bytesHeld
+            """, arguments: [owner.rawValue, change.activeJobs, change.bytesHeld])
+    }
+
+    /// Counts every owner's usage from the stored jobs, replacing `job_usage`: the migration
+    /// that introduced the table runs it once, in its transaction.
+    static func recountUsage(in db: Database) throws {
+        try db.execute(sql: "DELETE FROM job_usage")
+        var usages: [UserID: JobUsage] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT body FROM job")
+        while let row = try rows.next() {
+            // A row that cannot be read holds nothing here (reading it elsewhere says why), and
+            // must not keep the database from opening.
+            guard let job = try? decode(row["body"]) else { continue }
+            usages[job.owner, default: JobUsage()] += JobUsage(of: job)
+        }
+        for (owner, usage) in usages { try add(usage, to: owner, in: db) }
+    }
 
     private static func encode(_ job: Job) throws -> Data {
         do {

@@ -14,8 +14,9 @@
 #   script runs `podman healthcheck run` on every container every 2 s, and brings the services up
 #   in compose.yaml's depends_on order, each once what it depends on is healthy.
 #
-# The image is built by default from the binaries of this tree's debug build (--target prebuilt),
-# as the test command has just built them; `--full-build` builds it with the Dockerfile's own
+# The image is built by default from the binaries of this tree's build (--target prebuilt): the
+# debug build, or the one VMP3_CONTAINER_BINARIES names (the test command's, with
+# AddressSanitizer); `--full-build` builds it with the Dockerfile's own
 # build stage instead (a release build inside a Swift image made from /opt/swift: 10-15 minutes
 # on 2 cores), as a user's `docker build .` does.
 #
@@ -113,7 +114,7 @@ else
     binaries=$(swift build --show-bin-path)
   fi
   scripts/stage-binaries.sh "$binaries" "$work/staging"
-  say "building $image from this tree's debug build"
+  say "building $image from the executables in $binaries"
   "${build[@]}" --target prebuilt -t "$image" -f Dockerfile "$work/staging" > "$work/build-image.log" 2>&1 \
     || { tail -n 30 "$work/build-image.log" >&2; fail "the image"; }
 fi

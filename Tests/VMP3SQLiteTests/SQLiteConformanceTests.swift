@@ -3,7 +3,7 @@ import Testing
 import VMP3TestScoping
 import VMP3Conformance
 import VMP3Kit
-import VMP3SQLite
+@testable import VMP3SQLite
 import VMP3TestSupport
 
 /// The conformance suites, unchanged, against the SQLite backends: each check on a new database.
@@ -95,6 +95,34 @@ import VMP3TestSupport
             #expect(try await inbox.take(2).map(\.message.number) == [2, 3])
             try await inbox.expectNothing(for: .milliseconds(300), "the other queue's message arrived here")
             await subscription.close()
+        }
+    }
+
+    @Test("a database written before usage totals were kept has them counted from its jobs when it is opened, and kept from then on")
+    func usageCountedOnOpening() async throws {
+        let path = try makeScratchDirectory().appendingPathComponent("vmp3.sqlite").path
+        let owner = UserID(rawValue: "ann")
+        let queued = Job(owner: owner, source: Job.sourceKey(for: JobID()), sourceSize: 700)
+        let done = Job(owner: owner, source: Job.sourceKey(for: JobID()), sourceSize: 300)
+        try await Self.session(path) { database in
+            let store = SQLiteJobStore(database: database)
+            try await store.create(queued, idempotencyKey: nil)
+            try await store.create(done, idempotencyKey: nil)
+            _ = try await store.claim(done.id, holder: "w", leaseDuration: .seconds(30))
+            _ = try await store.succeed(done.id, holder: "w", output: JobOutput(key: done.outputKey, result: ConversionResult(
+                output: URL(fileURLWithPath: "/tmp/x.mp3"), duration: 3, byteCount: 90, sampleRate: 44_100, channels: .stereo,
+                encoding: .variableBitRate(quality: 2), tags: AudioTags(), sourceStreamIndex: 0, sourceCodec: "aac", elapsed: 0.1
+            )))
+            // As an older VMP3 left the file: no totals, and the migration that adds them not run.
+            try await database.writer.write { db in
+                try db.execute(sql: "DROP TABLE job_usage; DELETE FROM grdb_migrations WHERE identifier = '4-job-usage'")
+            }
+        }
+        try await Self.session(path) { database in
+            let store = SQLiteJobStore(database: database)
+            #expect(try await store.usage(of: owner) == JobUsage(activeJobs: 1, bytesHeld: 700 + 90))
+            try await store.cancel(queued.id)
+            #expect(try await store.usage(of: owner) == JobUsage(activeJobs: 0, bytesHeld: 90))
         }
     }
 

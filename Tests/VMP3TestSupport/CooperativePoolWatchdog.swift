@@ -209,7 +209,7 @@ public final class CooperativePoolWatchdog: Sendable {
             try? FileManager.default.removeItem(at: outputURL)
         }
         try Data((input ?? "").utf8).write(to: inputURL)
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        try Data().write(to: outputURL)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["-u", "DEBUGINFOD_URLS"] + arguments

@@ -47,6 +47,24 @@ import VMP3Kit
         #expect(second.created && second.job.id != first.job.id)
     }
 
+    @Test("a store written before usage totals were kept counts an owner's total from the jobs at its first read, atomically, and keeps it from then on")
+    func usageCountedAtFirstRead() async throws {
+        let store = try Self.store()
+        let owner = UserID(rawValue: "ann")
+        let queued = try await store.create(Job(owner: owner, source: "sources/a", sourceSize: 700), idempotencyKey: nil).job
+        try await store.create(Job(owner: owner, source: "sources/b", sourceSize: 300), idempotencyKey: nil)
+        #expect(try await store.usage(of: owner) == JobUsage(activeJobs: 2, bytesHeld: 1000))
+        // As an older VMP3 left it: jobs, no total. A change meanwhile must not start a wrong one.
+        _ = try await store.client.send(["DEL", .text("\(store.prefix)usage:\(owner.rawValue)")])
+        try await store.create(Job(owner: owner, source: "sources/c", sourceSize: 50), idempotencyKey: nil)
+        #expect(try await store.client.send(["EXISTS", .text("\(store.prefix)usage:\(owner.rawValue)")]) == .integer(0))
+        #expect(try await store.usage(of: owner) == JobUsage(activeJobs: 3, bytesHeld: 1050))
+        try await store.cancel(queued.id)
+        #expect(try await store.usage(of: owner) == JobUsage(activeJobs: 2, bytesHeld: 350))
+        #expect(try await store.usage(of: owner) == (try await store.scannedUsage(of: owner)))
+        await store.shutdown()
+    }
+
     @Test("while Redis is down the store fails fast with a transient error; after it restarts, the store reconnects by itself")
     func restart() async throws {
         let redis = try await ScratchRedis.start()

@@ -14,6 +14,8 @@ public actor InMemoryJobStore: JobStore {
     private var idempotencyKeys: [String: (id: JobID, expires: Date)] = [:]
     private var watchers: [JobID: [UUID: AsyncThrowingStream<JobEvent, any Error>.Continuation]] = [:]
     private var webhookSecretGenerations: [UserID: Int] = [:]
+    /// Each owner's running total, changed with every job.
+    private var usages: [UserID: JobUsage] = [:]
 
     public init(idempotencyWindow: Duration = .seconds(24 * 3600)) {
         self.idempotencyWindow = idempotencyWindow
@@ -35,6 +37,7 @@ public actor InMemoryJobStore: JobStore {
         var stored = job
         stored.version = 1
         jobs[job.id] = stored
+        usages[job.owner, default: JobUsage()] += JobUsage(of: stored)
         if let indexKey {
             idempotencyKeys[indexKey] = (job.id, now.addingTimeInterval(idempotencyWindow.seconds))
         }
@@ -62,6 +65,10 @@ public actor InMemoryJobStore: JobStore {
         return JobPage(jobs: page, nextCursor: next)
     }
 
+    public func usage(of owner: UserID) async throws -> JobUsage {
+        usages[owner] ?? JobUsage()
+    }
+
     public func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job] {
         Array(jobs.values.filter { statuses.contains($0.status) && $0.updatedAt < before }.sorted { $0.updatedAt < $1.updatedAt }.prefix(max(0, limit)))
     }
@@ -70,12 +77,16 @@ public actor InMemoryJobStore: JobStore {
         guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
         let stored = try current.replacement(by: new, expected: expected)
         jobs[stored.id] = stored
+        usages[stored.owner, default: JobUsage()] -= JobUsage(of: current)
+        usages[stored.owner, default: JobUsage()] += JobUsage(of: stored)
         if let event = JobEvent.change(from: current, to: stored) { emit(event) }
         return stored
     }
 
     public func delete(_ id: JobID) async throws {
-        jobs[id] = nil
+        if let current = jobs.removeValue(forKey: id) {
+            usages[current.owner, default: JobUsage()] -= JobUsage(of: current)
+        }
         idempotencyKeys = idempotencyKeys.filter { $0.value.id != id }
         watchers[id]?.values.forEach { $0.finish() }
         watchers[id] = nil

@@ -201,38 +201,12 @@ public struct JobService: Sendable {
         try await store.list(owner: owner, limit: min(max(1, limit), 100), cursor: cursor)
     }
 
-    /// What an owner's jobs hold: how many are queued or running, and the bytes they keep in
-    /// storage.
-    public struct Usage: Sendable, Hashable {
-        /// Jobs queued or running.
-        public var activeJobs: Int
-        /// The uploads of jobs not yet ended (an ended job's source is deleted) and the MP3s kept.
-        public var bytesHeld: Int64
-
-        public init(activeJobs: Int = 0, bytesHeld: Int64 = 0) {
-            self.activeJobs = activeJobs
-            self.bytesHeld = bytesHeld
-        }
-    }
-
-    /// What `owner`'s jobs hold, in one pass over all of them (which retention bounds). A
-    /// snapshot, for limits checked before an upload is streamed: the active-jobs limit itself
-    /// is enforced atomically at create (``Submission/maxActiveJobs``).
-    public func usage(of owner: UserID) async throws -> Usage {
-        var usage = Usage()
-        var cursor: String?
-        repeat {
-            let page = try await store.list(owner: owner, limit: 100, cursor: cursor)
-            for job in page.jobs {
-                if !job.status.isFinal {
-                    usage.activeJobs += 1
-                    usage.bytesHeld &+= max(0, job.sourceSize ?? 0)
-                }
-                if job.status == .succeeded { usage.bytesHeld &+= max(0, job.output?.byteCount ?? 0) }
-            }
-            cursor = page.nextCursor
-        } while cursor != nil
-        return usage
+    /// What `owner`'s jobs hold, from the store's running total (``JobStore/usage(of:)``). A
+    /// snapshot: the gateway's limits reserve against it (an upload's place is taken before its
+    /// first byte is stored), and the active-jobs limit itself is enforced atomically at create
+    /// (``Submission/maxActiveJobs``).
+    public func usage(of owner: UserID) async throws -> JobUsage {
+        try await store.usage(of: owner)
     }
 
     /// The bytes `owner`'s jobs hold in storage (``usage(of:)``).

@@ -48,6 +48,12 @@ public protocol JobStore: Sendable {
     @discardableResult
     func replace(_ expected: Job, with new: Job) async throws -> Job
 
+    /// What `owner`'s jobs hold (each job's ``JobUsage``, summed), read from a
+    /// running total that ``create(_:idempotencyKey:activeLimit:)``, ``replace(_:with:)`` and
+    /// ``delete(_:)`` change in the same atomic step as the job: its cost does not grow with the
+    /// owner's jobs. The default, for stores that keep no total, reads every job of the owner.
+    func usage(of owner: UserID) async throws -> JobUsage
+
     /// Jobs in one of `statuses` whose last change (``Job/updatedAt``) is before `before`, least
     /// recently changed first, at most `limit`: what the maintenance sweeps look for (queued jobs
     /// whose message may have been lost, ended jobs past their retention).
@@ -75,6 +81,23 @@ public protocol JobStore: Sendable {
 
 extension JobStore {
     public func shutdown() async {}
+
+    public func usage(of owner: UserID) async throws -> JobUsage {
+        try await scannedUsage(of: owner)
+    }
+
+    /// ``usage(of:)`` counted the slow way, by reading every job of `owner`: the default, and
+    /// what the conformance check compares a store's running total with.
+    public func scannedUsage(of owner: UserID) async throws -> JobUsage {
+        var usage = JobUsage()
+        var cursor: String?
+        repeat {
+            let page = try await list(owner: owner, limit: 100, cursor: cursor)
+            usage += JobUsage(of: page.jobs)
+            cursor = page.nextCursor
+        } while cursor != nil
+        return usage
+    }
 
     /// Stores a new job, with no limit on its owner's active jobs.
     @discardableResult

@@ -11,6 +11,9 @@ import VMP3Core
 ///   microseconds, so that ascending order is newest first;
 /// - `idem:["OWNER","KEY"]` — the job id an idempotency key points at, expiring after the window;
 ///   `job-idem:ID` names it, so that deleting the job deletes the key;
+/// - `usage:OWNER` — a hash of the owner's running ``usage(of:)`` (`active`, `bytes`), changed by
+///   the same script as each job; counted from the owner's jobs, once, where a store written
+///   before it existed has none;
 /// - `status:STATUS` — a sorted set of the ids of the jobs in that status, scored by the time of
 ///   their last change in microseconds (for the maintenance sweeps);
 /// - channel `events:ID` — the job's events.
@@ -39,6 +42,7 @@ public struct RedisJobStore: JobStore {
     private func jobKey(_ id: JobID) -> String { "\(prefix)job:\(id.rawValue)" }
     private func ownerKey(_ owner: UserID) -> String { "\(prefix)owner:\(owner.rawValue)" }
     private func activeKey(_ owner: UserID) -> String { "\(prefix)active:\(owner.rawValue)" }
+    private func usageKey(_ owner: UserID) -> String { "\(prefix)usage:\(owner.rawValue)" }
     private func jobIdempotencyKey(_ id: JobID) -> String { "\(prefix)job-idem:\(id.rawValue)" }
     private func channel(_ id: JobID) -> String { Self.channelPrefix(prefix) + id.rawValue }
     /// Where every job's event channel begins (``RedisEventHub`` subscribes to all of them).
@@ -56,7 +60,7 @@ public struct RedisJobStore: JobStore {
         stored.version = 1
         let reply = try await run(Scripts.create, keys: [
             jobKey(job.id), ownerKey(job.owner), key.map { idempotencyKey($0, owner: job.owner) } ?? "", jobIdempotencyKey(job.id),
-            activeKey(job.owner),
+            activeKey(job.owner), usageKey(job.owner),
         ], arguments: [
             .bytes(try encode(stored)), .text(String(Self.score(job.createdAt))), .text(job.id.rawValue),
             .text(String(Int(idempotencyWindow.seconds))), .bytes(try encode(JobEvent(kind: .created, job: stored))), .text(channel(job.id)),
@@ -141,6 +145,18 @@ public struct RedisJobStore: JobStore {
         default:
             throw unexpected(reply, "replace")
         }
+    }
+
+    public func usage(of owner: UserID) async throws -> JobUsage {
+        let reply = try await run(Scripts.usage, keys: [usageKey(owner), ownerKey(owner)], arguments: [.text(prefix)])
+        let numbers = reply.elements.map { element -> Int64? in
+            switch element {
+            case .integer(let value): value
+            default: element.text.flatMap { Int64($0) }
+            }
+        }
+        guard numbers.count == 2, let active = numbers[0], let bytes = numbers[1] else { throw unexpected(reply, "usage") }
+        return JobUsage(activeJobs: Int(active), bytesHeld: bytes)
     }
 
     public func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job] {
@@ -252,15 +268,54 @@ enum Scripts {
         "{" + JobStatus.allCases.filter { !$0.isFinal }.map { "['\($0.rawValue)']=true" }.joined(separator: ",") + "}"
     }()
 
+    /// A Lua function: what one decoded job adds to its owner's usage, `active, bytes`. The rule
+    /// of `JobUsage(of:)`, written again in Lua; `JobStoreConformance` checks that the totals
+    /// agree with the jobs after every kind of change.
+    static let held = """
+    local function held(job)
+      local active = (\(activeStatuses))[job['status']] == true
+      local bytes = 0
+      if active and type(job['sourceSize']) == 'number' and job['sourceSize'] > 0 then bytes = bytes + job['sourceSize'] end
+      local output = job['output']
+      if job['status'] == 'succeeded' and type(output) == 'table' and type(output['byteCount']) == 'number' and output['byteCount'] > 0 then
+        bytes = bytes + output['byteCount']
+      end
+      return active and 1 or 0, bytes
+    end
+    local function addUsage(key, active, bytes)
+      if active ~= 0 then redis.call('HINCRBY', key, 'active', string.format('%d', active)) end
+      if bytes ~= 0 then redis.call('HINCRBY', key, 'bytes', string.format('%d', bytes)) end
+    end
+    """
+
+    /// KEYS: the owner's usage, the owner's index. ARGV: prefix. Returns `{active, bytes}`; where
+    /// there is no total yet (a store written before totals were kept) counts it from the
+    /// owner's jobs and keeps it, in the same atomic step.
+    static let usage = held + "\n" + """
+    if redis.call('EXISTS', KEYS[1]) == 0 then
+      local active, bytes = 0, 0
+      for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+        local body = redis.call('GET', ARGV[1] .. 'job:' .. id)
+        if body then
+          local a, b = held(cjson.decode(body))
+          active, bytes = active + a, bytes + b
+        end
+      end
+      redis.call('HSET', KEYS[1], 'active', string.format('%d', active), 'bytes', string.format('%d', bytes))
+    end
+    local values = redis.call('HMGET', KEYS[1], 'active', 'bytes')
+    return {tonumber(values[1]) or 0, tonumber(values[2]) or 0}
+    """
+
     /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name, the
-    /// owner's set of active job ids.
+    /// owner's set of active job ids, the owner's usage.
     /// ARGV: job JSON, score, id, window seconds, event JSON, channel, prefix, status, update
     /// time, active limit ('' for none).
     ///
     /// The active set gains a job here and loses it when it ends (replace) or goes (delete). At
     /// the limit, members that are gone or ended are pruned before the set is counted again, so
     /// that a set written before this index existed, or left behind, corrects itself.
-    static let create = """
+    static let create = held + "\n" + """
     if KEYS[3] ~= '' then
       local existing = redis.call('GET', KEYS[3])
       if existing then
@@ -279,6 +334,13 @@ enum Scripts {
         end
         if redis.call('SCARD', KEYS[5]) >= limit then return {'active_limit'} end
       end
+    end
+    -- An owner with no jobs starts a total here; one with jobs but no total (written before
+    -- totals were kept) gets it counted at its first read (the usage script).
+    if redis.call('EXISTS', KEYS[6]) == 1 or redis.call('ZCARD', KEYS[2]) == 0 then
+      local active, bytes = held(cjson.decode(ARGV[1]))
+      redis.call('HSETNX', KEYS[6], 'active', '0')
+      addUsage(KEYS[6], active, bytes)
     end
     redis.call('SET', KEYS[1], ARGV[1])
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
@@ -303,7 +365,7 @@ enum Scripts {
 
     /// KEYS: job. ARGV: expected version, new job JSON, event JSON ('' for none), channel,
     /// prefix, update time.
-    static let replace = """
+    static let replace = held + "\n" + """
     local current = redis.call('GET', KEYS[1])
     if not current then return {'missing'} end
     local old = cjson.decode(current)
@@ -313,6 +375,12 @@ enum Scripts {
     local allowed = \(transitions)
     if not allowed[old['status'] .. '>' .. new['status']] then return {'transition', old['status']} end
     redis.call('SET', KEYS[1], ARGV[2])
+    local usage = ARGV[5] .. 'usage:' .. new['owner']
+    if redis.call('EXISTS', usage) == 1 then
+      local oldActive, oldBytes = held(old)
+      local newActive, newBytes = held(new)
+      addUsage(usage, newActive - oldActive, newBytes - oldBytes)
+    end
     redis.call('ZREM', ARGV[5] .. 'status:' .. old['status'], old['id'])
     redis.call('ZADD', ARGV[5] .. 'status:' .. new['status'], ARGV[6], new['id'])
     if not (\(activeStatuses))[new['status']] then redis.call('SREM', ARGV[5] .. 'active:' .. new['owner'], new['id']) end
@@ -321,10 +389,15 @@ enum Scripts {
     """
 
     /// KEYS: job, job's idempotency-key name. ARGV: prefix, id.
-    static let delete = """
+    static let delete = held + "\n" + """
     local current = redis.call('GET', KEYS[1])
     if current then
       local job = cjson.decode(current)
+      local usage = ARGV[1] .. 'usage:' .. job['owner']
+      if redis.call('EXISTS', usage) == 1 then
+        local active, bytes = held(job)
+        addUsage(usage, -active, -bytes)
+      end
       redis.call('ZREM', ARGV[1] .. 'owner:' .. job['owner'], ARGV[2])
       redis.call('ZREM', ARGV[1] .. 'status:' .. job['status'], ARGV[2])
       redis.call('SREM', ARGV[1] .. 'active:' .. job['owner'], ARGV[2])

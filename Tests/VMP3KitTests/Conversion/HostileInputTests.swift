@@ -341,7 +341,8 @@ import VMP3Kit
     func metadataBomb() async throws {
         let directory = try makeScratchDirectory()
         let metadata = directory.appendingPathComponent("bomb.ffmeta")
-        let handle = try FileHandle(forWritingTo: { FileManager.default.createFile(atPath: metadata.path, contents: Data(";FFMETADATA1\n".utf8)); return metadata }())
+        try Data(";FFMETADATA1\n".utf8).write(to: metadata)
+        let handle = try FileHandle(forWritingTo: metadata)
         let value = Data(repeating: UInt8(ascii: "A"), count: 16 << 20)
         for key in ["title", "artist", "album", "comment", "description", "genre", "composer", "x_padding"] {
             handle.seekToEndOfFile()
