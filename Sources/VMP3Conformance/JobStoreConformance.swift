@@ -340,6 +340,33 @@ public enum JobStoreConformance {
             try require(try await store.usage(of: UserID(rawValue: "usage-\(UUID().uuidString)")) == JobUsage(), "another owner holds nothing")
         },
 
+        Check("the jobs awaiting their message are the queued ones never marked published, least recently changed first: marked, running, ended and deleted jobs are not among them") { store in
+            let waiting = try await store.create(newJob(), idempotencyKey: nil).job
+            let marked = try await store.update(try await store.create(newJob(), idempotencyKey: nil).job.id) { $0.messagePublished = true }
+            let running = try await store.create(newJob(), idempotencyKey: nil).job
+            _ = try await store.claim(running.id, holder: "w", leaseDuration: .seconds(60))
+            let released = try await store.update(try await store.create(newJob(), idempotencyKey: nil).job.id) { $0.messagePublished = true }
+            _ = try await store.claim(released.id, holder: "w", leaseDuration: .seconds(60))
+            _ = try await store.release(released.id, holder: "w")
+            let cancelled = try await store.cancel(try await store.create(newJob(), idempotencyKey: nil).job.id)
+            let deleted = try await store.create(newJob(), idempotencyKey: nil).job
+            try await store.delete(deleted.id)
+            let later = try await store.create(newJob(), idempotencyKey: nil).job
+            let all = try await store.unpublishedJobs(updatedBefore: Date().addingTimeInterval(1), limit: 10_000)
+            let found = all.map(\.id)
+            try require(found.contains(waiting.id) && found.contains(later.id), "a queued job never marked is missing: \(found)")
+            try require(found.firstIndex(of: waiting.id)! < found.firstIndex(of: later.id)!, "not least recently changed first")
+            for (job, what) in [(marked, "marked"), (running, "running"), (released, "released after being marked"), (cancelled, "cancelled"), (deleted, "deleted")] {
+                try require(!found.contains(job.id), "a \(what) job is listed")
+            }
+            try require(all.allSatisfy(\.awaitsMessage), "a listed job does not await its message")
+            try require(!(try await store.unpublishedJobs(updatedBefore: waiting.updatedAt, limit: 10_000).map(\.id).contains(waiting.id)), "a job changed at the cutoff is listed")
+            try require(try await store.unpublishedJobs(updatedBefore: Date().addingTimeInterval(1), limit: 1).count == 1, "the limit")
+            // Marking it takes it off the list.
+            try await store.update(waiting.id) { $0.messagePublished = true }
+            try require(!(try await store.unpublishedJobs(updatedBefore: Date().addingTimeInterval(1), limit: 10_000).map(\.id).contains(waiting.id)), "a job marked since is still listed")
+        },
+
         Check("events of one job do not reach another job's watchers") { store in
             let one = try await store.create(newJob(), idempotencyKey: nil).job
             let two = try await store.create(newJob(), idempotencyKey: nil).job

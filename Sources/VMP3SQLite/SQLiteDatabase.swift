@@ -139,6 +139,15 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "CREATE TABLE job_usage (owner TEXT PRIMARY KEY NOT NULL, activeJobs INTEGER NOT NULL, bytesHeld INTEGER NOT NULL)")
             try SQLiteJobStore.recountUsage(in: db)
         }
+        migrator.registerMigration("5-jobs-awaiting-message") { db in
+            // Job.awaitsMessage as a column, with an index of just those jobs
+            // (SQLiteJobStore.unpublishedJobs): older rows have no mark, so their queued jobs count.
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN awaitingMessage INTEGER NOT NULL DEFAULT 0;
+                UPDATE job SET awaitingMessage = 1 WHERE status = 'queued';
+                CREATE INDEX job_awaiting_message ON job(updatedMicros) WHERE awaitingMessage = 1;
+                """)
+        }
         return migrator
     }
 }

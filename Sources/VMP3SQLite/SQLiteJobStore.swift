@@ -50,8 +50,8 @@ public final class SQLiteJobStore: JobStore {
                 throw JobStoreError.activeLimitReached(job.owner, limit: activeLimit)
             }
             try db.execute(
-                sql: "INSERT INTO job (id, owner, createdMicros, updatedMicros, status, version, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [job.id.rawValue, job.owner.rawValue, job.createdAt.microseconds, job.updatedAt.microseconds, stored.status.rawValue, 1, body]
+                sql: "INSERT INTO job (id, owner, createdMicros, updatedMicros, status, version, awaitingMessage, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [job.id.rawValue, job.owner.rawValue, job.createdAt.microseconds, job.updatedAt.microseconds, stored.status.rawValue, 1, stored.awaitsMessage, body]
             )
             try Self.add(JobUsage(of: stored), to: job.owner, in: db)
             if let idempotencyKey {
@@ -115,6 +115,16 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        return try await read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT body FROM job WHERE awaitingMessage = 1 AND updatedMicros < ? ORDER BY updatedMicros LIMIT ?",
+                arguments: [before.microseconds, limit]
+            ).map(Self.decode)
+        }
+    }
+
     @discardableResult
     public func replace(_ expected: Job, with new: Job) async throws -> Job {
         let watchers = watchers
@@ -122,8 +132,8 @@ public final class SQLiteJobStore: JobStore {
             guard let current = try Self.job(expected.id.rawValue, in: db) else { throw JobStoreError(code: .notFound, message: "no job \(expected.id)") }
             let stored = try current.replacement(by: new, expected: expected)
             try db.execute(
-                sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, body = ? WHERE id = ?",
-                arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, try Self.encode(stored), stored.id.rawValue]
+                sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, awaitingMessage = ?, body = ? WHERE id = ?",
+                arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, stored.awaitsMessage, try Self.encode(stored), stored.id.rawValue]
             )
             var change = JobUsage(of: stored)
             change -= JobUsage(of: current)

@@ -239,7 +239,8 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
             let started = ContinuousClock.now
             let stream = try await client.execute(uri: "/v1/jobs/\(id.rawValue)/events", method: .get, headers: Self.auth(token)) { String(buffer: $0.body) }
             let took = ContinuousClock.now - started
-            #expect(stream.hasPrefix("retry: 2000\n\nid: 1\nevent: status\ndata: {"), "\(stream.prefix(300))")
+            // Version 2: the record, then its message marked published.
+            #expect(stream.hasPrefix("retry: 2000\n\nid: 2\nevent: status\ndata: {"), "\(stream.prefix(300))")
             #expect(stream.contains(#""status":"queued""#))
             #expect(took >= .milliseconds(1400) && took < .seconds(20), "the stream lasted \(took)")
         }
@@ -274,7 +275,7 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
             }
             #expect(deleted, "the stream ended before its third heartbeat: \(text)")
             #expect(text.contains(#""status":"cancelled""#), "\(text.suffix(400))")
-            #expect(text.hasPrefix("retry: 2000\n\nid: 1\nevent: status\ndata: {"), "\(text.prefix(300))")
+            #expect(text.hasPrefix("retry: 2000\n\nid: 2\nevent: status\ndata: {"), "\(text.prefix(300))")
         }
     }
 

@@ -73,6 +73,10 @@ public actor InMemoryJobStore: JobStore {
         Array(jobs.values.filter { statuses.contains($0.status) && $0.updatedAt < before }.sorted { $0.updatedAt < $1.updatedAt }.prefix(max(0, limit)))
     }
 
+    public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        Array(jobs.values.filter { $0.awaitsMessage && $0.updatedAt < before }.sorted { $0.updatedAt < $1.updatedAt }.prefix(max(0, limit)))
+    }
+
     public func replace(_ expected: Job, with new: Job) async throws -> Job {
         guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
         let stored = try current.replacement(by: new, expected: expected)

@@ -39,6 +39,12 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var attempts: Int
     /// The worker that holds the job while it runs, and until when.
     public var lease: JobLease?
+    /// `true` once the job's message is in the queue (its publish returned): from then on the
+    /// queue holds it until a worker settles it, so a job that waits long in a backlog is not
+    /// published again. `nil` between the record and the message, which is the gap a process
+    /// that dies there leaves: the maintenance sweep publishes those jobs again
+    /// (``JobStore/unpublishedJobs(updatedBefore:limit:)``).
+    public var messagePublished: Bool?
     /// Incremented by every change the store accepts; compare-and-set compares it.
     public var version: Int
 
@@ -70,6 +76,12 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
         self.attempts = 0
         self.lease = nil
         self.version = 0
+    }
+
+    /// Queued with no message published (``messagePublished``): what
+    /// ``JobStore/unpublishedJobs(updatedBefore:limit:)`` lists, in every store.
+    public var awaitsMessage: Bool {
+        status == .queued && messagePublished != true
     }
 
     /// The key the job's MP3 is stored under: one per job, so that a job run twice (after a

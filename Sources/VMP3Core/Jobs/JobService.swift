@@ -123,6 +123,16 @@ public struct JobService: Sendable {
             _ = try? await store.failQueued(id, failure: JobFailure(code: "not_queued", message: "the job could not be queued: \(error)"))
             throw error
         }
+        // The message is in the queue: the maintenance sweep must not publish it again, however
+        // long it waits in a backlog. Should this write fail (the store down just now), the sweep
+        // publishes a second message later, which the worker drops as a duplicate.
+        do {
+            _ = try await timings.time("mark_published") {
+                try await store.update(id) { job in if job.status == .queued { job.messagePublished = true } }
+            }
+        } catch {
+            logger.warning("could not mark a job's message as published", metadata: ["job_id": "\(id)", "error": "\(error)"])
+        }
         logger.info("job submitted", metadata: [
             "job_id": "\(id)", "owner": "\(submission.owner)", "bytes": "\(stored.size)",
         ].merging(timings.metadata) { $1 })

@@ -59,6 +59,14 @@ public protocol JobStore: Sendable {
     /// whose message may have been lost, ended jobs past their retention).
     func jobs(withStatus statuses: Set<JobStatus>, updatedBefore before: Date, limit: Int) async throws -> [Job]
 
+    /// Queued jobs whose message was never published (``Job/messagePublished`` not `true`) and
+    /// whose last change is before `before`, least recently changed first, at most `limit`: the
+    /// jobs whose message the maintenance sweep publishes again. A job waiting in a backlog,
+    /// however long, is not among them. The default, for stores that keep no index of them,
+    /// filters the least recently changed queued jobs, and so may miss some behind a backlog of
+    /// more than `limit`.
+    func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job]
+
     /// Removes the job and its idempotency key.
     func delete(_ id: JobID) async throws
 
@@ -84,6 +92,10 @@ extension JobStore {
 
     public func usage(of owner: UserID) async throws -> JobUsage {
         try await scannedUsage(of: owner)
+    }
+
+    public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        try await jobs(withStatus: [.queued], updatedBefore: before, limit: limit).filter(\.awaitsMessage)
     }
 
     /// ``usage(of:)`` counted the slow way, by reading every job of `owner`: the default, and

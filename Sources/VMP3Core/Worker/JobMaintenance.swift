@@ -9,11 +9,16 @@ import ServiceLifecycle
 /// The sweeps that keep a deployment from losing jobs or keeping data for ever, as a `Service`
 /// run beside the workers (by `vmp3-converter` and `vmp3 serve`). Every ``Configuration/interval``:
 ///
-/// - **Lost messages.** A job still `queued` (or `running` with no lease renewal) long after its
-///   last change may have no message: the process that created it died between writing the
-///   record and publishing, or a broker lost the message. Its message is published again and the
-///   job's record touched, so that it is republished at most once per ``Configuration/requeueAfter``.
-///   A job that does have a message gets two; the second finds it running or ended and is dropped.
+/// - **Lost messages.** A job still `queued` whose message was never published
+///   (``Job/messagePublished``) long after its last change: the process that created it died
+///   between writing the record and publishing. Its message is published and the job marked. A
+///   job that merely waits in a backlog has its message in the queue and is left alone, however
+///   long it waits (``JobStore/unpublishedJobs(updatedBefore:limit:)``).
+/// - **Lost leases.** A job `running` with no lease renewal long after its last change: its
+///   worker is gone. Its message is published again and the record touched, so that it is
+///   republished at most once per ``Configuration/requeueAfter``. Where the dead worker's own
+///   delivery comes back as well, the second message finds the job running or ended and is
+///   settled at once.
 /// - **Retention.** An ended job whose last change is older than ``Configuration/retention`` is
 ///   deleted with its MP3 (and its source, if still there): the output first, so that a record is
 ///   never gone while its MP3 stays.
@@ -27,13 +32,22 @@ public struct JobMaintenance: Service {
         /// is published again. Default: 10 minutes (longer than a lease, so that only jobs with
         /// no live worker are taken).
         public var requeueAfter: Duration
+        /// Also publish again every job queued longer than ``requeueAfter``, message or not: for a
+        /// queue that forgets its messages when the process stops (`memory:`) beside a store
+        /// that keeps the jobs (`sqlite:`, `redis:`), where a restart leaves queued jobs with no
+        /// message. Default: `false` (`init(settings:)` sets it for that pairing).
+        public var republishWaitingJobs: Bool
         /// Time between sweeps. Default: 60 s.
         public var interval: Duration
         /// Jobs handled per kind of sweep, per sweep. Default: 500.
         public var batchSize: Int
 
-        public init(retention: Duration? = .seconds(7 * 24 * 3600), requeueAfter: Duration = .seconds(600), interval: Duration = .seconds(60), batchSize: Int = 500) {
+        public init(
+            retention: Duration? = .seconds(7 * 24 * 3600), requeueAfter: Duration = .seconds(600), interval: Duration = .seconds(60), batchSize: Int = 500,
+            republishWaitingJobs: Bool = false
+        ) {
             self.retention = retention
+            self.republishWaitingJobs = republishWaitingJobs
             self.requeueAfter = requeueAfter
             self.interval = interval
             self.batchSize = max(1, batchSize)
@@ -87,9 +101,11 @@ public struct JobMaintenance: Service {
     @discardableResult
     public func sweep(now: Date = Date()) async throws -> Report {
         var report = Report()
-        let stale = try await store.jobs(
-            withStatus: [.queued, .running], updatedBefore: now.addingTimeInterval(-configuration.requeueAfter.seconds), limit: configuration.batchSize
-        )
+        let cutoff = now.addingTimeInterval(-configuration.requeueAfter.seconds)
+        var stale = try await store.unpublishedJobs(updatedBefore: cutoff, limit: configuration.batchSize)
+        let statuses: Set<JobStatus> = configuration.republishWaitingJobs ? [.queued, .running] : [.running]
+        let seen = Set(stale.map(\.id))
+        stale += try await store.jobs(withStatus: statuses, updatedBefore: cutoff, limit: configuration.batchSize).filter { !seen.contains($0.id) }
         for job in stale {
             if try await republish(job) { report.republished.append(job.id) }
         }
@@ -112,9 +128,11 @@ public struct JobMaintenance: Service {
         if job.status == .running, let lease = job.lease, lease.expiresAt > Date() { return false }
         try await queue.publish(JobMessage(jobID: job.id, attempt: job.attempts + 1))
         do {
-            // Touch the record (a new version and change time, nothing else), so that the next
-            // sweep leaves it alone for another `requeueAfter`.
-            _ = try await store.replace(job, with: job)
+            // Mark the message published and touch the record (a new version and change time),
+            // so that the next sweep leaves it alone for another `requeueAfter`.
+            var published = job
+            published.messagePublished = true
+            _ = try await store.replace(job, with: published)
         } catch let error as JobStoreError where error.code == .conflict || error.code == .notFound {
             // It moved on meanwhile: the new message will find it as it is.
         }

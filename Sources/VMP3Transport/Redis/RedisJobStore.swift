@@ -16,6 +16,8 @@ import VMP3Core
 ///   before it existed has none;
 /// - `status:STATUS` — a sorted set of the ids of the jobs in that status, scored by the time of
 ///   their last change in microseconds (for the maintenance sweeps);
+/// - `unpublished` — a sorted set of the ids of the queued jobs whose message was never
+///   published (`Job.awaitsMessage`), scored by the time of their last change;
 /// - channel `events:ID` — the job's events.
 ///
 /// Every write is one Lua script, so it is atomic: create checks the idempotency key and the id,
@@ -182,6 +184,17 @@ public struct RedisJobStore: JobStore {
         return Array(found.sorted { $0.updatedAt < $1.updatedAt }.prefix(limit))
     }
 
+    public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        let set = "\(prefix)unpublished"
+        let ids = try await send([
+            "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
+        ]).elements.compactMap(\.text)
+        guard !ids.isEmpty else { return [] }
+        let records = try await send(["MGET"] + ids.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) }).elements
+        return try records.filter { $0 != .null }.map { try decode(Job.self, $0) }.filter(\.awaitsMessage).sorted { $0.updatedAt < $1.updatedAt }
+    }
+
     public func delete(_ id: JobID) async throws {
         _ = try await run(Scripts.delete, keys: [jobKey(id), jobIdempotencyKey(id)], arguments: [.text(prefix), .text(id.rawValue)])
     }
@@ -268,10 +281,11 @@ enum Scripts {
         "{" + JobStatus.allCases.filter { !$0.isFinal }.map { "['\($0.rawValue)']=true" }.joined(separator: ",") + "}"
     }()
 
-    /// A Lua function: what one decoded job adds to its owner's usage, `active, bytes`. The rule
-    /// of `JobUsage(of:)`, written again in Lua; `JobStoreConformance` checks that the totals
-    /// agree with the jobs after every kind of change.
-    static let held = """
+    /// The Lua functions the scripts share: `held(job)`, what one decoded job adds to its owner's
+    /// usage (`active, bytes`: the rule of `JobUsage(of:)`), and `awaitsMessage(job)` (the rule
+    /// of `Job.awaitsMessage`), written again in Lua; `JobStoreConformance` checks that both
+    /// agree with the Swift rules after every kind of change.
+    static let prelude = """
     local function held(job)
       local active = (\(activeStatuses))[job['status']] == true
       local bytes = 0
@@ -282,6 +296,9 @@ enum Scripts {
       end
       return active and 1 or 0, bytes
     end
+    local function awaitsMessage(job)
+      return job['status'] == 'queued' and job['messagePublished'] ~= true
+    end
     local function addUsage(key, active, bytes)
       if active ~= 0 then redis.call('HINCRBY', key, 'active', string.format('%d', active)) end
       if bytes ~= 0 then redis.call('HINCRBY', key, 'bytes', string.format('%d', bytes)) end
@@ -291,7 +308,7 @@ enum Scripts {
     /// KEYS: the owner's usage, the owner's index. ARGV: prefix. Returns `{active, bytes}`; where
     /// there is no total yet (a store written before totals were kept) counts it from the
     /// owner's jobs and keeps it, in the same atomic step.
-    static let usage = held + "\n" + """
+    static let usage = prelude + "\n" + """
     if redis.call('EXISTS', KEYS[1]) == 0 then
       local active, bytes = 0, 0
       for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -315,7 +332,7 @@ enum Scripts {
     /// The active set gains a job here and loses it when it ends (replace) or goes (delete). At
     /// the limit, members that are gone or ended are pruned before the set is counted again, so
     /// that a set written before this index existed, or left behind, corrects itself.
-    static let create = held + "\n" + """
+    static let create = prelude + "\n" + """
     if KEYS[3] ~= '' then
       local existing = redis.call('GET', KEYS[3])
       if existing then
@@ -342,6 +359,7 @@ enum Scripts {
       redis.call('HSETNX', KEYS[6], 'active', '0')
       addUsage(KEYS[6], active, bytes)
     end
+    if awaitsMessage(cjson.decode(ARGV[1])) then redis.call('ZADD', ARGV[7] .. 'unpublished', ARGV[9], ARGV[3]) end
     redis.call('SET', KEYS[1], ARGV[1])
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
     redis.call('SADD', KEYS[5], ARGV[3])
@@ -365,7 +383,7 @@ enum Scripts {
 
     /// KEYS: job. ARGV: expected version, new job JSON, event JSON ('' for none), channel,
     /// prefix, update time.
-    static let replace = held + "\n" + """
+    static let replace = prelude + "\n" + """
     local current = redis.call('GET', KEYS[1])
     if not current then return {'missing'} end
     local old = cjson.decode(current)
@@ -381,6 +399,11 @@ enum Scripts {
       local newActive, newBytes = held(new)
       addUsage(usage, newActive - oldActive, newBytes - oldBytes)
     end
+    if awaitsMessage(new) then
+      redis.call('ZADD', ARGV[5] .. 'unpublished', ARGV[6], new['id'])
+    else
+      redis.call('ZREM', ARGV[5] .. 'unpublished', new['id'])
+    end
     redis.call('ZREM', ARGV[5] .. 'status:' .. old['status'], old['id'])
     redis.call('ZADD', ARGV[5] .. 'status:' .. new['status'], ARGV[6], new['id'])
     if not (\(activeStatuses))[new['status']] then redis.call('SREM', ARGV[5] .. 'active:' .. new['owner'], new['id']) end
@@ -389,7 +412,7 @@ enum Scripts {
     """
 
     /// KEYS: job, job's idempotency-key name. ARGV: prefix, id.
-    static let delete = held + "\n" + """
+    static let delete = prelude + "\n" + """
     local current = redis.call('GET', KEYS[1])
     if current then
       local job = cjson.decode(current)
@@ -400,6 +423,7 @@ enum Scripts {
       end
       redis.call('ZREM', ARGV[1] .. 'owner:' .. job['owner'], ARGV[2])
       redis.call('ZREM', ARGV[1] .. 'status:' .. job['status'], ARGV[2])
+      redis.call('ZREM', ARGV[1] .. 'unpublished', ARGV[2])
       redis.call('SREM', ARGV[1] .. 'active:' .. job['owner'], ARGV[2])
     end
     local idem = redis.call('GET', KEYS[2])

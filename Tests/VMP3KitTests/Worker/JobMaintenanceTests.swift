@@ -47,6 +47,26 @@ import VMP3Kit
         try await services.stop()
     }
 
+    @Test("a job waiting in a backlog long past requeueAfter has its message in the queue and is not published again, however often the sweep runs; where the queue forgets messages on restart (republishWaitingJobs), it is")
+    func waitingJobIsLeftAlone() async throws {
+        let harness = try WorkerHarness()
+        let waiting = try await harness.submit(.h264AACMP4)
+        #expect(try await harness.store.get(waiting.id)?.messagePublished == true)
+        #expect(await harness.jobs.readyCount == 1)
+        let sweeps = Self.maintenance(harness)
+        for minutes in [2.0, 30, 600] {
+            #expect(try await sweeps.sweep(now: Date().addingTimeInterval(minutes * 60)).republished.isEmpty)
+        }
+        #expect(await harness.jobs.readyCount == 1)
+
+        let forgetful = JobMaintenance(
+            storage: harness.storage, store: harness.store, queue: harness.jobs,
+            configuration: .init(retention: nil, requeueAfter: .seconds(60), republishWaitingJobs: true)
+        )
+        #expect(try await forgetful.sweep(now: Date().addingTimeInterval(61)).republished == [waiting.id])
+        #expect(await harness.jobs.readyCount == 2)
+    }
+
     @Test("a running job whose lease is live is not published again; one whose worker is gone is")
     func runningJobs() async throws {
         let harness = try WorkerHarness()
@@ -91,6 +111,17 @@ import VMP3Kit
         #expect(configuration.interval == .milliseconds(500))
         #expect(try JobMaintenance.Configuration(settings: Settings(["VMP3_RETENTION_DAYS": "0"])).retention == nil)
         #expect(try JobMaintenance.Configuration(settings: Settings([:])).retention == .seconds(7 * 86_400))
+        // Waiting jobs are published again only where a restart loses their messages but keeps them.
+        let pairs: [(queue: String?, store: String?, republish: Bool)] = [
+            (nil, nil, false), (nil, "sqlite:///tmp/x.sqlite", true), ("memory:", "redis://127.0.0.1:6379/0", true),
+            ("sqlite:///tmp/x.sqlite", "sqlite:///tmp/x.sqlite", false), ("amqp://u:p@127.0.0.1:5672/", "redis://127.0.0.1:6379/0", false),
+        ]
+        for pair in pairs {
+            var environment: [String: String] = [:]
+            environment["VMP3_QUEUE"] = pair.queue
+            environment["VMP3_STORE"] = pair.store
+            #expect(try JobMaintenance.Configuration(settings: Settings(environment)).republishWaitingJobs == pair.republish, "\(pair)")
+        }
         for bad in ["-1", "nan", "1e300", "seven"] {
             #expect(throws: ConfigurationError.self) { try JobMaintenance.Configuration(settings: Settings(["VMP3_RETENTION_DAYS": bad])) }
         }
