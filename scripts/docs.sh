@@ -4,6 +4,9 @@
 #   scripts/docs.sh [OUTPUT_DIR]   (default .build/docs; one .doccarchive a module)
 # One invocation of the plugin for all of them: it loads the package and builds the symbol graphs
 # once, and converts the modules side by side (nine invocations took twice as long).
+# VMP3_DOCS_BUILD_OPTIONS: SwiftPM options of the build whose modules to document (the test
+# command passes its own, `--sanitize=address --scratch-path .build-asan`, so that the symbol
+# graphs come from the build it has just made instead of a second one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-.build/docs}
@@ -11,7 +14,8 @@ mkdir -p "$out"
 modules=(VMP3Core VMP3MediaConverter VMP3Kit VMP3Auth VMP3Transport VMP3HTTP VMP3AuthHTTP VMP3SQLite VMP3Conformance)
 targets=()
 for module in "${modules[@]}"; do targets+=(--target "$module"); done
-swift package --disable-sandbox --allow-writing-to-directory "$out" generate-documentation \
+read -r -a build_options <<< "${VMP3_DOCS_BUILD_OPTIONS:-}"
+swift package "${build_options[@]}" --disable-sandbox --allow-writing-to-directory "$out" generate-documentation \
   "${targets[@]}" --warnings-as-errors --output-path "$out" >"$out/docc.log" 2>&1 || {
     grep -E 'warning|error' "$out/docc.log" | head -40
     echo "docs: DocC failed (log: $out/docc.log)" >&2

@@ -3,21 +3,22 @@
 # the ffmpeg CLI that makes the test media, the RabbitMQ and Redis client libraries), starts the
 # servers the networked backends are tested against on 127.0.0.1 (scripts/services.sh: Redis,
 # RabbitMQ, an S3 server, an SMTP receiver) and stops them at the end, and runs the Swift test
-# suite twice:
-#   1. a normal debug build;
-#   2. built with AddressSanitizer, so that LeakSanitizer checks that every path the tests
-#      provoke — bad input, cancellation, SIGINT — frees its C resources, and that no C interop
-#      reads or writes out of bounds. Any report fails the run.
-# Each of the two runs the suite in two parts, one after the other, never side by side (see
-# `heavy` below): first every suite that waits on a deadline (HTTP requests, heartbeats,
-# timeouts, brokers' replies), eight tests at a time; then the suites that convert, fuzz or start
-# whole deployments of processes, two at a time.
-# Between the two, the container test runs (Tests/Containers/run.sh: VMP3's image from the debug
-# build, the compose deployment on loopback with podman, a job through it, two converters, the
-# Kubernetes manifests validated), the DocC catalogues of the public modules are built
-# (scripts/docs.sh; a broken symbol link fails the run) and the conversion fuzzer runs for
-# VMP3_CI_FUZZ_SECONDS (default 120, built unoptimised; scripts/fuzz.sh): a crash, leak, hang or
-# OOM it finds fails the run (all three skipped when the arguments filter the tests).
+# suite once, built with AddressSanitizer (in .build-asan): LeakSanitizer checks that every path
+# the tests provoke (bad input, cancellation, SIGINT, a killed process) frees its C resources,
+# and AddressSanitizer that no C interop reads or writes out of bounds. Any report fails the run.
+# One build, one run: a second, unsanitized build and run of the same tests checked nothing the
+# sanitized one does not, and cost 21 of a run's 53 minutes on 2 cores.
+# The suite runs in two parts, one after the other, never side by side (see `heavy` below):
+# first every suite that waits on a deadline (HTTP requests, heartbeats, timeouts, brokers'
+# replies), eight tests at a time; then the suites that convert, fuzz or start whole deployments
+# of processes, two at a time.
+# Then the container test runs (Tests/Containers/run.sh: VMP3's image from the sanitized build's
+# executables, the compose deployment on loopback with podman, a job through it, two converters,
+# the Kubernetes manifests validated), beside it the DocC catalogues of the public modules are
+# built from the same build (scripts/docs.sh; a broken symbol link fails the run) and the
+# conversion fuzzer runs for VMP3_CI_FUZZ_SECONDS (default 120, built unoptimised;
+# scripts/fuzz.sh): a crash, leak, hang or OOM it finds fails the run (all three skipped when the
+# arguments filter the tests).
 #
 # Every test process runs a watchdog (Tests/VMP3TestSupport/CooperativePoolWatchdog.swift): a
 # run in which Swift's cooperative pool was held up for over a second fails, with the stacks of
@@ -71,11 +72,21 @@ trap 'scripts/services.sh stop' EXIT
 eval "$(scripts/services.sh env)"
 say "Services: started on 127.0.0.1"
 
+# The build every stage uses: the tests', the container image's executables and DocC's symbol
+# graphs. Its own scratch folder, so that a developer's unsanitized .build is left alone.
+build_options=(--sanitize=address --scratch-path .build-asan)
+# A small quarantine: ASan otherwise holds 256 MB of freed memory back, which the checks that
+# memory stays flat while streaming large objects would count against the code under test.
+# The processes the tests start (the services, `vmp3 serve`, the conversion child) are built
+# the same way and inherit these.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0"
+
 # The suite is Swift Testing only; --disable-xctest drops XCTest's empty "Executed 0 tests" run.
-say "Tests (debug build)"
-swift build --build-tests
-say "Tests (debug build): built"
-run_suite "debug build"
+say "Tests: building with AddressSanitizer and LeakSanitizer"
+swift build --build-tests "${build_options[@]}"
+say "Tests: built"
+run_suite "AddressSanitizer" "${build_options[@]}"
 
 # A filtered run (arguments given) is a developer's quick check: no containers, documentation or
 # fuzzing then.
@@ -84,10 +95,10 @@ if [ $# -eq 0 ]; then
   # runs beside the documentation build and the fuzzer (one core), its output kept until then.
   say "Containers (the image, compose on loopback, the Kubernetes manifests), in the background"
   mkdir -p .build-containers
-  VMP3_CONTAINER_BINARIES=$(swift build --show-bin-path) Tests/Containers/run.sh > .build-containers/run.log 2>&1 &
+  VMP3_CONTAINER_BINARIES=$(swift build "${build_options[@]}" --show-bin-path) Tests/Containers/run.sh > .build-containers/run.log 2>&1 &
   containers=$!
   say "Documentation (DocC, warnings are errors)"
-  scripts/docs.sh
+  VMP3_DOCS_BUILD_OPTIONS="${build_options[*]}" scripts/docs.sh
   say "Fuzzing"
   # Unoptimised: it builds in 2.6 minutes instead of 5.5 and fuzzes for two minutes; long runs
   # are a developer's (scripts/fuzz.sh's default is release).
@@ -98,24 +109,4 @@ if [ $# -eq 0 ]; then
   cat .build-containers/run.log >&2
   [ "$containers_status" -eq 0 ] || { say "Containers: the container test failed (exit $containers_status)"; exit 1; }
 fi
-
-say "Tests under AddressSanitizer and LeakSanitizer"
-swift build --build-tests --sanitize=address --scratch-path .build-asan
-say "Tests under AddressSanitizer: built"
-# The suites that kill and restart whole processes and brokers test how processes behave, which
-# the debug stage has shown, and so do the browser tests (a browser driving the page shows nothing
-# about the server's C resources): run here, they only lengthen this stage and starve the
-# timing-bounded tests beside them. (A filtered run picks its own tests.)
-skip=()
-if [ $# -eq 0 ]; then
-  skip=(--skip 'ServeRestartTests|WebPageEndToEndTests|brokersRestartDuringBatch|poisonJobGivesUp|lostMessageRepublished')
-fi
-# A small quarantine: ASan otherwise holds 256 MB of freed memory back, which the checks that
-# memory stays flat while streaming large objects would count against the code under test.
-# AddressSanitizer runs the same code two to three times slower, so the watchdog's allowance for a
-# hold-up of the cooperative pool grows with it: 3 s here, 1 s in the debug stage.
-export VMP3_WATCHDOG_LATENESS_MS=${VMP3_WATCHDOG_LATENESS_MS:-3000}
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16
-export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0"
-run_suite "AddressSanitizer" --sanitize=address --scratch-path .build-asan "${skip[@]}"
 say "All stages passed"
