@@ -217,7 +217,7 @@ extension Setting {
     )
     public static let requeueAfterSeconds = Setting(
         "VMP3_REQUEUE_AFTER_SECONDS", default: "600", form: .number(1...86_400), programs: jobLimits,
-        meaning: "A job left queued (or running without a lease renewal) this long has its message published again."
+        meaning: "A job queued this long whose message was never published (its creator stopped in between), or running this long without a lease renewal, has its message published; one waiting in the queue is left alone."
     )
     public static let maintenanceInterval = Setting(
         "VMP3_MAINTENANCE_INTERVAL_SECONDS", default: "60", form: .number(0.1...86_400), programs: jobLimits,
