@@ -16,11 +16,23 @@ baseline measured in the same run:
    many addresses behind the trusted proxy (each new address accepted, the auth service's CPU
    bounded by its hashing pool), with a real user's login latency during it beside before it
    (held: at most 3× or 1 s, since logins go before registrations).
+6. Stalled webhook receivers: three receivers that answer `200` with a body they never send,
+   STALLED jobs' webhooks to them, then a job whose webhook goes to a healthy receiver: the time
+   from that job's success to its webhook's arrival, beside the same before the stall (held: at
+   most 5 s more).
+7. Parallel uploads against a quota: twelve slow uploads of 400 kB at once against a second
+   gateway with a 1 MB quota (and its in-flight cap raised to twelve): what was accepted fits
+   in the quota, the rest is 413 (the baseline is what the quota allows, 2).
+8. A lock-out attempt: wrong passwords for a victim's account from another client, past the
+   login limit; the victim's own login, right password, from its client (held: 200).
+9. Slow bodies on login: SLOWLORIS connections dribbling a login's body: closed by the short
+   body deadline (5 s here), a real client's login served meanwhile.
 
 Exits 1 if anything did not hold. Bounded in time: each wait has a deadline.
 """
 import argparse
 import concurrent.futures
+import http.server
 import json
 import os
 import re
@@ -33,6 +45,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -83,8 +96,9 @@ def sign_in(base, email, address):
     return json.loads(body)["access_token"]
 
 
-def upload(base, token, clip):
-    status, body = call("POST", f"{base}/v1/jobs", clip, {"Authorization": f"Bearer {token}", "Content-Type": "video/mp4"})
+def upload(base, token, clip, webhook=None):
+    query = "?" + urllib.parse.urlencode({"webhook_url": webhook}) if webhook else ""
+    status, body = call("POST", f"{base}/v1/jobs{query}", clip, {"Authorization": f"Bearer {token}", "Content-Type": "video/mp4"})
     return status, (json.loads(body).get("id") if status == 202 else body[:200])
 
 
@@ -136,6 +150,92 @@ def open_stream(host, port, path, token):
     return sock, int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
 
 
+def slow_upload(base, token, body, pieces=8, pause=0.25):
+    """POSTs `body` in pieces with pauses, so that uploads started together overlap; the status."""
+    host, port = re.match(r"http://([0-9.]+):(\d+)", base).groups()
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall((f"POST /v1/jobs HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                      f"Content-Type: video/mp4\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode())
+        step = len(body) // pieces + 1
+        try:
+            for offset in range(0, len(body), step):
+                sock.sendall(body[offset:offset + step])
+                time.sleep(pause)
+        except OSError:
+            pass  # answered and closed before the body was all sent: the answer says why
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+class WebhookReceiver:
+    """Answers 200 to every POST and notes when each job's webhook arrived."""
+
+    def __init__(self):
+        arrivals = self.arrivals = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    arrivals[json.loads(body)["job"]["id"]] = time.time()
+                except (ValueError, KeyError):
+                    pass
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def arrival(self, job):
+        return self.arrivals.get(job)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class StalledReceiver:
+    """Reads each request's head, answers `200` with a 10-byte body it never sends, and holds on."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.connections = 0
+        self.held = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(connection)
+            threading.Thread(target=self.stall, args=(connection,), daemon=True).start()
+
+    def stall(self, connection):
+        try:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="release", choices=["release", "debug"])
@@ -143,6 +243,7 @@ def main():
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--slowloris", type=int, default=200)
     parser.add_argument("--flood", type=int, default=200)
+    parser.add_argument("--stalled", type=int, default=20)
     args = parser.parse_args()
     build = ROOT / ".build" / args.build
     for name in ("vmp3-auth", "vmp3-gateway", "vmp3-converter", "vmp3-notifier"):
@@ -160,6 +261,9 @@ def main():
             # The upload rate is not what parts 1 and 2 measure; every other limit is the default.
             "VMP3_UPLOADS_PER_MINUTE": "100000",
             "VMP3_HTTP_HEADER_TIMEOUT_SECONDS": "5",
+            "VMP3_HTTP_SMALL_BODY_TIMEOUT_SECONDS": "5",
+            # Part 6's webhook receivers listen on loopback.
+            "VMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         })
 
         auth, auth_url = start_service(build / "vmp3-auth", env)
@@ -216,6 +320,94 @@ def main():
                f"{args.jobs} jobs through the services",
                f"{len(owners)} accepted ({len(refused)} refused: {refused[:2]}), {len(succeeded)} succeeded in {wall:.0f} s "
                f"({len(succeeded) / wall:.1f} jobs/s), {len(set(owners))} distinct ids, their MP3s all in S3")
+
+        # 6. Stalled webhook receivers, and a healthy one.
+        healthy = WebhookReceiver()
+        stalled = [StalledReceiver() for _ in range(3)]
+
+        def webhook_delay(token):
+            """Seconds from a job's success to its webhook's arrival at the healthy receiver."""
+            status, job = upload(base, token, clip, healthy.url)
+            if status != 202:
+                return None
+            deadline = time.time() + 300
+            succeeded_at = None
+            while time.time() < deadline:
+                if succeeded_at is None and job_status(base, token, job) == "succeeded":
+                    succeeded_at = time.time()
+                arrived = healthy.arrival(job)
+                if arrived is not None and succeeded_at is not None:
+                    return max(0.0, arrived - succeeded_at)
+                time.sleep(0.05)
+            return None
+        quiet = webhook_delay(tokens[0])
+        stalled_jobs = [upload(base, tokens[1 + i % 9], clip, stalled[i % 3].url) for i in range(args.stalled)]
+        wait_all(base, {job: tokens[1 + i % 9] for i, (status, job) in enumerate(stalled_jobs) if status == 202}, time.time() + 300)
+        time.sleep(1)
+        during_stall = webhook_delay(tokens[0])
+        report(quiet is not None and during_stall is not None and during_stall <= quiet + 5.0,
+               f"{args.stalled} webhooks to 3 stalled receivers",
+               f"{sum(r.connections for r in stalled)} connections to them; a healthy receiver's webhook "
+               f"{quiet if quiet is not None else float('nan'):.2f} s after its job before, "
+               f"{during_stall if during_stall is not None else float('nan'):.2f} s during")
+        healthy.close()
+        for receiver in stalled:
+            receiver.close()
+
+        # 7. Parallel uploads against a quota, on a gateway of their own with a 1 MB quota.
+        # The in-flight cap raised past the twelve, so that the quota is what refuses them.
+        quota_env = dict(env, VMP3_STORAGE_QUOTA_MB="1", VMP3_MAX_UPLOADS_IN_FLIGHT="12")
+        quota_gateway, quota_base = start_service(build / "vmp3-gateway", quota_env)
+        processes.append(quota_gateway)
+        quota_token = sign_in(quota_base, "quota@example.com", "198.18.201.1")
+        body = os.urandom(400_000)
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            quota_results = list(pool.map(lambda _: slow_upload(quota_base, quota_token, body), range(12)))
+        accepted_bytes = quota_results.count(202) * len(body)
+        report(accepted_bytes <= 1_048_576 and quota_results.count(413) == 12 - quota_results.count(202),
+               "12 parallel slow uploads of 400 kB against a 1 MB quota",
+               f"{quota_results.count(202)} accepted ({accepted_bytes / 1e6:.1f} MB), {quota_results.count(413)} refused with 413, "
+               f"others: {[s for s in quota_results if s not in (202, 413)]}")
+
+        # 8. A lock-out attempt on a victim's account.
+        sign_in(base, "lockout@example.com", "198.18.202.1")
+        wrong = [call("POST", f"{base}/v1/auth/login", json.dumps({"email": "lockout@example.com", "password": f"guess {i}"}).encode(),
+                      {"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.99"})[0] for i in range(30)]
+        owner_status, _ = call("POST", f"{base}/v1/auth/login", credentials("lockout@example.com"),
+                               {"Content-Type": "application/json", "X-Forwarded-For": "198.18.202.1"})
+        report(owner_status == 200 and wrong.count(429) > 0,
+               "a lock-out attempt: 30 wrong passwords for one account from another client",
+               f"the attacker got {wrong.count(401)} × 401 then {wrong.count(429)} × 429; the owner's login: {owner_status}")
+
+        # 9. Slow login bodies, a real client's login served meanwhile.
+        slow_logins = []
+        for _ in range(args.slowloris):
+            sock = socket.create_connection((host, port), timeout=10)
+            sock.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            slow_logins.append(sock)
+        started_dribbling = time.time()
+        login_during = []
+        closed_logins = 0
+        while time.time() < started_dribbling + 30 and closed_logins < len(slow_logins):
+            closed_logins = 0
+            for sock in slow_logins:
+                try:
+                    sock.send(b" ")
+                except OSError:
+                    closed_logins += 1
+            if len(login_during) < 3:
+                t0 = time.perf_counter()
+                status, _ = call("POST", f"{base}/v1/auth/login", credentials("lockout@example.com"),
+                                 {"Content-Type": "application/json", "X-Forwarded-For": "198.18.202.1"}, timeout=30)
+                login_during.append((time.perf_counter() - t0, status))
+            time.sleep(1)
+        closing = time.time() - started_dribbling
+        for sock in slow_logins:
+            sock.close()
+        report(closed_logins == len(slow_logins) and all(status == 200 for _, status in login_during),
+               f"{args.slowloris} slow login bodies",
+               f"{closed_logins} closed within {closing:.0f} s (body deadline 5 s); a real login meanwhile: "
+               f"{', '.join(f'{seconds * 1000:.0f} ms ({status})' for seconds, status in login_during)}")
 
         # 3. STREAMS open event streams on jobs that stay queued (the converter stopped).
         converter.terminate()

@@ -136,6 +136,7 @@ rabbitmq_port=$(free_port) redis_port=$(free_port) s3_port=$(free_port) gateway_
 cat >> "$work/compose.env" <<EOF
 VMP3_IMAGE=$image
 VMP3_CONCURRENCY=1
+VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR=3
 VMP3_TEST_RABBITMQ_PORT=$rabbitmq_port
 VMP3_TEST_RABBITMQ_DIST_PORT=$(free_port)
 VMP3_TEST_EPMD_PORT=$(free_port)
@@ -230,6 +231,22 @@ check_mp3() {
 }
 check_mp3 "$work/mp3/$(head -n 1 "$work/jobs-1.txt").mp3"
 say "one job: register, upload, succeeded, downloaded a valid 6 s MP3"
+
+# --- The auth service counts clients, not the gateway -------------------------------------------
+# Registrations from two client addresses (loopback has them all): the gateway passes each
+# client's address on, and compose's auth trusts the gateway, so the second client still
+# registers after the first used up its three an hour (VMP3_REGISTRATIONS_PER_CLIENT_PER_HOUR=3
+# above). Were the gateway's own address what auth counted, the second would be refused too.
+register_from() {  # register_from ADDRESS NAME: prints the status
+  curl -s -o /dev/null -w '%{http_code}' --interface "$1" -H 'Content-Type: application/json' \
+    --data "{\"email\": \"$2@example.com\", \"password\": \"a long passphrase\"}" "$gateway/v1/auth/register"
+}
+statuses=""
+for n in 1 2 3 4; do statuses="$statuses $(register_from 127.0.0.2 "client-two-$n")"; done
+[ "$statuses" = " 201 201 201 429" ] || fail "four registrations from one client answered$statuses, not 201 201 201 429"
+other=$(register_from 127.0.0.3 client-three)
+[ "$other" = 201 ] || fail "a second client's registration answered $other after the first client's limit: auth counts the gateway, not its clients"
+say "auth behind the gateway: the registration limit counts each client (3 × 201 then 429 for one, 201 for another)"
 
 # --- Two converters ----------------------------------------------------------------------------
 up --scale converter=2 converter

@@ -188,6 +188,77 @@ import VMP3TestSupport
         try await stalling.stop()
     }
 
+    @Test("a receiver whose deliveries keep being given up is backed off: one attempt a delivery, not all of them; once it answers, its deliveries go through and get every attempt again")
+    func failingReceiverBackedOff() async throws {
+        // Three deliveries of two attempts each fail (503) and back the receiver off; the fourth
+        // gets one attempt (503 again); the receiver then answers 200.
+        let receiver = try await HTTPTestReceiver.start(script: Array(repeating: .status(503), count: 7), fallback: .status(200))
+        let client = WebhookNotifier.makeHTTPClient()
+        let ledger = InMemoryNotificationLedger()
+        let notifier = Self.notifier(client, ledger: ledger, maxAttempts: 2)
+        var events: [JobEvent] = []
+        for _ in 1...4 {
+            let event = Self.finishedEvent()
+            events.append(event)
+            await #expect(throws: NotificationError.self) { try await notifier.deliver(event, to: .webhook(receiver.url)) }
+        }
+        #expect(receiver.requests.count == 3 * 2 + 1, "the backed-off delivery had \(receiver.requests.count - 6) attempts")
+        let backedOff = await ledger.records(for: events[3].job.id)
+        #expect(backedOff.first?.attempts == 1 && backedOff.first?.errorCode == "unavailable")
+        #expect(backedOff.first?.message?.contains("keeps failing") == true, "\(backedOff)")
+
+        // Still backed off, but it answers now: delivered with its one attempt, which ends the backoff.
+        let recovered = Self.finishedEvent()
+        try await notifier.deliver(recovered, to: .webhook(receiver.url))
+        #expect(receiver.requests.count == 8)
+        #expect(await ledger.records(for: recovered.job.id).first?.outcome == .delivered)
+        try await client.shutdown()
+        try await receiver.stop()
+
+        // Each receiver on its own: another one that fails gets every attempt at once.
+        let other = try await HTTPTestReceiver.start(fallback: .status(503))
+        let otherClient = WebhookNotifier.makeHTTPClient()
+        await #expect(throws: NotificationError.self) {
+            try await Self.notifier(otherClient, ledger: ledger, maxAttempts: 2).deliver(Self.finishedEvent(), to: .webhook(other.url))
+        }
+        #expect(other.requests.count == 2)
+        try await otherClient.shutdown()
+        try await other.stop()
+    }
+
+    @Test("the backoff's arithmetic: backed off after the set number of failures in a row, doubling to its maximum; a success forgets the receiver; at most the set number of receivers remembered")
+    func backoffPolicy() async {
+        let backoff = ReceiverBackoff(policy: .init(failuresBeforeBackoff: 2, initialBackoff: .seconds(10), maximumBackoff: .seconds(35), receivers: 2))
+        await backoff.recordFailure("a:80")
+        #expect(await backoff.backedOff("a:80") == nil)
+        var start = ContinuousClock.now
+        await backoff.recordFailure("a:80")
+        var until = await backoff.backedOff("a:80")
+        #expect(until.map { $0 - start >= .seconds(9) && $0 - start <= .seconds(11) } == true, "first: \(String(describing: until.map { $0 - start }))")
+        start = .now
+        await backoff.recordFailure("a:80")
+        until = await backoff.backedOff("a:80")
+        #expect(until.map { $0 - start >= .seconds(19) && $0 - start <= .seconds(21) } == true, "doubled")
+        start = .now
+        for _ in 0..<40 { await backoff.recordFailure("a:80") }
+        until = await backoff.backedOff("a:80")
+        #expect(until.map { $0 - start <= .seconds(36) } == true, "capped")
+        await backoff.recordSuccess("a:80")
+        #expect(await backoff.backedOff("a:80") == nil)
+        await backoff.recordFailure("a:80")
+        #expect(await backoff.backedOff("a:80") == nil, "a success starts the count again")
+
+        // Two remembered at most: a third failing receiver forgets the least recently failed.
+        await backoff.recordFailure("a:80")
+        await backoff.recordFailure("b:80")
+        await backoff.recordFailure("b:80")
+        await backoff.recordFailure("c:80")
+        await backoff.recordFailure("c:80")
+        #expect(await backoff.backedOff("a:80") == nil)
+        #expect(await backoff.backedOff("b:80") != nil)
+        #expect(await backoff.backedOff("c:80") != nil)
+    }
+
     @Test("4xx answers and redirects are not retried", arguments: [400, 410, 302])
     func rejected(status: Int) async throws {
         let receiver = try await HTTPTestReceiver.start(fallback: .status(status))

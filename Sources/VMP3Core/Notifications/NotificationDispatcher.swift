@@ -107,8 +107,9 @@ public struct NotificationDispatcher: Service {
         if let receiver { await receivers.leave(receiver) }
     }
 
-    /// A webhook's receiver: its host, lowercased, and port.
-    static func receiverKey(_ url: URL) -> String {
+    /// A webhook's receiver: its host, lowercased, and port. What the per-receiver share and
+    /// ``ReceiverBackoff`` count by.
+    public static func receiverKey(_ url: URL) -> String {
         let scheme = url.scheme?.lowercased()
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         return "\(url.host?.lowercased() ?? ""):\(port)"

@@ -16,6 +16,9 @@ public struct WebhookConfiguration: Sendable {
     public var userAgent: String
     /// Which addresses webhooks may reach (by default, none that are internal).
     public var egress: WebhookEgressPolicy
+    /// When a receiver that keeps failing gets one attempt a delivery instead of ``maxAttempts``
+    /// (`ReceiverBackoff`).
+    public var receiverBackoff: ReceiverBackoff.Policy
 
     public init(
         secret: SymmetricKey,
@@ -24,7 +27,8 @@ public struct WebhookConfiguration: Sendable {
         initialBackoff: Duration = .milliseconds(500),
         maxBackoff: Duration = .seconds(30),
         userAgent: String = "vmp3-notifier",
-        egress: WebhookEgressPolicy = WebhookEgressPolicy()
+        egress: WebhookEgressPolicy = WebhookEgressPolicy(),
+        receiverBackoff: ReceiverBackoff.Policy = ReceiverBackoff.Policy()
     ) {
         self.secret = secret
         self.timeout = timeout
@@ -33,6 +37,7 @@ public struct WebhookConfiguration: Sendable {
         self.maxBackoff = maxBackoff
         self.userAgent = userAgent
         self.egress = egress
+        self.receiverBackoff = receiverBackoff
     }
 
     /// The secret from `Setting.webhookSecret` (at least 16 bytes), the internal networks

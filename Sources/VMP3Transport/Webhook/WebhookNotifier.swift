@@ -14,6 +14,9 @@ import VMP3Core
 ///   answers are retried with exponential backoff up to ``WebhookConfiguration/maxAttempts``;
 ///   any other answer outside 2xx (4xx, and 3xx: redirects are not followed, a POST must not
 ///   turn into a GET elsewhere) gives up at once.
+/// - A receiver (host and port) whose deliveries keep being given up that way is backed off
+///   (``WebhookConfiguration/receiverBackoff``, `ReceiverBackoff`): while it is, a delivery makes
+///   one attempt, and one that succeeds ends the backoff.
 /// - Every attempt carries the same `VMP3-Delivery` id, and is signed anew with its own time.
 /// - The outcome, delivered or given up, goes to the `NotificationLedger` if there is one.
 public struct WebhookNotifier: Notifier {
@@ -23,6 +26,8 @@ public struct WebhookNotifier: Notifier {
     private let logger: Logger
     private let secrets: WebhookSigningSecrets
     private let generations: (any JobStore)?
+    /// Shared by the copies of this notifier: the receivers that keep failing.
+    private let backoff: ReceiverBackoff
 
     /// - Parameters:
     ///   - configuration: the master secret, retries and the egress policy.
@@ -41,6 +46,7 @@ public struct WebhookNotifier: Notifier {
         self.logger = logger
         secrets = WebhookSigningSecrets(master: configuration.secret)
         self.generations = generations
+        backoff = ReceiverBackoff(policy: configuration.receiverBackoff)
     }
 
     /// An HTTP client for webhooks: redirects are answers, not instructions.
@@ -89,8 +95,38 @@ public struct WebhookNotifier: Notifier {
             throw NotificationError(code: .invalidDestination, message: "not an http(s) URL: \(url.redactingPassword)")
         }
         let body = try JobDocument.makeEncoder().encode(WebhookEvent(event))
+        let receiver = NotificationDispatcher.receiverKey(url)
+        let backedOff = await backoff.backedOff(receiver) != nil
+        do {
+            let attempts = try await post(body, event, to: url, host: host, attempts: backedOff ? 1 : configuration.maxAttempts, logger: logger)
+            await backoff.recordSuccess(receiver)
+            return attempts
+        } catch let failure as AttemptsFailed {
+            guard failure.receiversFault else { throw failure.error }
+            // The receiver's own failure, every attempt: count it toward (a longer) backoff.
+            await backoff.recordFailure(receiver)
+            guard backedOff, let until = await backoff.backedOff(receiver) else { throw failure.error }
+            let seconds = Int(((until - .now) / .seconds(1)).rounded(.up))
+            throw NotificationError(
+                code: failure.error.code,
+                message: "\(failure.error.message); the receiver keeps failing, so it had one attempt (backed off for \(seconds) s more)",
+                attempts: failure.error.attempts
+            )
+        }
+    }
+
+    /// The attempts ran out: the last one's error, and whether it was the receiver's (no answer
+    /// in time, a 5xx, a refused connection) rather than VMP3's own.
+    private struct AttemptsFailed: Error {
+        var error: NotificationError
+        var receiversFault: Bool
+    }
+
+    /// Sends until a 2xx answer, at most `attempts` times; returns the number of attempts it took.
+    private func post(_ body: Data, _ event: JobEvent, to url: URL, host: String, attempts maxAttempts: Int, logger: Logger) async throws -> Int {
         var lastError = NotificationError(code: .unavailable, message: "not attempted")
-        for attempt in 1...configuration.maxAttempts {
+        var receiversFault = false
+        for attempt in 1...maxAttempts {
             if attempt > 1 {
                 try await Task.sleep(for: configuration.backoff(before: attempt))
             }
@@ -100,6 +136,7 @@ public struct WebhookNotifier: Notifier {
                 generation = try await generations?.webhookSecretGeneration(of: event.job.owner) ?? 0
             } catch {
                 lastError = NotificationError(code: .unavailable, message: "cannot read the owner's webhook secret: \(error)", attempts: attempt)
+                receiversFault = false
                 logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(lastError.message)"])
                 continue
             }
@@ -120,6 +157,7 @@ public struct WebhookNotifier: Notifier {
                 address = try await configuration.egress.address(for: host)
             } catch where error.code == .unavailable {
                 lastError = NotificationError(code: .unavailable, message: error.message, attempts: attempt)
+                receiversFault = false
                 logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(error.message)"])
                 continue
             } catch {
@@ -136,6 +174,7 @@ public struct WebhookNotifier: Notifier {
                     code: timedOut ? .timedOut : .unavailable,
                     message: timedOut ? "no answer within \(configuration.timeout)" : "\(error)", attempts: attempt
                 )
+                receiversFault = true
                 logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(lastError.message)"])
                 continue
             }
@@ -145,12 +184,13 @@ public struct WebhookNotifier: Notifier {
                 return attempt
             case 500..<600:
                 lastError = NotificationError(code: .unavailable, message: "the receiver answered \(status)", attempts: attempt)
+                receiversFault = true
                 logger.warning("webhook attempt failed", metadata: ["attempt": "\(attempt)", "status": "\(status)"])
             default:
                 throw NotificationError(code: .rejected, message: "the receiver answered \(status)", attempts: attempt)
             }
         }
-        throw lastError
+        throw AttemptsFailed(error: lastError, receiversFault: receiversFault)
     }
 
     /// Sends one attempt and returns the answer's status. A host name is pinned to `address` on
