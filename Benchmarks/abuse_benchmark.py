@@ -141,13 +141,18 @@ def redis_clients(env):
 def open_stream(host, port, path, token):
     sock = socket.create_connection((host, port), timeout=30)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
+    return sock, answer_status(sock, b"\r\n\r\n")
+
+
+def answer_status(sock, until):
+    """Reads the answer up to `until` (or the connection's end); its status, 0 if none."""
+    answer = b""
+    while until not in answer:
         chunk = sock.recv(4096)
         if not chunk:
             break
-        head += chunk
-    return sock, int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        answer += chunk
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
 def slow_upload(base, token, body, pieces=8, pause=0.25):
@@ -163,13 +168,7 @@ def slow_upload(base, token, body, pieces=8, pause=0.25):
                 time.sleep(pause)
         except OSError:
             pass  # answered and closed before the body was all sent: the answer says why
-        answer = b""
-        while b"\r\n" not in answer:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+        return answer_status(sock, b"\r\n")
 
 
 class WebhookReceiver:
