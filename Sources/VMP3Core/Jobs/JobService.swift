@@ -124,8 +124,9 @@ public struct JobService: Sendable {
             throw error
         }
         // The message is in the queue: the maintenance sweep must not publish it again, however
-        // long it waits in a backlog. Should this write fail (the store down just now), the sweep
-        // publishes a second message later, which the worker drops as a duplicate.
+        // long it waits in a backlog. Should this write fail (the store down just now), or a
+        // worker take the job first and release it, the sweep publishes a second message later,
+        // which the worker drops as a duplicate.
         do {
             _ = try await timings.time("mark_published") {
                 try await store.update(id) { job in if job.status == .queued { job.messagePublished = true } }

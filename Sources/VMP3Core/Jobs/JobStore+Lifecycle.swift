@@ -147,7 +147,8 @@ extension JobStore {
         }
     }
 
-    /// Gives the job back (status `queued`) so that another worker can run it. With
+    /// Gives the job back (status `queued`, its message no longer marked published: see
+    /// ``Job/messagePublished``) so that another worker can run it. With
     /// `countingAttempt` false (the worker is stopping, through no fault of the job's), the
     /// attempt it started is not counted against the job's limit.
     @discardableResult
@@ -157,6 +158,11 @@ extension JobStore {
             job.status = .queued
             job.lease = nil
             job.progress = nil
+            // Whether its message survives the release (a requeue can fail, a broker can have
+            // dead-lettered a redelivered message) is not known here: unmarked, the maintenance
+            // sweep publishes it again should it wait past `requeueAfter` (a duplicate at worst,
+            // which a worker drops); whoever publishes its next message marks it again.
+            job.messagePublished = nil
             if !countingAttempt { job.attempts = max(0, job.attempts - 1) }
         }
     }

@@ -379,6 +379,8 @@ public struct ConversionWorker: Service {
             do {
                 try await Task.sleep(for: wait)
                 try await queue.publish(JobMessage(jobID: id, attempt: attempt + 1))
+                // Its next message is in the queue (the release above unmarked it).
+                _ = try? await store.update(id) { job in if job.status == .queued { job.messagePublished = true } }
                 await acknowledge(delivery, logger: logger)
             } catch {
                 // Could not schedule the retry (stopping, or the queue is down): hand the message back.

@@ -186,6 +186,8 @@ public struct RedisJobStore: JobStore {
 
     public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
         guard limit > 0 else { return [] }
+        // Once per store: the queued jobs a version before this index left, listed in it.
+        _ = try await run(Scripts.indexUnpublished, keys: [], arguments: [.text(prefix)])
         let set = "\(prefix)unpublished"
         let ids = try await send([
             "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
@@ -322,6 +324,22 @@ enum Scripts {
     end
     local values = redis.call('HMGET', KEYS[1], 'active', 'bytes')
     return {tonumber(values[1]) or 0, tonumber(values[2]) or 0}
+    """
+
+    /// KEYS: none. ARGV: prefix. The first time it runs on a store (the marker
+    /// `unpublished:indexed` is set with it), lists in `unpublished` the queued jobs awaiting
+    /// their message that a version before that index left, with the scores of `status:queued`.
+    static let indexUnpublished = prelude + "\n" + """
+    if redis.call('SET', ARGV[1] .. 'unpublished:indexed', '1', 'NX') then
+      local queued = redis.call('ZRANGE', ARGV[1] .. 'status:queued', 0, -1, 'WITHSCORES')
+      for i = 1, #queued, 2 do
+        local body = redis.call('GET', ARGV[1] .. 'job:' .. queued[i])
+        if body and awaitsMessage(cjson.decode(body)) then
+          redis.call('ZADD', ARGV[1] .. 'unpublished', queued[i + 1], queued[i])
+        end
+      end
+    end
+    return 1
     """
 
     /// KEYS: job, owner index, idempotency key ('' for none), job's idempotency-key name, the
