@@ -65,6 +65,21 @@ import VMP3Kit
         await store.shutdown()
     }
 
+    @Test("a store written before the unpublished index has its queued jobs awaiting a message listed at the first look, once")
+    func unpublishedIndexedOnce() async throws {
+        let store = try Self.store()
+        let waiting = try await store.create(Job(owner: "ann", source: "sources/a"), idempotencyKey: nil).job
+        let marked = try await store.update(try await store.create(Job(owner: "ann", source: "sources/b"), idempotencyKey: nil).job.id) { $0.messagePublished = true }
+        // As an older VMP3 left it: the jobs, no index.
+        _ = try await store.client.send(["DEL", .text("\(store.prefix)unpublished"), .text("\(store.prefix)unpublished:indexed")])
+        let found = try await store.unpublishedJobs(updatedBefore: Date().addingTimeInterval(1), limit: 100).map(\.id)
+        #expect(found == [waiting.id], "listed: \(found), marked: \(marked.id)")
+        // Once: a job taken off the index by hand now stays off (the index is the store's own from here).
+        _ = try await store.client.send(["ZREM", .text("\(store.prefix)unpublished"), .text(waiting.id.rawValue)])
+        #expect(try await store.unpublishedJobs(updatedBefore: Date().addingTimeInterval(1), limit: 100).isEmpty)
+        await store.shutdown()
+    }
+
     @Test("while Redis is down the store fails fast with a transient error; after it restarts, the store reconnects by itself")
     func restart() async throws {
         let redis = try await ScratchRedis.start()
