@@ -135,9 +135,7 @@ public final class SQLiteJobStore: JobStore {
                 sql: "UPDATE job SET updatedMicros = ?, status = ?, version = ?, awaitingMessage = ?, body = ? WHERE id = ?",
                 arguments: [stored.updatedAt.microseconds, stored.status.rawValue, stored.version, stored.awaitsMessage, try Self.encode(stored), stored.id.rawValue]
             )
-            var change = JobUsage(of: stored)
-            change -= JobUsage(of: current)
-            try Self.add(change, to: stored.owner, in: db)
+            try Self.add(JobUsage(of: stored) - JobUsage(of: current), to: stored.owner, in: db)
             if let event = JobEvent.change(from: current, to: stored) {
                 db.afterNextTransaction { _ in watchers.emit(event) }
             }
@@ -148,9 +146,7 @@ public final class SQLiteJobStore: JobStore {
     public func delete(_ id: JobID) async throws {
         try await perform { db in
             if let current = try Self.job(id.rawValue, in: db) {
-                var change = JobUsage()
-                change -= JobUsage(of: current)
-                try Self.add(change, to: current.owner, in: db)
+                try Self.add(JobUsage() - JobUsage(of: current), to: current.owner, in: db)
             }
             try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM job_idempotency WHERE jobID = ?", arguments: [id.rawValue])

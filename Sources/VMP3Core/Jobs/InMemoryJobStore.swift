@@ -81,8 +81,7 @@ public actor InMemoryJobStore: JobStore {
         guard let current = jobs[expected.id] else { throw JobStoreError.notFound(expected.id) }
         let stored = try current.replacement(by: new, expected: expected)
         jobs[stored.id] = stored
-        usages[stored.owner, default: JobUsage()] -= JobUsage(of: current)
-        usages[stored.owner, default: JobUsage()] += JobUsage(of: stored)
+        usages[stored.owner, default: JobUsage()] += JobUsage(of: stored) - JobUsage(of: current)
         if let event = JobEvent.change(from: current, to: stored) { emit(event) }
         return stored
     }

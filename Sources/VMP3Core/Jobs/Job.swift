@@ -41,10 +41,10 @@ public struct Job: Sendable, Hashable, Codable, Identifiable {
     public var lease: JobLease?
     /// `true` once the job's message is in the queue (its publish returned): from then on the
     /// queue holds it until a worker settles it, so a job that waits long in a backlog is not
-    /// published again. A worker's release clears it (whether the message survived is not
-    /// known then), and the next publish sets it again. `nil` between the record and the message, which is the gap a process
+    /// published again. `nil` between the record and the message, which is the gap a process
     /// that dies there leaves: the maintenance sweep publishes those jobs again
-    /// (``JobStore/unpublishedJobs(updatedBefore:limit:)``).
+    /// (``JobStore/unpublishedJobs(updatedBefore:limit:)``). A worker's release clears it
+    /// (whether the message survived is not known then), and the next publish sets it again.
     public var messagePublished: Bool?
     /// Incremented by every change the store accepts; compare-and-set compares it.
     public var version: Int

@@ -128,9 +128,7 @@ public struct JobService: Sendable {
         // worker take the job first and release it, the sweep publishes a second message later,
         // which the worker drops as a duplicate.
         do {
-            _ = try await timings.time("mark_published") {
-                try await store.update(id) { job in if job.status == .queued { job.messagePublished = true } }
-            }
+            _ = try await timings.time("mark_published") { try await store.markMessagePublished(id) }
         } catch {
             logger.warning("could not mark a job's message as published", metadata: ["job_id": "\(id)", "error": "\(error)"])
         }

@@ -147,6 +147,15 @@ extension JobStore {
         }
     }
 
+    /// Marks the job's message as in the queue (``Job/messagePublished``), if the job is still
+    /// queued: called right after its message was published.
+    @discardableResult
+    public func markMessagePublished(_ id: JobID) async throws -> Job {
+        try await update(id) { job in
+            if job.status == .queued { job.messagePublished = true }
+        }
+    }
+
     /// Gives the job back (status `queued`, its message no longer marked published: see
     /// ``Job/messagePublished``) so that another worker can run it. With
     /// `countingAttempt` false (the worker is stopping, through no fault of the job's), the

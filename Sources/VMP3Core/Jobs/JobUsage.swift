@@ -40,4 +40,12 @@ public struct JobUsage: Sendable, Hashable {
         lhs.activeJobs &-= rhs.activeJobs
         lhs.bytesHeld &-= rhs.bytesHeld
     }
+
+    /// The change from `rhs` to `lhs`: what a store adds to an owner's total when a job goes
+    /// from the one to the other.
+    public static func - (lhs: JobUsage, rhs: JobUsage) -> JobUsage {
+        var difference = lhs
+        difference -= rhs
+        return difference
+    }
 }

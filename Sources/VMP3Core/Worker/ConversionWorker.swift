@@ -380,7 +380,7 @@ public struct ConversionWorker: Service {
                 try await Task.sleep(for: wait)
                 try await queue.publish(JobMessage(jobID: id, attempt: attempt + 1))
                 // Its next message is in the queue (the release above unmarked it).
-                _ = try? await store.update(id) { job in if job.status == .queued { job.messagePublished = true } }
+                _ = try? await store.markMessagePublished(id)
                 await acknowledge(delivery, logger: logger)
             } catch {
                 // Could not schedule the retry (stopping, or the queue is down): hand the message back.

@@ -165,36 +165,36 @@ public struct RedisJobStore: JobStore {
         guard limit > 0 else { return [] }
         var found: [Job] = []
         for status in statuses.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let set = "\(prefix)status:\(status.rawValue)"
-            let ids = try await send([
-                "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
-            ]).elements.compactMap(\.text)
-            guard !ids.isEmpty else { continue }
-            let records = try await send(["MGET"] + ids.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) }).elements
-            for (id, record) in zip(ids, records) {
-                if record == .null {
-                    // Deleted without its index entry (by an older version): tidy up.
-                    _ = try? await send(["ZREM", .text(set), .text(id)])
-                    continue
-                }
-                let job = try decode(Job.self, record)
-                if job.status == status { found.append(job) }
-            }
+            found += try await indexedJobs(in: "\(prefix)status:\(status.rawValue)", before: before, limit: limit).filter { $0.status == status }
         }
         return Array(found.sorted { $0.updatedAt < $1.updatedAt }.prefix(limit))
+    }
+
+    /// The jobs of the sorted set `set` (ids scored by their last change) changed before
+    /// `before`, at most `limit`, in the set's order.
+    private func indexedJobs(in set: String, before: Date, limit: Int) async throws -> [Job] {
+        let ids = try await send([
+            "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
+        ]).elements.compactMap(\.text)
+        guard !ids.isEmpty else { return [] }
+        let records = try await send(["MGET"] + ids.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) }).elements
+        var jobs: [Job] = []
+        for (id, record) in zip(ids, records) {
+            if record == .null {
+                // Deleted without its index entry (by an older version): tidy up.
+                _ = try? await send(["ZREM", .text(set), .text(id)])
+                continue
+            }
+            jobs.append(try decode(Job.self, record))
+        }
+        return jobs
     }
 
     public func unpublishedJobs(updatedBefore before: Date, limit: Int) async throws -> [Job] {
         guard limit > 0 else { return [] }
         // Once per store: the queued jobs a version before this index left, listed in it.
         _ = try await run(Scripts.indexUnpublished, keys: [], arguments: [.text(prefix)])
-        let set = "\(prefix)unpublished"
-        let ids = try await send([
-            "ZRANGEBYSCORE", .text(set), "-inf", .text("(" + String(Self.microseconds(before))), "LIMIT", "0", .text(String(limit)),
-        ]).elements.compactMap(\.text)
-        guard !ids.isEmpty else { return [] }
-        let records = try await send(["MGET"] + ids.compactMap(JobID.init(rawValue:)).map { .text(jobKey($0)) }).elements
-        return try records.filter { $0 != .null }.map { try decode(Job.self, $0) }.filter(\.awaitsMessage).sorted { $0.updatedAt < $1.updatedAt }
+        return try await indexedJobs(in: "\(prefix)unpublished", before: before, limit: limit).filter(\.awaitsMessage)
     }
 
     public func delete(_ id: JobID) async throws {
@@ -372,12 +372,13 @@ enum Scripts {
     end
     -- An owner with no jobs starts a total here; one with jobs but no total (written before
     -- totals were kept) gets it counted at its first read (the usage script).
+    local job = cjson.decode(ARGV[1])
     if redis.call('EXISTS', KEYS[6]) == 1 or redis.call('ZCARD', KEYS[2]) == 0 then
-      local active, bytes = held(cjson.decode(ARGV[1]))
+      local active, bytes = held(job)
       redis.call('HSETNX', KEYS[6], 'active', '0')
       addUsage(KEYS[6], active, bytes)
     end
-    if awaitsMessage(cjson.decode(ARGV[1])) then redis.call('ZADD', ARGV[7] .. 'unpublished', ARGV[9], ARGV[3]) end
+    if awaitsMessage(job) then redis.call('ZADD', ARGV[7] .. 'unpublished', ARGV[9], ARGV[3]) end
     redis.call('SET', KEYS[1], ARGV[1])
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
     redis.call('SADD', KEYS[5], ARGV[3])
