@@ -123,6 +123,38 @@ int vmp3_sandbox_pipe(int ends[2]) {
     return pipe2(ends, O_CLOEXEC) == 0 ? 0 : errno;
 }
 
+int vmp3_sandbox_memory_file(const char *name, const void *bytes, size_t length) {
+    int descriptor = memfd_create(name, MFD_CLOEXEC);
+    if (descriptor < 0) return -errno;
+    size_t written = 0;
+    while (written < length) {
+        ssize_t count = write(descriptor, (const char *)bytes + written, length - written);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) {
+            int error = count < 0 ? errno : EIO;
+            close(descriptor);
+            return -error;
+        }
+        written += (size_t)count;
+    }
+    if (lseek(descriptor, 0, SEEK_SET) != 0) {
+        int error = errno;
+        close(descriptor);
+        return -error;
+    }
+    return descriptor;
+}
+
+int vmp3_sandbox_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    long descriptor = syscall(SYS_pidfd_open, pid, 0);
+    return descriptor >= 0 ? (int)descriptor : -errno;
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
+}
+
 int vmp3_sandbox_die_with_parent(pid_t parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return errno;
     // The parent may have died before the line above: then the signal never comes.

@@ -32,6 +32,15 @@ int vmp3_sandbox_move_descriptor(int from, int to);
 /// pipe2(ends, O_CLOEXEC), which Swift's Glibc module does not export. Returns 0 or errno.
 int vmp3_sandbox_pipe(int ends[2]);
 
+/// A file in memory (memfd_create(2), close-on-exec) holding `length` bytes of `bytes`, its offset
+/// at its start: the built-in clip a waiting child converts. Returns its descriptor, or -errno.
+int vmp3_sandbox_memory_file(const char *name, const void *bytes, size_t length);
+
+/// pidfd_open(2): a descriptor (close-on-exec) that poll(2) finds readable once the child `pid`
+/// has ended, so that its parent wakes for its end as it does for its messages. Returns it, or
+/// -errno (-ENOSYS before Linux 5.3).
+int vmp3_sandbox_pidfd_open(pid_t pid);
+
 /// PR_SET_PDEATHSIG: the child gets SIGKILL when the thread that started it ends. Returns ESRCH if
 /// the parent is already gone (its pid is no longer `parent`), which the child answers by exiting.
 int vmp3_sandbox_die_with_parent(pid_t parent);

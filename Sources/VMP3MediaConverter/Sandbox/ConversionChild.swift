@@ -16,7 +16,9 @@ import VMP3Core
 /// The conversion child: the program `vmp3-convert-child` is this and nothing else.
 ///
 /// It is started by ``SandboxedConverter`` with `/dev/null` on descriptors 0 and 1, a pipe for
-/// diagnostics on 2 and its socket to the parent on 3, and the parent's pid as its one argument.
+/// diagnostics on 2 and its socket to the parent on 3, and the parent's pid as its argument,
+/// followed by `warm` for a child started ahead of need (``ConversionChildPool``), which converts
+/// a clip of its own while it waits (``ChildWarmUp``).
 /// It prepares what needs no request (its libraries are loaded by then), waits for one
 /// ``ConversionChildRequest``, which comes with the input and the (empty, temporary) output as
 /// descriptors, puts them on 0 and 1, confines itself (``SandboxConfinement``), and only then
@@ -27,6 +29,8 @@ package enum ConversionChild {
     static let input: Int32 = 0
     static let output: Int32 = 1
     static let channel: Int32 = 3
+    /// The argument that asks a child to warm up while it waits.
+    static let warmArgument = "warm"
 
     /// Exit statuses when there is no parent to answer.
     enum ExitStatus: Int32 {
@@ -37,7 +41,7 @@ package enum ConversionChild {
 
     package static func main() -> Never {
         let arguments = CommandLine.arguments
-        guard arguments.count == 2, let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
+        guard (2...3).contains(arguments.count), let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
             exit(ExitStatus.noParent.rawValue)
         }
         // What would open a file or need a system call the filter refuses happens now, before
@@ -46,6 +50,10 @@ package enum ConversionChild {
         FFmpegAllocationLimit.set
         _ = try? MessageFraming.encode(ConversionChildReport.progress(processedSeconds: 0, totalSeconds: nil))
         let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        let reporter = Reporter()
+        if arguments.count == 3 && arguments[2] == warmArgument {
+            reporter.send(.ready(warmedUp: ChildWarmUp.run()))
+        }
 
         let request: ConversionChildRequest
         do {
@@ -59,7 +67,6 @@ package enum ConversionChild {
         } catch {
             exit(ExitStatus.noRequest.rawValue)
         }
-        let reporter = Reporter()
 
         let confinement: SandboxConfinement.Outcome
         do {

@@ -56,6 +56,10 @@ package enum EscapeAttempt: Codable, Sendable, Hashable {
 /// One message from a conversion child. The parent trusts none of it beyond the job it belongs
 /// to: a compromised child can say anything, so every message is bounded in size and checked.
 enum ConversionChildReport: Codable, Sendable {
+    /// A child started ahead of need (``ConversionChildPool``) is loaded and has converted its
+    /// warm-up clip (``ChildWarmUp``; `warmedUp` is `false` if the clip did not convert): it
+    /// waits for its request. Its first message, and only such a child's.
+    case ready(warmedUp: Bool)
     /// The confinement is in place; `namespaces` is `nil` if they were entered, else why not.
     case confined(namespaces: String?)
     case progress(processedSeconds: Double, totalSeconds: Double?)

@@ -10,9 +10,9 @@ import VMP3Core
 /// for one to start.
 ///
 /// A child's start is nearly all the dynamic loader mapping and relocating the shared libraries
-/// FFmpeg's libraries pull in: about 50 ms, against a few milliseconds for the rest of a sandboxed
-/// conversion's overhead. A waiting child has loaded them and waits for its request on its
-/// socket; it holds nothing of this process (no descriptor but `/dev/null` and its own socket
+/// FFmpeg's libraries pull in: about 50 ms; a process's first conversion costs about 20 ms more
+/// than the next. A waiting child has loaded them and converted a clip of its own
+/// (``ChildWarmUp``), and waits for its request on its socket; it holds nothing of this process (no descriptor but `/dev/null` and its own socket
 /// and pipe, an environment of its own) and is not confined yet: it confines itself when the
 /// request comes, before it reads a byte of the input. Each child converts once and exits; none
 /// is reused, since a child that has parsed an upload may be the attacker's.
@@ -34,6 +34,8 @@ final class ConversionChildPool: Sendable {
         /// How many children to keep waiting: the most any conversion asked for.
         var target = 0
         var threadStarted = false
+        /// Children that converted their warm-up clip (for tests).
+        var warmedUp = 0
     }
 
     private let state = State()
@@ -85,6 +87,9 @@ final class ConversionChildPool: Sendable {
     /// Children waiting now (for tests).
     var waitingCount: Int { lock.withLock { state.waiting.count } }
 
+    /// How many of the children that waited had converted their warm-up clip (for tests).
+    var warmedUpCount: Int { lock.withLock { state.warmedUp } }
+
     /// The pids of the children waiting now (for tests).
     var waitingPids: [pid_t] { lock.withLock { state.waiting.map(\.pid) } }
 
@@ -104,10 +109,15 @@ final class ConversionChildPool: Sendable {
         // The loop's condition is a call the optimizer cannot see through: on a loop with no
         // exit, the release build's loop-invariant code motion never finished (Swift 6.3).
         while waitForRoom() {
-            do {
-                let child = try ConversionChildProcess(executable: executable, environment: environment)
-                lock.withLock { state.waiting.append(child) }
-            } catch {
+            // A child waits only once it has warmed up: until then a conversion starts its own.
+            // One that dies or takes over 10 s on the clip is let go, and another tried a second later.
+            if let child = try? ConversionChildProcess(executable: executable, environment: environment, warm: true),
+               let warmedUp = child.awaitReady(timeout: .seconds(10)) {
+                lock.withLock {
+                    state.waiting.append(child)
+                    if warmedUp { state.warmedUp += 1 }
+                }
+            } else {
                 _ = lock.withLock { lock.wait(timeout: .seconds(1)) }
             }
         }

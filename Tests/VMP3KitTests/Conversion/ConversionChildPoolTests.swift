@@ -21,9 +21,10 @@ import VMP3TestSupport
         return (converter, ConversionChildPool.shared(executable: link.path, environment: SandboxedConverter.childEnvironment))
     }
 
-    /// The pids of the pool's waiting children once `count` wait (10 s at most).
+    /// The pids of the pool's waiting children once `count` wait (a hang detector: 30 s at most,
+    /// where a child's start and warm-up take well under a second).
     func waiting(_ count: Int, in pool: ConversionChildPool) async throws -> [pid_t] {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while pool.waitingCount < count && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -70,6 +71,13 @@ import VMP3TestSupport
 
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.contains("Seccomp:\t0"), "a waiting child is confined already, or the field moved")
+        // It waits warmed up: it converted its clip, whose files (in memory) are closed again.
+        #expect(pool.warmedUpCount >= 1)
+    }
+
+    @Test("the warm-up clip converts, with the default limits and from memory to memory")
+    func warmUpClipConverts() {
+        #expect(ChildWarmUp.run())
     }
 
     @Test("the waiting child takes the next conversion and confines itself for it; it is never used again, and another waits in its place")
