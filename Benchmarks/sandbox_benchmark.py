@@ -10,16 +10,18 @@
   process each time (the CLI keeps no child waiting: it converts once).
 - Long inputs (the 10-minute and 1-hour videos of convert_benchmark.py, cached in .benchmarks/):
   median wall time of `vmp3 convert` each way and `ffmpeg`, and the sandbox's time against
-  in-process; then one sampled run of each for its peak memory, parent and child together: the
-  most resident memory of the process and its descendants at once (RSS, which counts a shared
-  library's pages once per process that maps them), and the most proportional memory (PSS, which
-  divides each shared page among the processes that map it, so the tree's sum counts it once),
-  read from /proc every 5 ms.
+  in-process; one sampled run of each for its peak memory, parent and child together (and the
+  child alone): the most resident memory of the process and its descendants at once (RSS, which
+  counts a shared library's pages once per process that maps them), and the most proportional
+  memory (PSS, which divides each shared page among the processes that map it, so the tree's sum
+  counts it once), read from /proc every 5 ms; then, as a service converts,
+  `vmp3-sandbox-bench --long`: in process against a waiting child, `--service-runs` each,
+  alternating, in one long-lived process.
 
     swift build -c release --static-swift-stdlib --product vmp3
     swift build -c release --static-swift-stdlib --product vmp3-convert-child
     swift build -c release --static-swift-stdlib --product vmp3-sandbox-bench
-    python3 Benchmarks/sandbox_benchmark.py [--clip-runs 30] [--runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
+    python3 Benchmarks/sandbox_benchmark.py [--clip-runs 30] [--runs 3] [--service-runs 7] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
 import json
@@ -51,11 +53,12 @@ def timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def tree_peak(command: list[str]) -> tuple[int, int]:
+def tree_peak(command: list[str]) -> tuple[int, int, int]:
     """Runs `command`, sampling the memory of it and its descendants every 5 ms; returns the
-    largest sums seen of their RSS and of their PSS, in bytes."""
+    largest sums seen of their RSS and of their PSS, and the largest RSS of the descendants alone
+    (the conversion child), in bytes."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak_rss = peak_pss = 0
+    peak_rss = peak_pss = peak_descendants = 0
     while process.poll() is None:
         family = {process.pid}
         parents = {}
@@ -73,22 +76,25 @@ def tree_peak(command: list[str]) -> tuple[int, int]:
                 if parent in family and pid not in family:
                     family.add(pid)
                     changed = True
-        rss = pss = 0
+        rss = pss = descendants = 0
         for pid in family:
             try:
                 with open(f"/proc/{pid}/smaps_rollup") as rollup:
                     for line in rollup:
                         if line.startswith("Rss:"):
                             rss += int(line.split()[1]) * 1024
+                            if pid != process.pid:
+                                descendants += int(line.split()[1]) * 1024
                         elif line.startswith("Pss:"):
                             pss += int(line.split()[1]) * 1024
             except (OSError, ValueError):
                 pass
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        peak_descendants = max(peak_descendants, descendants)
         time.sleep(0.005)
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed")
-    return peak_rss, peak_pss
+    return peak_rss, peak_pss, peak_descendants
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -101,6 +107,8 @@ def main() -> None:
     parser.add_argument("--vmp3", default=str(ROOT / ".build/release/vmp3"))
     parser.add_argument("--clip-runs", type=int, default=30, help="conversions of the 5 s clip each way (default 30)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each long input each way (default 3)")
+    parser.add_argument("--service-runs", type=int, default=7,
+                        help="runs of each long input each way in one process, as a service converts (default 7)")
     parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
     args = parser.parse_args()
     child = Path(args.vmp3).with_name("vmp3-convert-child")
@@ -137,7 +145,7 @@ def main() -> None:
               f"{(percentile(inside, 0.9) - percentile(outside, 0.9)) * 1000:.1f} ms")
 
         inputs = [(make_video(10), "10 min")] + ([] if args.no_hour else [(make_video(60), "1 hour")])
-        print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak RSS MB':>12} {'peak PSS MB':>12}")
+        print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak RSS MB':>12} {'peak PSS MB':>12} {'child RSS MB':>13}")
         for video, name in inputs:
             tools = {
                 "vmp3 (sandbox)": vmp3(video, True),
@@ -152,8 +160,15 @@ def main() -> None:
             medians = {tool: statistics.median(values) for tool, values in times.items()}
             for tool, command in tools.items():
                 ratio = medians[tool] / medians["vmp3 --no-sandbox"]
-                rss, pss = tree_peak(command)
-                print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {rss / 1e6:>12.1f} {pss / 1e6:>12.1f}")
+                rss, pss, child_rss = tree_peak(command)
+                child = f"{child_rss / 1e6:.1f}" if child_rss else "-"
+                print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {rss / 1e6:>12.1f} {pss / 1e6:>12.1f} {child:>13}")
+            # As a service converts: one long-lived process, a child waiting for the job.
+            lines = subprocess.run([str(bench), str(video), str(args.service_runs), "--long"], check=True, capture_output=True, text=True).stdout
+            service = {row["way"]: row for row in map(json.loads, lines.splitlines())}
+            inside, outside = service["sandbox_waiting_child"]["p50"], service["in_process"]["p50"]
+            print(f"{name:<8} in one process, {args.service_runs} runs each: waiting child {inside:.2f} s, in process {outside:.2f} s: "
+                  f"{inside / outside:.3f}× in process")
 
 
 if __name__ == "__main__":
