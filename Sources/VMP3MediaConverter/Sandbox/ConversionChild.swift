@@ -86,7 +86,10 @@ package enum ConversionChild {
         case .probe: probe(request)
         }
         if status >= 0, let memory = ProcessMemory(statusDescriptor: status) {
-            reporter.send(.usage(peakResidentBytes: memory.peakResidentBytes, peakVirtualBytes: memory.peakVirtualBytes))
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+            reporter.send(.usage(peakResidentBytes: memory.peakResidentBytes, peakVirtualBytes: memory.peakVirtualBytes, cpuSeconds: cpuSeconds))
         }
         reporter.send(answer)
         exit(0)
@@ -162,6 +165,12 @@ extension EscapeAttempt {
         case .exhaustMemory:
             return vmp3_sandbox_exhaust_memory()
         case .spin:
+            vmp3_sandbox_spin()
+            return 0
+        case .answerThenSpin:
+            if let frame = try? MessageFraming.encode(ConversionChildReport.attempted(errno: 0)) {
+                try? MessageFraming.writeAll(frame, to: ConversionChild.channel)
+            }
             vmp3_sandbox_spin()
             return 0
         case .crash(let signal):

@@ -49,6 +49,9 @@ package enum EscapeAttempt: Codable, Sendable, Hashable {
     case exhaustMemory
     /// Computes without end, reading nothing and calling nothing back.
     case spin
+    /// Answers (`attempted(errno: 0)`) and then computes without end: a child that lies about
+    /// being done.
+    case answerThenSpin
     /// Sends itself `signal`.
     case crash(signal: Int32)
 }
@@ -67,8 +70,9 @@ enum ConversionChildReport: Codable, Sendable {
     case probed(MediaInfo)
     case failed(code: String, message: String, option: String?)
     /// Its peak resident memory and address space, sent before its answer: the parent's
-    /// sampling every 100 ms can miss a peak just before the end.
-    case usage(peakResidentBytes: Int64, peakVirtualBytes: Int64)
+    /// sampling every 100 ms can miss a peak just before the end; and the CPU seconds of all its
+    /// threads, since the parent does not wait for its end (for logs only).
+    case usage(peakResidentBytes: Int64, peakVirtualBytes: Int64, cpuSeconds: Double)
     /// The `errno` an ``EscapeAttempt`` got (0: it was let through).
     case attempted(errno: Int32)
 }

@@ -19,7 +19,8 @@ import VMP3Core
 /// memory passes the limit. None of that needs the child's cooperation.
 ///
 /// One thread uses a child at a time: the one that started it, then (through the pool's lock)
-/// the one that sends it a request and supervises it.
+/// the one that sends it a request and supervises it. Its end is waited for by
+/// ``ConversionChildReaper``, not by the thread that let it go.
 final class ConversionChildProcess: @unchecked Sendable {
     // @unchecked: the mutable state (`channel`, `errors`, `reaped`) is used by one thread at a
     // time, as above; the pool hands a child over under its lock and keeps no reference to it.
@@ -51,8 +52,12 @@ final class ConversionChildProcess: @unchecked Sendable {
         var peakResidentBytes: Int64
         /// The largest address space it was seen to have, in bytes.
         var peakVirtualBytes: Int64
-        /// CPU seconds of all its threads.
+        /// CPU seconds of all its threads: as the kernel counted them at its end, or for a child
+        /// let go after its answer, as it reported them (for logs only).
         var cpuSeconds: Double
+        /// Whether it answered and was then killed and let go (``ConversionChildReaper``) without
+        /// a wait for its end: then `status` and `signal` are `nil`.
+        var answered = false
         /// The end of what it wrote to standard error (AddressSanitizer's reports, a trap's).
         var diagnostics: String
     }
@@ -98,8 +103,7 @@ final class ConversionChildProcess: @unchecked Sendable {
     deinit {
         if !reaped {
             kill(-pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            ConversionChildReaper.reap(pid)
         }
         if channel >= 0 { close(channel) }
         if errors >= 0 { close(errors) }
@@ -193,9 +197,10 @@ final class ConversionChildProcess: @unchecked Sendable {
                         switch report {
                         case .progress, .confined, .ready:
                             onReport(report)
-                        case .usage(let resident, let virtual):
+                        case .usage(let resident, let virtual, let cpuSeconds):
                             exit.peakResidentBytes = max(exit.peakResidentBytes, resident)
                             exit.peakVirtualBytes = max(exit.peakVirtualBytes, virtual)
+                            exit.cpuSeconds = cpuSeconds
                         default:
                             exit.answer = report
                         }
@@ -230,6 +235,15 @@ final class ConversionChildProcess: @unchecked Sendable {
                 exit.peakVirtualBytes = max(exit.peakVirtualBytes, memory.peakVirtualBytes)
                 if let memoryLimit, memory.residentBytes > memoryLimit { kill(.memoryLimit) }
             }
+            if exit.answer != nil && exit.killed == nil && !reaped {
+                // Its answer is its last word: it is killed now, so that a child that answers and
+                // goes on (a compromised decoder) writes no more, and reaped in the background.
+                Glibc.kill(-pid, SIGKILL)
+                exit.answered = true
+                readDiagnostics()
+                exit.diagnostics = String(decoding: diagnostics, as: UTF8.self)
+                return exit
+            }
             if cancellation.isCancelled { kill(.cancelled) }
             if let deadline, ContinuousClock.now >= deadline { kill(.timeLimit) }
 
@@ -262,6 +276,7 @@ extension ConversionChildProcess.Exit {
     /// to kill it (`time_limit`, `cancelled`, `memory_limit`, `malformed_message`).
     var end: String {
         if killed != nil, let killCause { return killCause }
+        if answered { return "answered" }
         if let signal { return "signal \(signal)" }
         return status == 0 ? "exited" : "exited \(status ?? -1)"
     }

@@ -306,7 +306,7 @@ public struct SandboxedConverter: AudioConverter {
                 throw ConversionError(code: .converterCrashed, message: "the converter crashed on this input (signal \(signal))")
             }
         }
-        guard exit.status == 0, exit.answer != nil else {
+        guard exit.status == 0 || exit.answered, exit.answer != nil else {
             logger.warning("the conversion child ended without an answer", metadata: ["status": "\(exit.status ?? -1)", "stderr": "\(exit.diagnostics.suffix(2000))"])
             throw ConversionError(code: .converterCrashed, message: "the converter ended without an answer (status \(exit.status ?? -1))")
         }

@@ -234,6 +234,23 @@ import VMP3TestSupport
         #expect(result.failureCode == .memoryLimit)
     }
 
+    @Test("a child's answer is its last word: one that answers and goes on computing is killed at once, not at its time limit")
+    func answerIsTheLastWord() async throws {
+        var configuration = SandboxedConverter.Configuration()
+        // Were the answer not taken at once, the time limit would end it: `time_limit`, not 0.
+        configuration.conversion.limits.maxConversionTime = .seconds(30)
+        let child = Mutex<pid_t?>(nil)
+        let result = try await attempt(.answerThenSpin, converter: SandboxedConverter(configuration: configuration)) { pid in
+            child.withLock { $0 = pid }
+        }
+        #expect(try result.get() == 0)
+        let pid = try #require(child.withLock { $0 })
+        // Killed at its answer and reaped in the background (a hang detector's bound).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while kill(pid, 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the child that lied about being done still runs")
+    }
+
     @Test("a crash (SIGSEGV) is converter_crashed, and the job's log line says how the child ended", arguments: [SIGSEGV, SIGABRT])
     func crash(_ signal: Int32) async throws {
         let timings = JobTimings()
