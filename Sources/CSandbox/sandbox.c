@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sched.h>
@@ -204,12 +206,50 @@ int vmp3_sandbox_no_new_privileges(void) {
 #define ALLOW_IF(name, ...) if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), __VA_ARGS__)) < 0) goto done
 #define KILL(name) if ((rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(name), 0)) < 0) goto done
 
-int vmp3_sandbox_install_filter(void) {
+// The filter, compiled by vmp3_sandbox_prepare_filter: a BPF program that lives as long as the
+// process (one per process, made once, never freed: the kernel keeps its own copy once loaded).
+static struct sock_fprog prepared_filter;
+
+// Builds the allow-list in `ctx`.
+static int add_rules(scmp_filter_ctx ctx);
+
+int vmp3_sandbox_prepare_filter(void) {
+    if (prepared_filter.filter) return 0;
     // What is not allowed fails with EPERM: a library probing for something optional (a file
     // under /proc or /sys, a terminal) gets an error it handles, not a dead conversion.
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx) return ENOMEM;
-    int rc;
+    int rc = add_rules(ctx);
+    int file = -1;
+    if (rc == 0) {
+        file = memfd_create("vmp3-filter", MFD_CLOEXEC);
+        if (file < 0) rc = -errno;
+    }
+    if (rc == 0) rc = seccomp_export_bpf(ctx, file);
+    off_t size = rc == 0 ? lseek(file, 0, SEEK_END) : -1;
+    if (rc == 0 && (size <= 0 || size % sizeof(struct sock_filter) != 0 || size / sizeof(struct sock_filter) > BPF_MAXINSNS)) rc = -EINVAL;
+    struct sock_filter *program = rc == 0 ? malloc((size_t)size) : NULL;
+    if (rc == 0 && !program) rc = -ENOMEM;
+    if (rc == 0 && pread(file, program, (size_t)size, 0) != size) rc = -EIO;
+    if (rc == 0) {
+        prepared_filter.len = (unsigned short)(size / sizeof(struct sock_filter));
+        prepared_filter.filter = program;
+    } else {
+        free(program);
+    }
+    if (file >= 0) close(file);
+    seccomp_release(ctx);
+    return rc < 0 ? -rc : 0;
+}
+
+int vmp3_sandbox_install_filter(void) {
+    int rc = vmp3_sandbox_prepare_filter();
+    if (rc) return rc;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prepared_filter) == 0 ? 0 : errno;
+}
+
+static int add_rules(scmp_filter_ctx ctx) {
+    int rc = 0;
 
     // I/O on the descriptors the child was given (input 0, output 1, errors 2, messages 3).
     ALLOW(read); ALLOW(write); ALLOW(readv); ALLOW(writev); ALLOW(pread64); ALLOW(pwrite64);
@@ -247,11 +287,8 @@ int vmp3_sandbox_install_filter(void) {
     KILL(bpf); KILL(perf_event_open); KILL(process_vm_readv); KILL(process_vm_writev);
     KILL(keyctl); KILL(add_key); KILL(request_key); KILL(userfaultfd); KILL(personality);
     KILL(io_uring_setup); KILL(io_uring_enter); KILL(io_uring_register);
-
-    rc = seccomp_load(ctx);
 done:
-    seccomp_release(ctx);
-    return rc < 0 ? -rc : 0;
+    return rc < 0 ? rc : 0;
 }
 
 #undef ALLOW

@@ -59,7 +59,12 @@ int vmp3_sandbox_drop_capabilities(void);
 /// PR_SET_NO_NEW_PRIVS: no execve can ever grant privileges again (and seccomp needs it).
 int vmp3_sandbox_no_new_privileges(void);
 
-/// Installs the seccomp-BPF allow-list (libseccomp). System calls not on it fail with EPERM; the
+/// Compiles the seccomp-BPF allow-list (libseccomp) into a program kept for
+/// `vmp3_sandbox_install_filter`, so that installing it later is one system call: a waiting
+/// child does this before its request. Returns 0 or an errno value.
+int vmp3_sandbox_prepare_filter(void);
+
+/// Installs the seccomp-BPF allow-list (libseccomp), compiled now if it was not prepared. System calls not on it fail with EPERM; the
 /// dangerous ones (execve, ptrace, socket, connect, a fork of a process, mount, bpf, …) kill the
 /// process with SIGSYS. Returns 0 or an errno value.
 int vmp3_sandbox_install_filter(void);

@@ -41,7 +41,20 @@ package enum ChildWarmUp {
         )
         pipeline.descriptors = (input, output)
         pipeline.threadBudget = EncodingThreadBudget(total: 1)
-        return (try? pipeline.run()) != nil
+        guard let result = try? pipeline.run() else { return false }
+        // The messages' coders, each used the first time on the job's path otherwise: the
+        // request's decoding and the answer's encoding.
+        let request = ConversionChildRequest(
+            mode: .convert, inputName: "warm-up.mp4", outputName: "warm-up.mp3", options: ConversionOptions(), lfeMixLevel: 0,
+            progressIntervalMilliseconds: 500, limits: ConversionLimits(), threads: 1,
+            confinement: ConfinementSettings(addressSpaceBytes: nil, cpuSeconds: nil, fileSizeBytes: nil, namespaces: true),
+            escapeAttempt: nil
+        )
+        if let frame = try? MessageFraming.encode(request) {
+            _ = try? MessageFraming.decode(ConversionChildRequest.self, from: Array(frame.dropFirst(4)))
+        }
+        _ = try? MessageFraming.encode(ConversionChildReport.converted(result))
+        return true
     }
 
     /// The clip, made with:

@@ -50,6 +50,9 @@ package enum ConversionChild {
         FFmpegAllocationLimit.set
         _ = try? MessageFraming.encode(ConversionChildReport.progress(processedSeconds: 0, totalSeconds: nil))
         let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        // The filter compiled now, installed later with one system call (a failure here is
+        // reported by the installation, which compiles it again).
+        _ = vmp3_sandbox_prepare_filter()
         let reporter = Reporter()
         if arguments.count == 3 && arguments[2] == warmArgument {
             reporter.send(.ready(warmedUp: ChildWarmUp.run()))
