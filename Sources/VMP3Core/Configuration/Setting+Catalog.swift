@@ -191,7 +191,7 @@ extension Setting {
     )
     public static let conversionWarmChildren = Setting(
         "VMP3_CONVERSION_WARM_CHILDREN", default: "1", form: .wholeNumber(0...64), programs: jobLimits,
-        meaning: "How many sandboxed conversion children to keep started and waiting, so that a job does not wait about 50 ms for one to load its libraries. A waiting child holds about 32 MB resident (6 MB of it its own memory, the rest its libraries' pages), nothing of the service's, and confines itself when it gets a job. `0`: each conversion starts its own."
+        meaning: "How many sandboxed conversion children to keep started, warmed up and waiting, so that a job does not wait about 30 ms for one to load its libraries and make its first conversion's set-up. A waiting child holds about 48 MB resident (9 MB of it its own memory, the rest its libraries' pages), nothing of the service's, and confines itself when it gets a job. `0`: each conversion starts its own."
     )
     public static let videoFrameCovers = Setting(
         "VMP3_VIDEO_FRAME_COVERS", default: "on", form: .oneOf(["on", "off"]), programs: jobLimits,

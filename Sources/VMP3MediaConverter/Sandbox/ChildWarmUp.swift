@@ -14,8 +14,8 @@ import VMP3Core
 ///
 /// A process pays once for its first conversion: FFmpeg's and LAME's tables, the first faults of
 /// the demuxer's, the decoders' and the encoder's code, the Swift runtime's first casts and
-/// metadata. In a child started for one job that was about 20 ms of the job's time; a waiting
-/// child pays it before the job comes. The clip (0.4 s of H.264 and AAC in MP4, 64×64, 3.7 kB) is
+/// metadata. In a child started for one job those are paid on the job's time; a waiting
+/// child pays them before the job comes. The clip (0.4 s of H.264 and AAC in MP4, 64×64, 3.7 kB) is
 /// the kind of file the services convert most, so its demuxer and decoders are the ones warmed.
 /// It is the project's own, not the upload's: the child is not confined yet while it converts it.
 package enum ChildWarmUp {

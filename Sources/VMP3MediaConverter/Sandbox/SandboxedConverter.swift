@@ -45,7 +45,8 @@ public struct SandboxedConverter: AudioConverter {
         /// on `PATH`.
         public var childExecutable: String?
         /// How many children to keep started and waiting for a conversion, so that none waits
-        /// for a child to start (about 50 ms, its libraries' loading). Each holds its libraries'
+        /// for a child to start (about 30 ms: its libraries' loading, and the first conversion's
+        /// set-up, which a waiting child does on a clip of its own). Each holds its libraries'
         /// memory while it waits, none of this process's descriptors or secrets, and is confined
         /// only once it has a request. `0`: each conversion starts its own, as a program that
         /// converts once (the `vmp3 convert` CLI) should. Default: 1.
