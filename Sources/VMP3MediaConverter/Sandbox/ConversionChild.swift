@@ -152,6 +152,13 @@ package enum ConversionChild {
 }
 
 extension EscapeAttempt {
+    /// Sends `report` on the channel, as the reporter of a conversion would.
+    private func send(_ report: ConversionChildReport) {
+        if let frame = try? MessageFraming.encode(report) {
+            try? MessageFraming.writeAll(frame, to: ConversionChild.channel)
+        }
+    }
+
     /// Tries it; returns the `errno` it got, or 0 if it was let through.
     func run() -> Int32 {
         switch self {
@@ -171,10 +178,11 @@ extension EscapeAttempt {
             vmp3_sandbox_spin()
             return 0
         case .answerThenSpin:
-            if let frame = try? MessageFraming.encode(ConversionChildReport.attempted(errno: 0)) {
-                try? MessageFraming.writeAll(frame, to: ConversionChild.channel)
-            }
+            send(.attempted(errno: 0))
             vmp3_sandbox_spin()
+            return 0
+        case .overstateUsage:
+            send(.usage(peakResidentBytes: 0, peakVirtualBytes: 0, cpuSeconds: 1e300))
             return 0
         case .crash(let signal):
             vmp3_sandbox_raise(signal)

@@ -52,6 +52,8 @@ package enum EscapeAttempt: Codable, Sendable, Hashable {
     /// Answers (`attempted(errno: 0)`) and then computes without end: a child that lies about
     /// being done.
     case answerThenSpin
+    /// Reports a CPU time no process has (1e300 s) before its answer.
+    case overstateUsage
     /// Sends itself `signal`.
     case crash(signal: Int32)
 }

@@ -110,9 +110,10 @@ final class ConversionChildPool: Sendable {
         // exit, the release build's loop-invariant code motion never finished (Swift 6.3).
         while waitForRoom() {
             // A child waits only once it has warmed up: until then a conversion starts its own.
-            // One that dies or takes over 10 s on the clip is let go, and another tried a second later.
+            // One that dies or takes over a minute on the clip (a hang: it takes well under a
+            // second) is let go, and another tried a second later.
             if let child = try? ConversionChildProcess(executable: executable, environment: environment, warm: true),
-               let warmedUp = child.awaitReady(timeout: .seconds(10)) {
+               let warmedUp = child.awaitReady(timeout: .seconds(60)) {
                 lock.withLock {
                     state.waiting.append(child)
                     if warmedUp { state.warmedUp += 1 }

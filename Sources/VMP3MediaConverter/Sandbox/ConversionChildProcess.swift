@@ -55,8 +55,9 @@ final class ConversionChildProcess: @unchecked Sendable {
         /// CPU seconds of all its threads: as the kernel counted them at its end, or for a child
         /// let go after its answer, as it reported them (for logs only).
         var cpuSeconds: Double
-        /// Whether it answered and was then killed and let go (``ConversionChildReaper``) without
-        /// a wait for its end: then `status` and `signal` are `nil`.
+        /// Whether it answered and was then killed: its answer stands, whatever its end. It is
+        /// usually let go before its end (reaped by ``ConversionChildReaper``), and then `status`
+        /// and `signal` are `nil`.
         var answered = false
         /// The end of what it wrote to standard error (AddressSanitizer's reports, a trap's).
         var diagnostics: String
@@ -101,13 +102,14 @@ final class ConversionChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if !reaped {
-            kill(-pid, SIGKILL)
-            ConversionChildReaper.reap(pid)
-        }
         if channel >= 0 { close(channel) }
         if errors >= 0 { close(errors) }
-        if ended >= 0 { close(ended) }
+        if reaped {
+            if ended >= 0 { close(ended) }
+        } else {
+            kill(-pid, SIGKILL)
+            ConversionChildReaper.reap(pid, ended: ended)
+        }
     }
 
     private static func unavailable(_ message: String) -> ConversionError {
@@ -137,6 +139,45 @@ final class ConversionChildProcess: @unchecked Sendable {
               case .ready(let warmedUp)? = try? MessageFraming.decode(ConversionChildReport.self, from: frame)
         else { return nil }
         return warmedUp
+    }
+
+    /// Waits, at most `timeout`, until every thread of the child (sent SIGKILL) is exiting
+    /// (`PF_EXITING` in `/proc/PID/task/TID/stat`), past any system call it was in: from then on
+    /// none can write or compute, though the kernel may take milliseconds more to tear the process
+    /// down. `false` if that was not seen in time (a thread stuck in the kernel): then the caller
+    /// waits for the child's end.
+    private func awaitExiting(for timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if allThreadsExiting() { return true }
+            usleep(100)
+        }
+        return false
+    }
+
+    /// Whether no thread of the child can return to its own code: each has `PF_EXITING` (0x4) in
+    /// its flags, or is gone.
+    private func allThreadsExiting() -> Bool {
+        guard let directory = opendir("/proc/\(pid)/task") else { return true }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let thread = Int32(name) else { continue }
+            let descriptor = open("/proc/\(pid)/task/\(thread)/stat", O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            var bytes = [UInt8](repeating: 0, count: 1024)
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+            guard count > 0 else { continue }
+            // After the command name's closing parenthesis: state, ppid, pgrp, session, tty,
+            // tpgid, flags.
+            let text = String(decoding: bytes[0..<count], as: UTF8.self)
+            guard let nameEnd = text.lastIndex(of: ")") else { return false }
+            let fields = text[text.index(after: nameEnd)...].split(separator: " ")
+            guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
+            if flags & 0x4 == 0 { return false }
+        }
+        return true
     }
 
     /// Whether the child is still there, waiting; reaps it if it is not.
@@ -200,7 +241,9 @@ final class ConversionChildProcess: @unchecked Sendable {
                         case .usage(let resident, let virtual, let cpuSeconds):
                             exit.peakResidentBytes = max(exit.peakResidentBytes, resident)
                             exit.peakVirtualBytes = max(exit.peakVirtualBytes, virtual)
-                            exit.cpuSeconds = cpuSeconds
+                            // A child's word, for logs: a number it could make up (1e300, NaN) is
+                            // not taken, since turning it into milliseconds would trap.
+                            if cpuSeconds.isFinite && (0...1e7).contains(cpuSeconds) { exit.cpuSeconds = cpuSeconds }
                         default:
                             exit.answer = report
                         }
@@ -236,13 +279,18 @@ final class ConversionChildProcess: @unchecked Sendable {
                 if let memoryLimit, memory.residentBytes > memoryLimit { kill(.memoryLimit) }
             }
             if exit.answer != nil && exit.killed == nil && !reaped {
-                // Its answer is its last word: it is killed now, so that a child that answers and
-                // goes on (a compromised decoder) writes no more, and reaped in the background.
-                Glibc.kill(-pid, SIGKILL)
-                exit.answered = true
-                readDiagnostics()
-                exit.diagnostics = String(decoding: diagnostics, as: UTF8.self)
-                return exit
+                // Its answer is its last word: it is killed now, and once none of its threads can
+                // run again (a compromised decoder that answers and goes on writes no more), its
+                // answer is taken; the kernel's teardown of it is waited for in the background.
+                if !exit.answered {
+                    Glibc.kill(-pid, SIGKILL)
+                    exit.answered = true
+                }
+                if awaitExiting(for: .seconds(1)) {
+                    readDiagnostics()
+                    exit.diagnostics = String(decoding: diagnostics, as: UTF8.self)
+                    return exit
+                }
             }
             if cancellation.isCancelled { kill(.cancelled) }
             if let deadline, ContinuousClock.now >= deadline { kill(.timeLimit) }
@@ -257,7 +305,9 @@ final class ConversionChildProcess: @unchecked Sendable {
             // What it wrote before it ended is still in the socket and the pipe.
             readMessages()
             readDiagnostics()
-            if !lost {
+            if lost {
+                exit.answered = exit.answer != nil
+            } else {
                 exit.cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
                 if status & 0x7F == 0 {
                     exit.status = (status >> 8) & 0xFF

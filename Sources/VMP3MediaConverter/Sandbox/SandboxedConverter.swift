@@ -291,6 +291,8 @@ public struct SandboxedConverter: AudioConverter {
             }
             throw ConversionError(code: code, message: message, option: option)
         }
+        // Killed by this process at its answer: the answer stands.
+        if exit.answered, let answer = exit.answer { return answer }
         if let signal = exit.signal {
             if !exit.diagnostics.isEmpty {
                 logger.warning("the conversion child died", metadata: ["signal": "\(signal)", "stderr": "\(exit.diagnostics.suffix(2000))"])
@@ -307,7 +309,7 @@ public struct SandboxedConverter: AudioConverter {
                 throw ConversionError(code: .converterCrashed, message: "the converter crashed on this input (signal \(signal))")
             }
         }
-        guard exit.status == 0 || exit.answered, exit.answer != nil else {
+        guard exit.status == 0, exit.answer != nil else {
             logger.warning("the conversion child ended without an answer", metadata: ["status": "\(exit.status ?? -1)", "stderr": "\(exit.diagnostics.suffix(2000))"])
             throw ConversionError(code: .converterCrashed, message: "the converter ended without an answer (status \(exit.status ?? -1))")
         }

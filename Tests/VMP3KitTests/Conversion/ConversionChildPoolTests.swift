@@ -71,6 +71,9 @@ import VMP3TestSupport
 
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         #expect(status.contains("Seccomp:\t0"), "a waiting child is confined already, or the field moved")
+        // One thread: `unshare` of a user namespace needs it, and a filter installed without
+        // TSYNC would leave any other thread unfiltered.
+        #expect(status.contains("Threads:\t1\n"), "a waiting child runs more than one thread")
         // It waits warmed up: it converted its clip, whose files (in memory) are closed again.
         #expect(pool.warmedUpCount >= 1)
     }

@@ -245,10 +245,31 @@ import VMP3TestSupport
         }
         #expect(try result.get() == 0)
         let pid = try #require(child.withLock { $0 })
+        // By the time the answer is taken, none of its threads can run again: each is exiting
+        // (PF_EXITING in its flags), dead, or gone.
+        for thread in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/stat", encoding: .utf8),
+                  let nameEnd = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
+            let exiting = fields.count > 6 && (UInt64(fields[6]).map { $0 & 0x4 != 0 } ?? false)
+            #expect(exiting || fields.first == "Z" || fields.first == "X", "thread \(thread) of the child still runs: \(stat)")
+        }
         // Killed at its answer and reaped in the background (a hang detector's bound).
         let deadline = ContinuousClock.now + .seconds(30)
         while kill(pid, 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(kill(pid, 0) == -1 && errno == ESRCH, "the child that lied about being done still runs")
+    }
+
+    @Test("a child's report of its CPU time is not believed past what a process can use: the job's log line stays sane, nothing traps")
+    func overstatedUsage() async throws {
+        let timings = JobTimings()
+        let result = try await JobTimings.$current.withValue(timings) { try await attempt(.overstateUsage) }
+        #expect(try result.get() == 0)
+        guard case .string(let milliseconds)? = timings.metadata["converter_cpu_ms"] else {
+            Issue.record("no converter_cpu_ms in \(timings.metadata)")
+            return
+        }
+        #expect(Int(milliseconds).map { $0 < 600_000 } == true, "\(milliseconds)")
     }
 
     @Test("a crash (SIGSEGV) is converter_crashed, and the job's log line says how the child ended", arguments: [SIGSEGV, SIGABRT])
