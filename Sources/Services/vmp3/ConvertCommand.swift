@@ -147,6 +147,7 @@ struct ConvertCommand: AsyncParsableCommand {
         let result = await task.value
         interrupt.remove()
         bar?.clear()
+        await SandboxedConverter.awaitChildrenEnded()
 
         switch result {
         case .success(let result):

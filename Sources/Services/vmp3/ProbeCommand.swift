@@ -19,13 +19,20 @@ struct ProbeCommand: AsyncParsableCommand {
     var noSandbox = false
 
     func run() async throws {
-        do {
-            let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter(configuration: .init(warmChildren: 0))
-            let info = try await converter.probe(URL(fileURLWithPath: input))
+        let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter(configuration: .init(warmChildren: 0))
+        let probed: Result<MediaInfo, ConversionError>
+        do throws(ConversionError) {
+            probed = .success(try await converter.probe(URL(fileURLWithPath: input)))
+        } catch {
+            probed = .failure(error)
+        }
+        await SandboxedConverter.awaitChildrenEnded()
+        switch probed {
+        case .success(let info):
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(info), as: UTF8.self))
-        } catch let error as ConversionError {
+        case .failure(let error):
             CLIFailure.exit(CLIFailure(error))
         }
     }

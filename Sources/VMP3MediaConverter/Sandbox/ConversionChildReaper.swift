@@ -31,7 +31,8 @@ enum ConversionChildReaper {
     static func reap(_ pid: pid_t, ended: Int32) {
         let startThread = state.lock.withLock { () -> Bool in
             state.pending.append((pid, ended))
-            state.lock.signal()
+            // Broadcast: `waitUntilAllReaped` waits on the same condition as the reaper's thread.
+            state.lock.broadcast()
             defer { state.started = true }
             return !state.started
         }
@@ -65,8 +66,20 @@ enum ConversionChildReaper {
                 if child.ended >= 0 { close(child.ended) }
                 reaped.insert(child.pid)
             }
-            state.lock.withLock { state.pending.removeAll { reaped.contains($0.pid) } }
+            state.lock.withLock {
+                state.pending.removeAll { reaped.contains($0.pid) }
+                if state.pending.isEmpty { state.lock.broadcast() }
+            }
         }
+    }
+
+    /// Blocks until every child handed over so far has been reaped: a program that exits after
+    /// its conversions waits so, so that none outlives it and their resource use is counted as
+    /// its own (`RUSAGE_CHILDREN`, which counts only children that were reaped).
+    static func waitUntilAllReaped() {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        while !state.pending.isEmpty { state.lock.wait() }
     }
 
     /// The children to reap, once there is one; never `nil` (the optional lets the loop above end

@@ -237,6 +237,14 @@ public struct SandboxedConverter: AudioConverter {
         }.get()
     }
 
+    /// Waits until every conversion child this process started has ended and been reaped (a
+    /// child is let go at its answer and reaped in the background). A program that exits after
+    /// converting, as the `vmp3` CLI does, awaits this first: then no child outlives it, and its
+    /// children's memory and CPU time count in its own resource use.
+    public static func awaitChildrenEnded() async {
+        await BlockingThreadPool.shared.run { ConversionChildReaper.waitUntilAllReaped() }
+    }
+
     /// Whether this build runs under AddressSanitizer (its test stage): then the child has no
     /// address-space limit (ASan reserves terabytes of shadow memory; the resident-memory limit
     /// still holds).
