@@ -64,9 +64,10 @@ int vmp3_sandbox_no_new_privileges(void);
 /// child does this before its request. Returns 0 or an errno value.
 int vmp3_sandbox_prepare_filter(void);
 
-/// Installs the seccomp-BPF allow-list (libseccomp), compiled now if it was not prepared. System calls not on it fail with EPERM; the
-/// dangerous ones (execve, ptrace, socket, connect, a fork of a process, mount, bpf, …) kill the
-/// process with SIGSYS. Returns 0 or an errno value.
+/// Installs the seccomp-BPF allow-list (libseccomp), compiled now if it was not prepared, with
+/// prctl(PR_SET_SECCOMP), after `vmp3_sandbox_no_new_privileges`. System calls not on it fail
+/// with EPERM; the dangerous ones (execve, ptrace, socket, connect, a fork of a process, mount,
+/// bpf, …) kill the process with SIGSYS. Returns 0 or an errno value.
 int vmp3_sandbox_install_filter(void);
 
 /// 1 if the process runs under AddressSanitizer (whose shadow memory does not fit any address
