@@ -81,7 +81,7 @@ package enum ConversionChild {
         reporter.send(.confined(namespaces: confinement.namespacesRefused))
 
         if let attempt = request.escapeAttempt {
-            reporter.send(.attempted(errno: attempt.run()))
+            reporter.send(.attempted(errno: attempt.run(reporter: reporter)))
             exit(0)
         }
         let answer = switch request.mode {
@@ -91,8 +91,7 @@ package enum ConversionChild {
         if status >= 0, let memory = ProcessMemory(statusDescriptor: status) {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-            reporter.send(.usage(peakResidentBytes: memory.peakResidentBytes, peakVirtualBytes: memory.peakVirtualBytes, cpuSeconds: cpuSeconds))
+            reporter.send(.usage(peakResidentBytes: memory.peakResidentBytes, peakVirtualBytes: memory.peakVirtualBytes, cpuSeconds: usage.cpuSeconds))
         }
         reporter.send(answer)
         exit(0)
@@ -137,7 +136,7 @@ package enum ConversionChild {
 
     /// Sends reports on the channel; the pipeline's progress handler may call it from another
     /// thread than the one that sends the result.
-    private final class Reporter: Sendable {
+    fileprivate final class Reporter: Sendable {
         private let lock = Mutex(())
 
         func send(_ report: ConversionChildReport) {
@@ -152,15 +151,9 @@ package enum ConversionChild {
 }
 
 extension EscapeAttempt {
-    /// Sends `report` on the channel, as the reporter of a conversion would.
-    private func send(_ report: ConversionChildReport) {
-        if let frame = try? MessageFraming.encode(report) {
-            try? MessageFraming.writeAll(frame, to: ConversionChild.channel)
-        }
-    }
-
-    /// Tries it; returns the `errno` it got, or 0 if it was let through.
-    func run() -> Int32 {
+    /// Tries it (sending through `reporter` what it sends on its own); returns the `errno` it
+    /// got, or 0 if it was let through.
+    fileprivate func run(reporter: ConversionChild.Reporter) -> Int32 {
         switch self {
         case .open(let path):
             return vmp3_sandbox_try_open(path)
@@ -178,11 +171,11 @@ extension EscapeAttempt {
             vmp3_sandbox_spin()
             return 0
         case .answerThenSpin:
-            send(.attempted(errno: 0))
+            reporter.send(.attempted(errno: 0))
             vmp3_sandbox_spin()
             return 0
         case .overstateUsage:
-            send(.usage(peakResidentBytes: 0, peakVirtualBytes: 0, cpuSeconds: 1e300))
+            reporter.send(.usage(peakResidentBytes: 0, peakVirtualBytes: 0, cpuSeconds: 1e300))
             return 0
         case .crash(let signal):
             vmp3_sandbox_raise(signal)

@@ -133,8 +133,7 @@ final class ConversionChildProcess: @unchecked Sendable {
     /// (then it is no child to keep).
     func awaitReady(timeout: Duration) -> Bool? {
         var descriptor = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&descriptor, 1, milliseconds) == 1,
+        guard poll(&descriptor, 1, Int32(clamping: Int64(timeout.seconds * 1000))) == 1,
               let (frame, _) = try? MessageFraming.readFrame(fromSocket: channel, descriptorCapacity: 0),
               case .ready(let warmedUp)? = try? MessageFraming.decode(ConversionChildReport.self, from: frame)
         else { return nil }
@@ -308,7 +307,7 @@ final class ConversionChildProcess: @unchecked Sendable {
             if lost {
                 exit.answered = exit.answer != nil
             } else {
-                exit.cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+                exit.cpuSeconds = usage.cpuSeconds
                 if status & 0x7F == 0 {
                     exit.status = (status >> 8) & 0xFF
                 } else {
@@ -347,6 +346,13 @@ extension ConversionChildProcess.Exit {
         case SIGSYS: return "forbidden_syscall"
         default: return "crashed"
         }
+    }
+}
+
+extension rusage {
+    /// The user and system CPU seconds it counts.
+    var cpuSeconds: Double {
+        Double(ru_utime.tv_sec + ru_stime.tv_sec) + Double(ru_utime.tv_usec + ru_stime.tv_usec) / 1e6
     }
 }
 
