@@ -17,7 +17,8 @@ let executableLinkerSettings: [LinkerSetting] = [
 
 // Dependencies point one way: Services -> (VMP3AuthHTTP, VMP3HTTP, VMP3Auth, VMP3Transport,
 // VMP3SQLite) -> VMP3Core. Only VMP3MediaConverter reaches FFmpeg and LAME, only VMP3SQLite and
-// VMP3Auth reach SQLite; VMP3Kit is the umbrella embedders import (VMP3Core + VMP3MediaConverter).
+// VMP3Auth reach SQLite; VMP3Kit is the umbrella embedders import (VMP3Core, VMP3Sandbox and
+// VMP3MediaConverter).
 // Docs/architecture.md has the graph and which shared libraries each executable links.
 let package = Package(
     name: "VMP3",
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "VMP3Kit", targets: ["VMP3Kit"]),
         .library(name: "VMP3Core", targets: ["VMP3Core"]),
         .library(name: "VMP3MediaConverter", targets: ["VMP3MediaConverter"]),
+        .library(name: "VMP3Sandbox", targets: ["VMP3Sandbox"]),
         .library(name: "VMP3AuthHTTP", targets: ["VMP3AuthHTTP"]),
         .library(name: "VMP3Conformance", targets: ["VMP3Conformance"]),
         .library(name: "VMP3SQLite", targets: ["VMP3SQLite"]),
@@ -98,27 +100,43 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The in-process converter on FFmpeg's libraries and LAME: the one module that links them.
+        // The plumbing between a program and its conversion child: spawn, descriptor passing, pidfd.
+        .target(name: "CSandbox"),
         // The conversion child's confinement: rlimits, namespaces, capabilities, seccomp (libseccomp).
         .target(
-            name: "CSandbox",
+            name: "CConfinement",
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
+        // The sandboxed converter's parent side: starts, feeds, supervises and kills conversion
+        // children. No FFmpeg: a program that converts only in children (the `vmp3` CLI) loads none.
         .target(
-            name: "VMP3MediaConverter",
+            name: "VMP3Sandbox",
             dependencies: [
                 "VMP3Core",
-                "CFFmpeg",
-                "CLame",
                 "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // The umbrella: `import VMP3Kit` gives an embedder the core and the converter.
+        // The in-process converter on FFmpeg's libraries and LAME: the one module that links them;
+        // and the conversion child's side of the sandbox, which runs it.
+        .target(
+            name: "VMP3MediaConverter",
+            dependencies: [
+                "VMP3Core",
+                "VMP3Sandbox",
+                "CFFmpeg",
+                "CLame",
+                "CSandbox",
+                "CConfinement",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The umbrella: `import VMP3Kit` gives an embedder the core and both converters.
         .target(
             name: "VMP3Kit",
-            dependencies: ["VMP3Core", "VMP3MediaConverter"]
+            dependencies: ["VMP3Core", "VMP3Sandbox", "VMP3MediaConverter"]
         ),
         // The durable embedded backends (SQLite through GRDB): job store, queues, notification
         // ledger. Its own module, so that a program that keeps no state links no SQLite.
@@ -222,13 +240,15 @@ let package = Package(
         // Takes a thread's stack from inside the process, for the watchdog's reports.
         .target(name: "CThreadSampler", path: "Tests/CThreadSampler"),
 
-        // The `vmp3` command: convert, probe and settings in process, on VMP3Kit alone. Its
-        // server commands (`serve`, `create-bucket`) run `vmp3-server`, so that a conversion
-        // loads no HTTP server, SQLite or network clients (Docs/architecture.md).
+        // The `vmp3` command: convert and probe in conversion children, and settings. It links no
+        // FFmpeg: its children load that. Its server commands (`serve`, `create-bucket`) run
+        // `vmp3-server`, so that a conversion loads no HTTP server, SQLite or network clients
+        // (Docs/architecture.md).
         .executableTarget(
             name: "vmp3",
             dependencies: [
-                "VMP3Kit",
+                "VMP3Core",
+                "VMP3Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -360,6 +380,7 @@ let package = Package(
                 "VMP3Kit",
                 "VMP3Core",
                 "VMP3MediaConverter",
+                "VMP3Sandbox",
                 "VMP3Conformance",
                 "VMP3TestSupport",
                 "vmp3",

@@ -6,12 +6,14 @@
   in one long-lived process each way, alternating: in process, in a child that was waiting (the
   services' default) and in a child started for the job; the overhead is the difference of the
   medians (p50) and of the 90th percentiles.
-- Per-job overhead of the CLI: `vmp3 convert` and `vmp3 convert --no-sandbox` on the same clip, a
-  process each time (the CLI keeps no child waiting: it converts once).
+- Per-job overhead of the CLI: `vmp3 convert` against one conversion in process
+  (`vmp3-sandbox-bench --convert-once`: a program that converts once with MediaConverter, the
+  allocator set as `vmp3` sets it) on the same clip, a process each time (the CLI keeps no child
+  waiting: it converts once).
 - Long inputs (the 10-minute and 1-hour videos of convert_benchmark.py, cached in .benchmarks/):
-  median wall time of `vmp3 convert` each way and `ffmpeg`, and the sandbox's time against
-  in-process; one sampled run of each for its peak memory, parent and child together (and the
-  child alone): the most resident memory of the process and its descendants at once (RSS, which
+  median wall time of `vmp3 convert` (a confined child), `vmp3 convert --no-sandbox` (an
+  unconfined child), the in-process program and `ffmpeg`, each against in process; one sampled
+  run of each for its peak memory, parent and child together (and the child alone): the most resident memory of the process and its descendants at once (RSS, which
   counts a shared library's pages once per process that maps them), and the most proportional
   memory (PSS, which divides each shared page among the processes that map it, so the tree's sum
   counts it once), read from /proc every 5 ms; then, as a service converts,
@@ -120,9 +122,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         out = str(Path(scratch) / "out.mp3")
 
-        def vmp3(video: Path, sandboxed: bool) -> list[str]:
+        def vmp3(video: Path, confined: bool = True) -> list[str]:
             command = [args.vmp3, "convert", str(video), "-o", out, "--force", "--quiet", "--bitrate", "192"]
-            return command if sandboxed else command + ["--no-sandbox"]
+            return command if confined else command + ["--no-sandbox"]
+
+        def in_process(video: Path) -> list[str]:
+            return [str(bench), "--convert-once", str(video), out]
 
         clip = make_clip()
         lines = subprocess.run([str(bench), str(clip), str(args.clip_runs)], check=True, capture_output=True, text=True).stdout
@@ -134,11 +139,12 @@ def main() -> None:
             print(f"  {way}: p50 {row['p50'] * 1000:.1f} ms, overhead p50 {(row['p50'] - base['p50']) * 1000:.1f} ms, "
                   f"p90 {(row['p90'] - base['p90']) * 1000:.1f} ms")
 
-        timed(vmp3(clip, True))
+        timed(vmp3(clip))
+        timed(in_process(clip))
         inside, outside = [], []
         for _ in range(args.clip_runs):
-            inside.append(timed(vmp3(clip, True)))
-            outside.append(timed(vmp3(clip, False)))
+            inside.append(timed(vmp3(clip)))
+            outside.append(timed(in_process(clip)))
         print(f"5 s clip, vmp3 convert, {args.clip_runs} runs each: sandbox p50 {statistics.median(inside) * 1000:.1f} ms, "
               f"in process p50 {statistics.median(outside) * 1000:.1f} ms: overhead p50 "
               f"{(statistics.median(inside) - statistics.median(outside)) * 1000:.1f} ms, p90 "
@@ -148,8 +154,9 @@ def main() -> None:
         print(f"{'input':<8} {'tool':<22} {'median s':>9} {'× in process':>13} {'peak RSS MB':>12} {'peak PSS MB':>12} {'child RSS MB':>13}")
         for video, name in inputs:
             tools = {
-                "vmp3 (sandbox)": vmp3(video, True),
-                "vmp3 --no-sandbox": vmp3(video, False),
+                "vmp3 (sandbox)": vmp3(video),
+                "vmp3 --no-sandbox": vmp3(video, confined=False),
+                "in process": in_process(video),
                 "ffmpeg CLI": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn",
                                "-c:a", "libmp3lame", "-b:a", "192k", out],
             }
@@ -159,7 +166,7 @@ def main() -> None:
                     times[tool].append(timed(command))
             medians = {tool: statistics.median(values) for tool, values in times.items()}
             for tool, command in tools.items():
-                ratio = medians[tool] / medians["vmp3 --no-sandbox"]
+                ratio = medians[tool] / medians["in process"]
                 rss, pss, child_rss = tree_peak(command)
                 child = f"{child_rss / 1e6:.1f}" if child_rss else "-"
                 print(f"{name:<8} {tool:<22} {medians[tool]:>9.2f} {ratio:>13.3f} {rss / 1e6:>12.1f} {pss / 1e6:>12.1f} {child:>13}")

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-.build/docs}
 mkdir -p "$out"
-modules=(VMP3Core VMP3MediaConverter VMP3Kit VMP3Auth VMP3Transport VMP3HTTP VMP3AuthHTTP VMP3SQLite VMP3Conformance)
+modules=(VMP3Core VMP3Sandbox VMP3MediaConverter VMP3Kit VMP3Auth VMP3Transport VMP3HTTP VMP3AuthHTTP VMP3SQLite VMP3Conformance)
 targets=()
 for module in "${modules[@]}"; do targets+=(--target "$module"); done
 read -r -a build_options <<< "${VMP3_DOCS_BUILD_OPTIONS:-}"

@@ -8,7 +8,7 @@ dir=${1:-}
 if [[ -z $dir ]]; then dir=.build/release; [[ -x $dir/vmp3-gateway ]] || dir=.build/debug; fi
 echo "| executable | FFmpeg + LAME | SQLite | VMP3Transport's (hiredis) | shared libraries in all |"
 echo "|---|---|---|---|---|"
-for exe in vmp3-gateway vmp3-auth vmp3-converter vmp3-notifier vmp3 vmp3-server GatewayClient ConvertFile EmbeddedPipeline; do
+for exe in vmp3-gateway vmp3-auth vmp3-converter vmp3-notifier vmp3 vmp3-convert-child vmp3-server GatewayClient ConvertFile EmbeddedPipeline; do
   libs=$(ldd "$dir/$exe" | awk '{print $1}')
   has() { grep -qE "^($1)\\." <<<"$libs" && echo yes || echo no; }
   echo "| \`$exe\` | $(has 'libavcodec|libmp3lame') | $(has libsqlite3) | $(has libhiredis) | $(wc -l <<<"$libs") |"

@@ -6,12 +6,25 @@
 //
 //   vmp3-sandbox-bench CLIP RUNS [--no-namespaces]   (the last adds a waiting child without namespaces)
 //   vmp3-sandbox-bench VIDEO RUNS --long             (a long input: in process and waiting child only)
+//   vmp3-sandbox-bench --convert-once VIDEO OUTPUT   (one conversion in this process, at 192 kbps,
+//                                                     with the allocator as `vmp3` sets it: the
+//                                                     in-process baseline of the CLI's rows)
+//
+// On FoundationEssentials, as `vmp3` and the conversion child are, so that the baseline maps
+// what they map.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import VMP3Kit
 
-func emit(_ fields: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+func emit(way: String, values: [Double]) {
+    let mean = values.reduce(0, +) / Double(values.count)
+    print(#"{"mean":\#(mean),"p50":\#(percentile(values, 0.5)),"p90":\#(percentile(values, 0.9)),"runs":\#(values.count),"way":"\#(way)"}"#)
 }
 
 func percentile(_ values: [Double], _ fraction: Double) -> Double {
@@ -19,23 +32,34 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count >= 3, let runs = Int(arguments[2]), runs > 0 else {
-    FileHandle.standardError.write(Data("usage: vmp3-sandbox-bench CLIP RUNS\n".utf8))
+func usage() -> Never {
+    let text = "usage: vmp3-sandbox-bench CLIP RUNS [--long] [--no-namespaces] | --convert-once VIDEO OUTPUT\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
     exit(64)
 }
+
+let arguments = CommandLine.arguments
+if arguments.count == 4 && arguments[1] == "--convert-once" {
+    ProcessAllocator.limitArenas()
+    ProcessAllocator.mapLargeBlocks(from: 128 << 10)
+    var options = ConversionOptions()
+    options.encoding = .constantBitRate(kbps: 192)
+    _ = try await MediaConverter().convert(URL(fileURLWithPath: arguments[2]), to: URL(fileURLWithPath: arguments[3]), options: options)
+    exit(0)
+}
+guard arguments.count >= 3, let runs = Int(arguments[2]), runs > 0 else { usage() }
 let clip = URL(fileURLWithPath: arguments[1])
-let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmp3-sandbox-bench-\(getpid())")
+let directory = URL(fileURLWithPath: "/tmp/vmp3-sandbox-bench-\(getpid())")
 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: directory) }
 
-let long = CommandLine.arguments.contains("--long")
+let long = arguments.contains("--long")
 let ways: [(name: String, converter: any AudioConverter)] = [
     ("in_process", MediaConverter()),
     ("sandbox_waiting_child", SandboxedConverter(configuration: .init(warmChildren: 1))),
 ]
     + (long ? [] : [("sandbox_child_per_job", SandboxedConverter(configuration: .init(warmChildren: 0)) as any AudioConverter)])
-    + (CommandLine.arguments.contains("--no-namespaces")
+    + (arguments.contains("--no-namespaces")
         ? [("sandbox_waiting_child_no_namespaces", SandboxedConverter(configuration: .init(namespaces: false, warmChildren: 1)) as any AudioConverter)] : [])
 var times: [String: [Double]] = [:]
 // One unmeasured conversion each: the first one's page faults, and the pool's first child.
@@ -56,6 +80,5 @@ for _ in 0..<runs {
     }
 }
 for way in ways {
-    let values = times[way.name]!
-    emit(["way": way.name, "runs": values.count, "p50": percentile(values, 0.5), "p90": percentile(values, 0.9), "mean": values.reduce(0, +) / Double(values.count)])
+    emit(way: way.name, values: times[way.name]!)
 }

@@ -23,7 +23,7 @@ struct ConversionPipeline {
     /// The encoding threads this conversion takes its share from.
     var threadBudget: EncodingThreadBudget = .shared
     var options: ConversionOptions
-    var configuration: MediaConverter.Configuration
+    var configuration: ConversionConfiguration
     var stop: StopCondition
     var progress: (@Sendable (ConversionProgress) -> Void)?
     var logger: Logger
@@ -503,7 +503,7 @@ struct ConversionPipeline {
         return ConversionError(code: .damagedInput, message: "\(input.path) is damaged at \(at) s: \(error.message)")
     }
 
-    /// Calls the progress handler at most every ``MediaConverter/Configuration/progressInterval``.
+    /// Calls the progress handler at most every `ConversionConfiguration.progressInterval`.
     private func report(_ state: inout StreamState, force: Bool) {
         guard let progress else { return }
         let now = ContinuousClock.now

@@ -4,7 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import VMP3Kit
+import VMP3Core
 
 /// A failure the CLI reports as `vmp3: error: MESSAGE` with a sysexits-style status.
 struct CLIFailure: CustomStringConvertible {

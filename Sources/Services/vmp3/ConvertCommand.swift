@@ -11,7 +11,8 @@ import Glibc
 import Darwin
 #endif
 import Logging
-import VMP3Kit
+import VMP3Core
+import VMP3Sandbox
 
 struct ConvertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,8 +23,9 @@ struct ConvertCommand: AsyncParsableCommand {
         Exit status: 0 done, 64 bad option, 65 input is not usable media (or over --max-length / \
         --max-size, or it crashed or overran the memory of the confined decoder), 66 input missing or \
         unreadable, 69 the confined decoder cannot start, 73 output not writable, 75 over \
-        --time-limit, 130 interrupted, 1 anything else. The input is decoded in a confined child \
-        process (no files, no network; killed at its limits) unless --no-sandbox is given.
+        --time-limit, 130 interrupted, 1 anything else. The input is decoded in a child process \
+        (vmp3-convert-child, beside vmp3), confined (no files, no network) unless --no-sandbox is \
+        given, and killed at its limits either way.
         """
     )
 
@@ -32,7 +34,7 @@ struct ConvertCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("no-sandbox"),
-        help: "Decode in this process instead of a confined child (vmp3-convert-child, beside vmp3): only for files you trust."
+        help: "Decode in a child that does not confine itself (no seccomp filter, namespaces or resource limits): only for files you trust, or where the kernel refuses the sandbox."
     )
     var noSandbox = false
 
@@ -127,9 +129,7 @@ struct ConvertCommand: AsyncParsableCommand {
         }
 
         let bar = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
-        let converter: any AudioConverter = noSandbox
-            ? MediaConverter(configuration: .init(limits: limits))
-            : SandboxedConverter(configuration: .init(conversion: .init(limits: limits), warmChildren: 0))
+        let converter = SandboxedConverter(configuration: .init(conversion: .init(limits: limits), confined: !noSandbox, warmChildren: 0))
         let options = conversionOptions
         var progress: (@Sendable (ConversionProgress) -> Void)? = nil
         if let bar {

@@ -4,7 +4,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import VMP3Kit
+import VMP3Core
+import VMP3Sandbox
 
 struct ProbeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,11 +16,11 @@ struct ProbeCommand: AsyncParsableCommand {
     @Argument(help: "The file to describe.")
     var input: String
 
-    @Flag(name: .customLong("no-sandbox"), help: "Read the file in this process instead of a confined child: only for files you trust.")
+    @Flag(name: .customLong("no-sandbox"), help: "Read the file in a child that does not confine itself: only for files you trust, or where the kernel refuses the sandbox.")
     var noSandbox = false
 
     func run() async throws {
-        let converter: any AudioConverter = noSandbox ? MediaConverter() : SandboxedConverter(configuration: .init(warmChildren: 0))
+        let converter = SandboxedConverter(configuration: .init(confined: !noSandbox, warmChildren: 0))
         let probed: Result<MediaInfo, ConversionError>
         do throws(ConversionError) {
             probed = .success(try await converter.probe(URL(fileURLWithPath: input)))

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Synchronization
-import VMP3Kit
+import VMP3Core
 
 /// A one-line progress bar on standard error, redrawn in place.
 final class ProgressBar: Sendable {

@@ -4,7 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import VMP3Kit
+import VMP3Core
 
 /// `vmp3 settings`: every setting of the VMP3 programs, its default and what it means; with
 /// `--markdown`, the table of Docs/operations.md.

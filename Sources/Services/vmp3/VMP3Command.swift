@@ -1,5 +1,5 @@
 import ArgumentParser
-import VMP3Kit
+import VMP3Core
 
 @main
 struct VMP3Command: AsyncParsableCommand {

@@ -8,6 +8,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import VMP3Core
+import VMP3Sandbox
 
 /// What a conversion child started ahead of need does while it waits: it converts a small clip
 /// of its own, from memory to memory, the way it will convert the job.

@@ -8,19 +8,21 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CConfinement
 import CSandbox
 import Logging
 import Synchronization
 import VMP3Core
+import VMP3Sandbox
 
 /// The conversion child: the program `vmp3-convert-child` is this and nothing else.
 ///
-/// It is started by ``SandboxedConverter`` with `/dev/null` on descriptors 0 and 1, a pipe for
+/// It is started by `SandboxedConverter` with `/dev/null` on descriptors 0 and 1, a pipe for
 /// diagnostics on 2 and its socket to the parent on 3, and the parent's pid as its argument,
-/// followed by `warm` for a child started ahead of need (``ConversionChildPool``), which converts
+/// followed by `warm` for a child started ahead of need (`ConversionChildPool`), which converts
 /// a clip of its own while it waits (``ChildWarmUp``).
 /// It prepares what needs no request (its libraries are loaded by then), waits for one
-/// ``ConversionChildRequest``, which comes with the input and the (empty, temporary) output as
+/// `ConversionChildRequest`, which comes with the input and the (empty, temporary) output as
 /// descriptors, puts them on 0 and 1, confines itself (``SandboxConfinement``), and only then
 /// parses a byte of the input; it answers with progress reports and one result, and exits. It
 /// opens no path and no socket after its start: after the confinement the kernel would refuse
@@ -29,8 +31,6 @@ package enum ConversionChild {
     static let input: Int32 = 0
     static let output: Int32 = 1
     static let channel: Int32 = 3
-    /// The argument that asks a child to warm up while it waits.
-    static let warmArgument = "warm"
 
     /// Exit statuses when there is no parent to answer.
     enum ExitStatus: Int32 {
@@ -44,6 +44,12 @@ package enum ConversionChild {
         guard (2...3).contains(arguments.count), let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
             exit(ExitStatus.noParent.rawValue)
         }
+        // The allocator as `vmp3 convert` in process had it (and before any thread allocates):
+        // two arenas, blocks of 128 KiB and more in mappings of their own, which go back to the
+        // system when freed. glibc's defaults kept about 7 MB more resident through an hour's
+        // conversion (Docs/performance.md).
+        ProcessAllocator.limitArenas()
+        ProcessAllocator.mapLargeBlocks(from: 128 << 10)
         // What would open a file or need a system call the filter refuses happens now, before
         // the request: FFmpeg's settings, the JSON coders' first use, the status file kept open.
         FFmpegLogging.silence
@@ -54,7 +60,7 @@ package enum ConversionChild {
         // reported by the installation, which compiles it again).
         _ = vmp3_sandbox_prepare_filter()
         let reporter = Reporter()
-        if arguments.count == 3 && arguments[2] == warmArgument {
+        if arguments.count == 3 && arguments[2] == ConversionChildProcess.warmArgument {
             reporter.send(.ready(warmedUp: ChildWarmUp.run()))
         }
 

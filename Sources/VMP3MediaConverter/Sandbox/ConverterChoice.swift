@@ -1,6 +1,7 @@
 import VMP3Core
+import VMP3Sandbox
 
-/// The converter a service runs, as its settings choose: ``SandboxedConverter`` (the default) or
+/// The converter a service runs, as its settings choose: `SandboxedConverter` (the default) or
 /// the in-process ``MediaConverter`` (`Setting.converterSandbox` `none`).
 public enum ConverterChoice {
     /// - Throws: `ConfigurationError` for a setting out of its form, or when the sandbox is

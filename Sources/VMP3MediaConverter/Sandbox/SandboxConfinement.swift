@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CSandbox
+import CConfinement
+import VMP3Sandbox
 
 /// The layers a conversion child puts itself under, in order, before it reads its input:
 ///
@@ -15,7 +16,8 @@ import CSandbox
 /// 5. the seccomp-BPF allow-list (`vmp3_sandbox_install_filter`): no `open`, no socket, no
 ///    `execve`, no new process, no executable memory.
 ///
-/// Layer 2 may be missing; any other that fails stops the child before it parses a byte.
+/// Layer 2 may be missing; any other that fails stops the child before it parses a byte. A
+/// request whose settings are not `enabled` (the user chose no sandbox) gets none of them.
 enum SandboxConfinement {
     struct Outcome {
         /// Why the namespaces could not be entered, or `nil` if they were (or were not asked for).
@@ -31,6 +33,7 @@ enum SandboxConfinement {
 
     static func apply(_ settings: ConfinementSettings) throws(Failure) -> Outcome {
         var outcome = Outcome()
+        guard settings.enabled else { return outcome }
         try check(
             vmp3_sandbox_set_limits(settings.addressSpaceBytes ?? 0, settings.cpuSeconds ?? 0, settings.fileSizeBytes ?? 0, maxDescriptors),
             "cannot set the resource limits"

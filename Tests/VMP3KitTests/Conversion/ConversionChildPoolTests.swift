@@ -6,6 +6,7 @@ import VMP3TestScoping
 import VMP3TestSupport
 @testable import VMP3Core
 @testable import VMP3MediaConverter
+@testable import VMP3Sandbox
 
 /// Children started ahead of need: a waiting child holds nothing of the parent's and is not
 /// confined, takes the next conversion and confines itself then, is never used twice, and one

@@ -7,6 +7,7 @@ import VMP3TestScoping
 import VMP3TestSupport
 @testable import VMP3Core
 @testable import VMP3MediaConverter
+@testable import VMP3Sandbox
 
 /// The sandboxed converter: it converts and probes as the in-process one does, and its child,
 /// once confined, can reach no file, socket or process, and cannot outlive its limits.
@@ -293,6 +294,24 @@ import VMP3TestSupport
         // The limit and the kill's half-second grace, and the start of a process: a hang would
         // take forever, so the bound says "not minutes", not how fast this machine is.
         #expect(elapsed < .seconds(30), "\(elapsed)")
+    }
+
+    @Test("unconfined (`vmp3 convert --no-sandbox`): the child may open files, yet is still killed at its time limit and converts as confined")
+    func unconfined() async throws {
+        var configuration = SandboxedConverter.Configuration(confined: false)
+        #expect(try await attempt(.open(path: "/etc/passwd"), converter: SandboxedConverter(configuration: configuration)) == .success(0))
+        configuration.conversion.limits.maxConversionTime = .seconds(2)
+        let started = ContinuousClock.now
+        #expect(try await attempt(.spin, converter: SandboxedConverter(configuration: configuration)).failureCode == .timeLimit)
+        // The wall-time kill, not the CPU-seconds rlimit (there is none): "not minutes" again.
+        #expect(ContinuousClock.now - started < .seconds(30))
+
+        let directory = try makeScratchDirectory()
+        let output = directory.appendingPathComponent("unconfined.mp3")
+        let result = try await SandboxedConverter(configuration: .init(confined: false))
+            .convert(try await TestMedia.tagged.url, to: output, options: ConversionOptions(), progress: nil, logger: .disabled)
+        let size = try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int64
+        #expect(result.byteCount > 0 && result.byteCount == size)
     }
 
     /// A Matroska file whose opening is pure CPU inside libavformat: `count` chapters whose ids

@@ -16,23 +16,23 @@ import VMP3Core
 ///
 /// In the conversion child the file is a descriptor it was given (``init(descriptor:maxSize:)``):
 /// the child writes and flushes it, and the parent, which made it, renames or removes it.
-final class AtomicOutputFile {
-    let destination: String
-    let temporaryPath: String
+package final class AtomicOutputFile {
+    package let destination: String
+    package let temporaryPath: String
     private var descriptor: Int32
     private var committed = false
     /// Whether this object made the file (and so renames or removes it) or was given it.
     private let ownsFile: Bool
     /// The open file (the parent of a conversion child hands it to the child).
-    var fileDescriptor: Int32 { descriptor }
+    package var fileDescriptor: Int32 { descriptor }
     /// Bytes appended so far.
-    private(set) var size: Int64 = 0
+    package private(set) var size: Int64 = 0
     /// The most bytes the file may hold, or `nil` for no limit.
-    let maxSize: Int64?
+    package let maxSize: Int64?
 
     /// - Parameter maxSize: the most bytes that may be appended; one more fails the append with
     ///   ``ConversionError/Code/outputTooLarge``.
-    init(destination: String, maxSize: Int64? = nil) throws(ConversionError) {
+    package init(destination: String, maxSize: Int64? = nil) throws(ConversionError) {
         self.destination = destination
         self.maxSize = maxSize
         let url = URL(fileURLWithPath: destination)
@@ -51,7 +51,7 @@ final class AtomicOutputFile {
 
     /// Writes to an empty file open for writing at `descriptor`, which stays open and is neither
     /// renamed nor removed here: ``commit()`` only flushes it.
-    init(descriptor: Int32, name: String, maxSize: Int64? = nil) {
+    package init(descriptor: Int32, name: String, maxSize: Int64? = nil) {
         self.destination = name
         self.temporaryPath = name
         self.descriptor = descriptor
@@ -66,7 +66,7 @@ final class AtomicOutputFile {
     }
 
     /// Appends `bytes`.
-    func append(_ bytes: UnsafeRawBufferPointer) throws(ConversionError) {
+    package func append(_ bytes: UnsafeRawBufferPointer) throws(ConversionError) {
         if let maxSize, size + Int64(bytes.count) > maxSize {
             throw ConversionError(code: .outputTooLarge, message: "the MP3 would be larger than its limit of \(maxSize) bytes")
         }
@@ -75,7 +75,7 @@ final class AtomicOutputFile {
     }
 
     /// Appends `bytes`.
-    func append(_ bytes: [UInt8]) throws(ConversionError) {
+    package func append(_ bytes: [UInt8]) throws(ConversionError) {
         let result: Result<Void, ConversionError> = bytes.withUnsafeBytes { buffer in
             Result { () throws(ConversionError) in try append(buffer) }
         }
@@ -84,7 +84,7 @@ final class AtomicOutputFile {
 
     /// Writes `bytes` at `offset`, which must lie within what was appended (used to fill in the
     /// LAME/Xing frame once the length is known).
-    func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
+    package func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ConversionError) {
         guard offset >= 0, offset + Int64(bytes.count) <= size else {
             throw ConversionError(code: .encodingFailed, message: "the LAME/Xing frame does not fit where the first frame was written")
         }
@@ -92,7 +92,7 @@ final class AtomicOutputFile {
     }
 
     /// Writes `bytes` at `offset`, which must lie within what was appended.
-    func overwrite(_ bytes: [UInt8], at offset: Int64) throws(ConversionError) {
+    package func overwrite(_ bytes: [UInt8], at offset: Int64) throws(ConversionError) {
         let result: Result<Void, ConversionError> = bytes.withUnsafeBytes { buffer in
             Result { () throws(ConversionError) in try overwrite(buffer, at: offset) }
         }
@@ -112,7 +112,7 @@ final class AtomicOutputFile {
     }
 
     /// Flushes the file to disk and moves it to the destination, replacing any file there.
-    func commit() throws(ConversionError) {
+    package func commit() throws(ConversionError) {
         if fsync(descriptor) != 0 {
             throw Self.failure(temporaryPath, String(cString: strerror(errno)))
         }

@@ -15,10 +15,10 @@ import CSandbox
 ///
 /// A frame is at most ``maxFrameBytes``: a probe's tags and chapters are bounded far below it, and
 /// the parent reads nothing more from a child that claims a larger one.
-enum MessageFraming {
-    static let maxFrameBytes = 4 << 20
+package enum MessageFraming {
+    package static let maxFrameBytes = 4 << 20
 
-    enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         /// The peer closed the socket.
         case closed
         /// A frame longer than ``MessageFraming/maxFrameBytes``, or not the JSON expected.
@@ -27,7 +27,7 @@ enum MessageFraming {
         case system(Int32)
     }
 
-    static func encode<Message: Encodable>(_ message: Message) throws(Failure) -> [UInt8] {
+    package static func encode<Message: Encodable>(_ message: Message) throws(Failure) -> [UInt8] {
         let body: Data
         do {
             body = try JSONEncoder().encode(message)
@@ -39,7 +39,7 @@ enum MessageFraming {
         return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + Array(body)
     }
 
-    static func decode<Message: Decodable>(_ type: Message.Type, from body: [UInt8]) throws(Failure) -> Message {
+    package static func decode<Message: Decodable>(_ type: Message.Type, from body: [UInt8]) throws(Failure) -> Message {
         do {
             return try JSONDecoder().decode(type, from: Data(body))
         } catch {
@@ -50,7 +50,7 @@ enum MessageFraming {
     /// Writes all of `bytes` to `descriptor`, blocking. The parent sends with `MSG_NOSIGNAL`
     /// (`toSocket`): a child that died must not take the server down with SIGPIPE. The child
     /// writes (its filter has no `sendto`), and a parent that is gone has killed it.
-    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, toSocket: Bool = false) throws(Failure) {
+    package static func writeAll(_ bytes: [UInt8], to descriptor: Int32, toSocket: Bool = false) throws(Failure) {
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes {
@@ -69,7 +69,7 @@ enum MessageFraming {
     /// Sends `bytes` on `socket` with `descriptors` attached to the first of them (`SCM_RIGHTS`),
     /// blocking, with `MSG_NOSIGNAL`. The kernel gives the peer its own copies: the sender's stay
     /// open.
-    static func sendAttaching(_ descriptors: [Int32], _ bytes: [UInt8], toSocket socket: Int32) throws(Failure) {
+    package static func sendAttaching(_ descriptors: [Int32], _ bytes: [UInt8], toSocket socket: Int32) throws(Failure) {
         precondition(descriptors.count <= Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
         let sent = bytes.withUnsafeBytes { buffer in
             descriptors.withUnsafeBufferPointer {
@@ -82,7 +82,7 @@ enum MessageFraming {
 
     /// Reads one whole frame from `socket`, blocking, and the descriptors that came with it: at
     /// most `capacity` (more are closed, and the frame is refused).
-    static func readFrame(fromSocket socket: Int32, descriptorCapacity capacity: Int) throws(Failure) -> (frame: [UInt8], descriptors: [Int32]) {
+    package static func readFrame(fromSocket socket: Int32, descriptorCapacity capacity: Int) throws(Failure) -> (frame: [UInt8], descriptors: [Int32]) {
         var descriptors = [Int32](repeating: -1, count: Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
         var received: Int32 = 0
         let header = try receiveExactly(4, from: socket, descriptors: &descriptors, received: &received)
@@ -118,7 +118,7 @@ enum MessageFraming {
 }
 
 /// Collects frames from bytes that arrive in pieces (the parent's non-blocking reads).
-struct FrameAssembler {
+package struct FrameAssembler {
     private var buffer: [UInt8] = []
 
     /// Appends `bytes` and returns the frames now complete, in order.
@@ -136,5 +136,5 @@ struct FrameAssembler {
     }
 
     /// Whether part of a frame is waiting for the rest.
-    var isEmpty: Bool { buffer.isEmpty }
+    package var isEmpty: Bool { buffer.isEmpty }
 }

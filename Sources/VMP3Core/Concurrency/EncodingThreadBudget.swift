@@ -10,24 +10,24 @@ import Synchronization
 /// A conversion that lets VMP3 choose takes the threads that are free (at least one, its own), so
 /// a worker running several jobs divides the cores among them instead of running more threads than
 /// there are cores. One that names a count gets it; its threads count against the others.
-final class EncodingThreadBudget: Sendable {
+package final class EncodingThreadBudget: Sendable {
     /// One per core this process may run on.
-    static let shared = EncodingThreadBudget(total: max(1, ProcessInfo.processInfo.activeProcessorCount))
+    package static let shared = EncodingThreadBudget(total: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
-    let total: Int
+    package let total: Int
     private let inUse = Mutex(0)
 
-    init(total: Int) {
+    package init(total: Int) {
         self.total = total
     }
 
     /// Threads taken by one conversion; give them back with ``release(_:)``.
-    struct Grant: Sendable, Equatable {
-        let count: Int
+    package struct Grant: Sendable, Equatable {
+        package let count: Int
     }
 
     /// `requested` threads if given, else every free one; never fewer than one.
-    func take(_ requested: Int?) -> Grant {
+    package func take(_ requested: Int?) -> Grant {
         inUse.withLock { used in
             let count = requested ?? max(1, total - used)
             used += count
@@ -35,10 +35,10 @@ final class EncodingThreadBudget: Sendable {
         }
     }
 
-    func release(_ grant: Grant) {
+    package func release(_ grant: Grant) {
         inUse.withLock { $0 -= grant.count }
     }
 
     /// Threads taken now (for tests).
-    var taken: Int { inUse.withLock { $0 } }
+    package var taken: Int { inUse.withLock { $0 } }
 }

@@ -34,13 +34,19 @@ public struct SandboxedConverter: AudioConverter {
     /// Tuning that is the same for every conversion.
     public struct Configuration: Sendable, Hashable {
         /// What the child's pipeline is told: the same settings as an in-process conversion.
-        public var conversion: MediaConverter.Configuration
+        public var conversion: ConversionConfiguration
         /// The most resident memory a child may use; more kills it (`memory_limit`). Its address
         /// space is limited to twice this. Default: 1 GiB.
         public var memoryLimit: Int64?
         /// Whether the child enters new user, network, mount and IPC namespaces where the kernel
         /// allows it. Default: `true`.
         public var namespaces: Bool
+        /// Whether the child confines itself at all (resource limits, namespaces, capabilities,
+        /// the seccomp filter). `false` is for files one trusts, or a kernel or container that
+        /// refuses the filter (`sandbox_unavailable`): the input is still decoded in another
+        /// process, which this one still kills at the time and memory limits and on
+        /// cancellation. Default: `true`.
+        public var confined: Bool
         /// The child program. Default: `nil`, `vmp3-convert-child` beside the running program, else
         /// on `PATH`.
         public var childExecutable: String?
@@ -53,15 +59,17 @@ public struct SandboxedConverter: AudioConverter {
         public var warmChildren: Int
 
         public init(
-            conversion: MediaConverter.Configuration = MediaConverter.Configuration(),
+            conversion: ConversionConfiguration = ConversionConfiguration(),
             memoryLimit: Int64? = 1 << 30,
             namespaces: Bool = true,
+            confined: Bool = true,
             childExecutable: String? = nil,
             warmChildren: Int = 1
         ) {
             self.conversion = conversion
             self.memoryLimit = memoryLimit
             self.namespaces = namespaces
+            self.confined = confined
             self.childExecutable = childExecutable
             self.warmChildren = max(0, warmChildren)
         }
@@ -155,7 +163,8 @@ public struct SandboxedConverter: AudioConverter {
                 // Every thread's CPU time counts: the wall-time limit on each core, and a little.
                 cpuSeconds: limits.maxConversionTime.map { UInt64($0.seconds.rounded(.up)) * UInt64(cores) + 2 },
                 fileSizeBytes: mode == .convert ? limits.maxOutputBytes.map { UInt64($0) + 1 } : nil,
-                namespaces: configuration.namespaces
+                namespaces: configuration.namespaces,
+                enabled: configuration.confined
             ),
             escapeAttempt: nil
         )

@@ -2,14 +2,16 @@ import VMP3Core
 import Synchronization
 
 /// Set from a task's cancellation handler, read by the conversion loop on its own thread.
-final class CancellationFlag: Sendable {
+package final class CancellationFlag: Sendable {
     private let value = Atomic<Bool>(false)
 
-    func cancel() {
+    package init() {}
+
+    package func cancel() {
         value.store(true, ordering: .relaxed)
     }
 
-    var isCancelled: Bool {
+    package var isCancelled: Bool {
         value.load(ordering: .relaxed)
     }
 }

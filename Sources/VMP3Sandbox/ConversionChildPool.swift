@@ -12,7 +12,7 @@ import VMP3Core
 /// A child's start is mostly the dynamic loader mapping and relocating the shared libraries
 /// FFmpeg's libraries pull in, and a process's first conversion costs more than the next: a
 /// child started for a job costs it about 30 ms more than one that waited. A waiting child has
-/// loaded them and converted a clip of its own (``ChildWarmUp``), and waits for its request on
+/// loaded them and converted a clip of its own (`ChildWarmUp`), and waits for its request on
 /// its socket; it holds nothing of this process (no descriptor but `/dev/null` and its own socket
 /// and pipe, an environment of its own) and is not confined yet: it confines itself when the
 /// request comes, before it reads a byte of the input. Each child converts once and exits; none

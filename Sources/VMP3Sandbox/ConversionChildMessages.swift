@@ -4,37 +4,66 @@ import VMP3Core
 ///
 /// The child receives its input and output as open descriptors, never as paths: the names here
 /// only word its error messages as an in-process conversion would.
-struct ConversionChildRequest: Codable, Sendable {
-    enum Mode: String, Codable, Sendable {
+package struct ConversionChildRequest: Codable, Sendable {
+    package enum Mode: String, Codable, Sendable {
         case convert
         case probe
     }
 
-    var mode: Mode
-    var inputName: String
-    var outputName: String
-    var options: ConversionOptions
-    var lfeMixLevel: Double
-    var progressIntervalMilliseconds: Int
-    var limits: ConversionLimits
+    package var mode: Mode
+    package var inputName: String
+    package var outputName: String
+    package var options: ConversionOptions
+    package var lfeMixLevel: Double
+    package var progressIntervalMilliseconds: Int
+    package var limits: ConversionLimits
     /// Encoding threads the parent granted the child from the process's budget.
-    var threads: Int
-    var confinement: ConfinementSettings
+    package var threads: Int
+    package var confinement: ConfinementSettings
     /// Tests only: once confined, the child tries this instead of converting and answers with
     /// ``ConversionChildReport/attempted(errno:)``, if it is still alive.
-    var escapeAttempt: EscapeAttempt?
+    package var escapeAttempt: EscapeAttempt?
+
+    package init(
+        mode: Mode, inputName: String, outputName: String, options: ConversionOptions, lfeMixLevel: Double,
+        progressIntervalMilliseconds: Int, limits: ConversionLimits, threads: Int, confinement: ConfinementSettings,
+        escapeAttempt: EscapeAttempt? = nil
+    ) {
+        self.mode = mode
+        self.inputName = inputName
+        self.outputName = outputName
+        self.options = options
+        self.lfeMixLevel = lfeMixLevel
+        self.progressIntervalMilliseconds = progressIntervalMilliseconds
+        self.limits = limits
+        self.threads = threads
+        self.confinement = confinement
+        self.escapeAttempt = escapeAttempt
+    }
 }
 
 /// The kernel-enforced limits and layers a child puts itself under before it reads its input.
-struct ConfinementSettings: Codable, Sendable, Hashable {
+package struct ConfinementSettings: Codable, Sendable, Hashable {
     /// `RLIMIT_AS`, or `nil` for none (AddressSanitizer's shadow memory fits no such limit).
-    var addressSpaceBytes: UInt64?
+    package var addressSpaceBytes: UInt64?
     /// `RLIMIT_CPU`: CPU seconds of all its threads together.
-    var cpuSeconds: UInt64?
+    package var cpuSeconds: UInt64?
     /// `RLIMIT_FSIZE`: the largest file it may write.
-    var fileSizeBytes: UInt64?
+    package var fileSizeBytes: UInt64?
     /// Whether to enter new user, network, mount and IPC namespaces.
-    var namespaces: Bool
+    package var namespaces: Bool
+    /// Whether the child confines itself at all. `false` only when the user chose no sandbox
+    /// (`vmp3 convert --no-sandbox`: a trusted file, or a kernel that refuses the filter); the
+    /// parent's kills at the time and memory limits and on cancellation hold either way.
+    package var enabled: Bool
+
+    package init(addressSpaceBytes: UInt64?, cpuSeconds: UInt64?, fileSizeBytes: UInt64?, namespaces: Bool, enabled: Bool = true) {
+        self.addressSpaceBytes = addressSpaceBytes
+        self.cpuSeconds = cpuSeconds
+        self.fileSizeBytes = fileSizeBytes
+        self.namespaces = namespaces
+        self.enabled = enabled
+    }
 }
 
 /// What a test makes a confined child try (see ``ConversionChildRequest/escapeAttempt``).
@@ -60,9 +89,9 @@ package enum EscapeAttempt: Codable, Sendable, Hashable {
 
 /// One message from a conversion child. The parent trusts none of it beyond the job it belongs
 /// to: a compromised child can say anything, so every message is bounded in size and checked.
-enum ConversionChildReport: Codable, Sendable {
+package enum ConversionChildReport: Codable, Sendable {
     /// A child started ahead of need (``ConversionChildPool``) is loaded and has converted its
-    /// warm-up clip (``ChildWarmUp``; `warmedUp` is `false` if the clip did not convert): it
+    /// warm-up clip (`ChildWarmUp`; `warmedUp` is `false` if the clip did not convert): it
     /// waits for its request. Its first message, and only such a child's.
     case ready(warmedUp: Bool)
     /// The confinement is in place; `namespaces` is `nil` if they were entered, else why not.

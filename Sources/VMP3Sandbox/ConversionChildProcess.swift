@@ -21,7 +21,7 @@ import VMP3Core
 /// One thread uses a child at a time: the one that started it, then (through the pool's lock)
 /// the one that sends it a request and supervises it. Its end is waited for by
 /// ``ConversionChildReaper``, not by the thread that let it go.
-final class ConversionChildProcess: @unchecked Sendable {
+package final class ConversionChildProcess: @unchecked Sendable {
     // @unchecked: the mutable state (`channel`, `errors`, `reaped`) is used by one thread at a
     // time, as above; the pool hands a child over under its lock and keeps no reference to it.
     let pid: pid_t
@@ -30,6 +30,9 @@ final class ConversionChildProcess: @unchecked Sendable {
     /// Readable once the child has ended (a pidfd), or -1 where the kernel has none.
     private let ended: Int32
     private var reaped = false
+
+    /// The argument that asks a child to warm up while it waits (after the parent's pid).
+    package static let warmArgument = "warm"
 
     /// Why the parent killed the child.
     enum KillCause: Equatable {
@@ -64,7 +67,7 @@ final class ConversionChildProcess: @unchecked Sendable {
     }
 
     /// Starts `executable`, which waits for its request; a child asked to `warm` up converts a
-    /// clip of its own first (``ChildWarmUp``), for one that will wait.
+    /// clip of its own first (`ChildWarmUp`), for one that will wait.
     init(executable: String, environment: [String], warm: Bool = false) throws(ConversionError) {
         var sockets: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
@@ -78,7 +81,7 @@ final class ConversionChildProcess: @unchecked Sendable {
             close(sockets[1])
             throw Self.unavailable("cannot make a pipe: \(String(cString: strerror(code)))")
         }
-        let arguments = [executable, String(getpid())] + (warm ? [ConversionChild.warmArgument] : [])
+        let arguments = [executable, String(getpid())] + (warm ? [Self.warmArgument] : [])
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer {
@@ -346,45 +349,5 @@ extension ConversionChildProcess.Exit {
         case SIGSYS: return "forbidden_syscall"
         default: return "crashed"
         }
-    }
-}
-
-extension rusage {
-    /// The user and system CPU seconds it counts.
-    var cpuSeconds: Double {
-        Double(ru_utime.tv_sec + ru_stime.tv_sec) + Double(ru_utime.tv_usec + ru_stime.tv_usec) / 1e6
-    }
-}
-
-/// A process's memory, from `/proc/PID/status`.
-struct ProcessMemory {
-    var residentBytes: Int64
-    var peakResidentBytes: Int64
-    var peakVirtualBytes: Int64
-
-    /// `nil` if the process is gone (or a zombie, which has no memory lines).
-    init?(pid: pid_t) {
-        let descriptor = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        self.init(statusDescriptor: descriptor)
-    }
-
-    /// From a descriptor of a `/proc/PID/status` opened earlier (the child keeps its own open
-    /// through its confinement, which forbids opening it later).
-    init?(statusDescriptor descriptor: Int32) {
-        var bytes = [UInt8](repeating: 0, count: 4096)
-        let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return nil }
-        var fields: [Substring: Int64] = [:]
-        for line in String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n") {
-            let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
-            guard parts.count >= 2, parts[0].hasPrefix("Vm"), let kilobytes = Int64(parts[1]) else { continue }
-            fields[parts[0]] = kilobytes * 1024
-        }
-        guard let rss = fields["VmRSS"], let hwm = fields["VmHWM"], let peak = fields["VmPeak"] else { return nil }
-        residentBytes = rss
-        peakResidentBytes = hwm
-        peakVirtualBytes = peak
     }
 }
