@@ -200,6 +200,8 @@ let package = Package(
             resources: [
                 .embedInCode("Web/Assets/index.html"), .embedInCode("Web/Assets/app.js"),
                 .embedInCode("Web/Assets/app.css"), .embedInCode("Web/Assets/icon.svg"),
+                // And the API's description, served at /openapi.json.
+                .embedInCode("Health/openapi.json"),
             ]
         ),
         // The auth service's routes (register, login, refresh, JWKS) on VMP3HTTP and VMP3Auth.

@@ -6,7 +6,7 @@ import NIOFileSystem
 import NIOHTTP1
 import VMP3Core
 
-/// A client of the VMP3 gateway's HTTP API (Docs/openapi.json), on AsyncHTTPClient. Uploads and
+/// A client of the VMP3 gateway's HTTP API (Sources/VMP3HTTP/Health/openapi.json), on AsyncHTTPClient. Uploads and
 /// downloads stream between the file and the socket: memory stays flat whatever the file's size.
 struct GatewayClient: Sendable {
     let baseURL: String
