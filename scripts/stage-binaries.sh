@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stages VMP3's executables as the tree the container image copies to its root
 # (Dockerfile): DIR/usr/local/bin/{vmp3-auth,vmp3-gateway,vmp3-converter,vmp3-notifier,vmp3,
-# vmp3-server,vmp3-convert-child,vmp3-healthcheck} and the executables' resource bundles beside them. Debug information and
+# vmp3-server,vmp3-convert-child,vmp3-healthcheck}, the executables' resource bundles beside them,
+# and DIR/usr/local/share/doc/vmp3/{LICENSE,NOTICE}. Debug information and
 # the debugger's .swift_ast are stripped (the symbol table stays, for backtraces). The Swift
 # runtime's shared libraries the executables link (all of them, unless they were built with
 # --static-swift-stdlib) are staged too, in DIR/usr/local/lib/swift with a file in
@@ -24,6 +25,9 @@ for bundle in "$bin"/*.resources; do
   [ -d "$bundle" ] && cp -R "$bundle" "$out/usr/local/bin/"
 done
 install -m 0755 "$here/deploy/vmp3-healthcheck" "$out/usr/local/bin/vmp3-healthcheck"
+# The licence and the notice of the libraries an image distributes with the executables.
+install -D -m 0644 "$here/LICENSE" "$out/usr/local/share/doc/vmp3/LICENSE"
+install -m 0644 "$here/NOTICE" "$out/usr/local/share/doc/vmp3/NOTICE"
 
 # The Swift runtime's shared libraries the executables load, found by the loader on this machine.
 runtime=$(for executable in "${executables[@]}"; do ldd "$bin/$executable"; done \

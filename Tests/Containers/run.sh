@@ -286,7 +286,10 @@ for service in auth gateway notifier; do
   [ "$user" = 10001:10001 ] || fail "$service runs as $user, not the image's vmp3 user (10001:10001)"
 done
 [ "$(podman image inspect --format '{{.Config.User}}' "$image")" = vmp3 ] || fail "the image's user is not vmp3"
-say "health checks healthy (auth, gateway, notifier), every service runs as vmp3 (10001:10001)"
+podman exec "${project}_gateway_1" grep -q "GPL" /usr/local/share/doc/vmp3/NOTICE \
+  || fail "the image carries no NOTICE of the libraries it distributes"
+podman exec "${project}_gateway_1" test -s /usr/local/share/doc/vmp3/LICENSE || fail "the image carries no LICENSE"
+say "health checks healthy (auth, gateway, notifier), every service runs as vmp3 (10001:10001), LICENSE and NOTICE in the image"
 
 teardown
 trap - EXIT
