@@ -3,7 +3,7 @@
 # link, a doc comment naming a parameter that does not exist). The test command runs it.
 #   scripts/docs.sh [OUTPUT_DIR]   (default .build/docs; one .doccarchive a module)
 # One invocation of the plugin for all of them: it loads the package and builds the symbol graphs
-# once, and converts the modules side by side (nine invocations took twice as long).
+# once, and converts the modules side by side (one invocation a module took twice as long).
 # VMP3_DOCS_BUILD_OPTIONS: SwiftPM options of the build whose modules to document (the test
 # command passes its own, `--sanitize=address --scratch-path .build-asan`, so that the symbol
 # graphs come from the build it has just made instead of a second one).
