@@ -3,13 +3,14 @@
 
 Makes (once, cached in .benchmarks/) a 1-minute and a 10-minute 720p H.264 + AAC video and a
 1-hour one at 360p (the audio is made the same way; a smaller picture keeps the file at 1 GB),
-converts each with `vmp3 convert` (its default: segments encoded on the free cores), with
-`vmp3 convert --threads 1` (one encoder, as before segments) and with the ffmpeg CLI at the same
-settings, several times, alternating, and prints the median wall time, the peak memory (max RSS)
-and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). One more run of each,
-sampled, splits the peak into anonymous memory (the tool's own) and pages of files (its code and
-libraries', shared with other processes). The three lengths
-show that memory does not grow with the input's length.
+converts each with `vmp3 convert` (its default: segments encoded on the free cores, in the
+conversion child `vmp3-convert-child`), with `vmp3 convert --threads 1` (one encoder) and with
+the ffmpeg CLI at the same settings, several times, alternating, and prints the median wall time,
+the peak memory and each vmp3 row's speed against ffmpeg's (ffmpeg's median time / vmp3's). One
+more run of each, sampled, splits the peak into anonymous memory (the tool's own) and pages of
+files (its code and libraries', shared with other processes). Memory is the tool's processes
+together: `vmp3` and its child, summed at each sample. The three lengths show that memory does
+not grow with the input's length.
 
 For the inputs up to 10 minutes it also measures the machine's ceiling for encoding on every core
 (needs the `lame` CLI, Debian's `lame` package): the input's audio as a WAV encoded by one `lame`
@@ -19,6 +20,7 @@ no joins, no decoding. The `lame ×N parts` row's speed is that ceiling (one `la
 over the parts' run); the `× ceiling` column is how much of it each vmp3 row gets.
 
     swift build -c release --static-swift-stdlib --product vmp3
+    swift build -c release --static-swift-stdlib --product vmp3-convert-child
     python3 Benchmarks/convert_benchmark.py [--runs 5] [--hour-runs 3] [--no-hour] [--vmp3 .build/release/vmp3]
 """
 import argparse
@@ -77,24 +79,47 @@ def measure(command: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
-def sample_memory(command: list[str]) -> tuple[int, int]:
-    """Runs `command` once more, reading /proc/PID/status every 2 ms; returns the most anonymous
-    memory (RssAnon) and the most pages of files (RssFile: the executable and its libraries)
-    seen resident, in bytes. A run of its own, so the sampling never slows a timed run."""
+def descendants(pid: int) -> set[int]:
+    """`pid` and every process below it, from the parent ids in /proc/*/stat."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    family, changed = {pid}, True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                changed = True
+    return family
+
+
+def sample_memory(command: list[str]) -> tuple[int, int, int]:
+    """Runs `command` once more, reading /proc/PID/status of it and its descendants every 3 ms;
+    returns the most resident memory (VmRSS), anonymous memory (RssAnon) and pages of files
+    (RssFile: executables and libraries) seen at once in the tree, each summed over its
+    processes, in bytes. A run of its own, so the sampling never slows a timed run."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    anonymous = files = 0
+    peaks = {"VmRSS:": 0, "RssAnon:": 0, "RssFile:": 0}
     while process.poll() is None:
-        try:
-            with open(f"/proc/{process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("RssAnon:"):
-                        anonymous = max(anonymous, int(line.split()[1]) * 1024)
-                    elif line.startswith("RssFile:"):
-                        files = max(files, int(line.split()[1]) * 1024)
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-        time.sleep(0.002)
-    return anonymous, files
+        sums = dict.fromkeys(peaks, 0)
+        for pid in descendants(process.pid):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        field = line.split(None, 1)[0]
+                        if field in sums:
+                            sums[field] += int(line.split()[1]) * 1024
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+        peaks = {field: max(peaks[field], sums[field]) for field in peaks}
+        time.sleep(0.003)
+    return peaks["VmRSS:"], peaks["RssAnon:"], peaks["RssFile:"]
 
 
 def make_parts(video: Path, parts: int) -> tuple[Path, list[Path]]:
@@ -129,8 +154,9 @@ def main() -> None:
     parser.add_argument("--hour-runs", type=int, default=3, help="runs of each tool on the 1-hour input (default 3)")
     parser.add_argument("--no-hour", action="store_true", help="leave out the 1-hour input")
     args = parser.parse_args()
-    if not os.access(args.vmp3, os.X_OK):
-        sys.exit(f"{args.vmp3} not found: build it with `swift build -c release --static-swift-stdlib --product vmp3`")
+    child = Path(args.vmp3).with_name("vmp3-convert-child")
+    if not (os.access(args.vmp3, os.X_OK) and os.access(child, os.X_OK)):
+        sys.exit(f"{args.vmp3} or {child} not found: build both (see the usage above)")
 
     inputs = [(make_video(1), 60, args.runs), (make_video(10), 600, args.runs)]
     if not args.no_hour:
@@ -172,14 +198,15 @@ def main() -> None:
             ceiling = medians["lame ×1 whole"] / medians[f"lame ×{cores} parts"] if "lame ×1 whole" in medians else None
             for name, runs_ in results.items():
                 times = [t for t, _ in runs_]
-                peak = max(r for _, r in runs_)
+                # wait4's is the largest process's peak (exact); the sample's, the tree's at once.
+                peak = max(max(r for _, r in runs_), split[name][0] if name in split else 0)
                 speed = f"{medians['ffmpeg CLI'] / medians[name]:>9.2f}" if name.startswith("vmp3") else " " * 9
                 share = ""
                 if ceiling is not None and name == "vmp3 convert":
                     share = f"{medians['ffmpeg CLI'] / medians[name] / ceiling:>10.2f}"
                 elif ceiling is not None and name == f"lame ×{cores} parts":
                     share = f"{'ceiling ' + format(ceiling, '.2f'):>10}"
-                anonymous, files = (f"{split[name][0] / 1e6:>8.1f}", f"{split[name][1] / 1e6:>9.1f}") if name in split else (" " * 8, " " * 9)
+                anonymous, files = (f"{split[name][1] / 1e6:>8.1f}", f"{split[name][2] / 1e6:>9.1f}") if name in split else (" " * 8, " " * 9)
                 print(f"{video.name:<18} {name:<20} {medians[name]:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
                       f"{peak / 1e6:>12.1f} {anonymous} {files} {duration / medians[name]:>12.0f} {speed} {share}")
 

@@ -7,8 +7,9 @@
 //   vmp3-sandbox-bench CLIP RUNS [--no-namespaces]   (the last adds a waiting child without namespaces)
 //   vmp3-sandbox-bench VIDEO RUNS --long             (a long input: in process and waiting child only)
 //   vmp3-sandbox-bench --convert-once VIDEO OUTPUT   (one conversion in this process, at 192 kbps,
-//                                                     with the allocator as `vmp3` sets it: the
-//                                                     in-process baseline of the CLI's rows)
+//                                                     with the allocator as the conversion child
+//                                                     sets it: the in-process baseline of the
+//                                                     CLI's rows)
 //
 // On FoundationEssentials, as `vmp3` and the conversion child are, so that the baseline maps
 // what they map.

@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int vmp3_sandbox_enter_namespaces(void) {
+int vmp3_confinement_enter_namespaces(void) {
     if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) != 0) return errno;
     return 0;
 }
@@ -35,7 +35,7 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard) {
     return setrlimit(resource, &limit) == 0 ? 0 : errno;
 }
 
-int vmp3_sandbox_set_limits(uint64_t address_space_bytes, uint64_t cpu_seconds, uint64_t file_size_bytes, uint64_t max_files) {
+int vmp3_confinement_set_limits(uint64_t address_space_bytes, uint64_t cpu_seconds, uint64_t file_size_bytes, uint64_t max_files) {
     int error;
     if ((error = set_limit(RLIMIT_CORE, 0, 0))) return error;
     if (address_space_bytes && (error = set_limit(RLIMIT_AS, address_space_bytes, address_space_bytes))) return error;
@@ -46,7 +46,7 @@ int vmp3_sandbox_set_limits(uint64_t address_space_bytes, uint64_t cpu_seconds, 
     return 0;
 }
 
-int vmp3_sandbox_drop_capabilities(void) {
+int vmp3_confinement_drop_capabilities(void) {
     // The bounding set needs CAP_SETPCAP to shrink; a process that never had it has nothing to
     // drop there, so EPERM is not a failure.
     for (int cap = 0; cap <= 63; cap++) {
@@ -59,7 +59,7 @@ int vmp3_sandbox_drop_capabilities(void) {
     return 0;
 }
 
-int vmp3_sandbox_no_new_privileges(void) {
+int vmp3_confinement_no_new_privileges(void) {
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno;
 }
 
@@ -67,14 +67,14 @@ int vmp3_sandbox_no_new_privileges(void) {
 #define ALLOW_IF(name, ...) if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), __VA_ARGS__)) < 0) goto done
 #define KILL(name) if ((rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(name), 0)) < 0) goto done
 
-// The filter, compiled by vmp3_sandbox_prepare_filter: a BPF program that lives as long as the
+// The filter, compiled by vmp3_confinement_prepare_filter: a BPF program that lives as long as the
 // process (one per process, made once, never freed: the kernel keeps its own copy once loaded).
 static struct sock_fprog prepared_filter;
 
 // Builds the allow-list in `ctx`.
 static int add_rules(scmp_filter_ctx ctx);
 
-int vmp3_sandbox_prepare_filter(void) {
+int vmp3_confinement_prepare_filter(void) {
     if (prepared_filter.filter) return 0;
     // What is not allowed fails with EPERM: a library probing for something optional (a file
     // under /proc or /sys, a terminal) gets an error it handles, not a dead conversion.
@@ -103,8 +103,8 @@ int vmp3_sandbox_prepare_filter(void) {
     return rc < 0 ? -rc : 0;
 }
 
-int vmp3_sandbox_install_filter(void) {
-    int rc = vmp3_sandbox_prepare_filter();
+int vmp3_confinement_install_filter(void) {
+    int rc = vmp3_confinement_prepare_filter();
     if (rc) return rc;
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prepared_filter) == 0 ? 0 : errno;
 }
@@ -156,14 +156,14 @@ done:
 #undef ALLOW_IF
 #undef KILL
 
-int vmp3_sandbox_try_open(const char *path) {
+int vmp3_confinement_try_open(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     close(fd);
     return 0;
 }
 
-int vmp3_sandbox_try_connect_loopback(uint16_t port) {
+int vmp3_confinement_try_connect_loopback(uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
     struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -173,21 +173,21 @@ int vmp3_sandbox_try_connect_loopback(uint16_t port) {
     return result;
 }
 
-int vmp3_sandbox_try_exec(const char *path) {
+int vmp3_confinement_try_exec(const char *path) {
     char *const argv[] = { (char *)path, NULL };
     char *const envp[] = { NULL };
     execve(path, argv, envp);
     return errno;
 }
 
-int vmp3_sandbox_try_fork(void) {
+int vmp3_confinement_try_fork(void) {
     pid_t pid = fork();
     if (pid == 0) _exit(0);
     if (pid < 0) return errno;
     return 0;
 }
 
-int vmp3_sandbox_write_until_refused(int descriptor) {
+int vmp3_confinement_write_until_refused(int descriptor) {
     static char block[1 << 16];
     memset(block, 0x55, sizeof block);
     for (;;) {
@@ -195,7 +195,7 @@ int vmp3_sandbox_write_until_refused(int descriptor) {
     }
 }
 
-int vmp3_sandbox_exhaust_memory(void) {
+int vmp3_confinement_exhaust_memory(void) {
     for (;;) {
         char *block = malloc(16 << 20);
         if (!block) break;
@@ -208,11 +208,11 @@ int vmp3_sandbox_exhaust_memory(void) {
     }
 }
 
-void vmp3_sandbox_spin(void) {
+void vmp3_confinement_spin(void) {
     volatile uint64_t state = 1;
     for (;;) state = state * 6364136223846793005ULL + 1442695040888963407ULL;
 }
 
-void vmp3_sandbox_raise(int signal) {
+void vmp3_confinement_raise(int signal) {
     raise(signal);
 }

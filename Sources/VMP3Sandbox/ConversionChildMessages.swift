@@ -5,6 +5,10 @@ import VMP3Core
 /// The child receives its input and output as open descriptors, never as paths: the names here
 /// only word its error messages as an in-process conversion would.
 package struct ConversionChildRequest: Codable, Sendable {
+    /// The child program's argument (after the parent's pid) that asks a child to warm up and
+    /// wait for its request: the one thing said to a child outside a request.
+    package static let warmArgument = "warm"
+
     package enum Mode: String, Codable, Sendable {
         case convert
         case probe
@@ -42,30 +46,6 @@ package struct ConversionChildRequest: Codable, Sendable {
     }
 }
 
-/// The kernel-enforced limits and layers a child puts itself under before it reads its input.
-package struct ConfinementSettings: Codable, Sendable, Hashable {
-    /// `RLIMIT_AS`, or `nil` for none (AddressSanitizer's shadow memory fits no such limit).
-    package var addressSpaceBytes: UInt64?
-    /// `RLIMIT_CPU`: CPU seconds of all its threads together.
-    package var cpuSeconds: UInt64?
-    /// `RLIMIT_FSIZE`: the largest file it may write.
-    package var fileSizeBytes: UInt64?
-    /// Whether to enter new user, network, mount and IPC namespaces.
-    package var namespaces: Bool
-    /// Whether the child confines itself at all. `false` only when the user chose no sandbox
-    /// (`vmp3 convert --no-sandbox`: a trusted file, or a kernel that refuses the filter); the
-    /// parent's kills at the time and memory limits and on cancellation hold either way.
-    package var enabled: Bool
-
-    package init(addressSpaceBytes: UInt64?, cpuSeconds: UInt64?, fileSizeBytes: UInt64?, namespaces: Bool, enabled: Bool = true) {
-        self.addressSpaceBytes = addressSpaceBytes
-        self.cpuSeconds = cpuSeconds
-        self.fileSizeBytes = fileSizeBytes
-        self.namespaces = namespaces
-        self.enabled = enabled
-    }
-}
-
 /// What a test makes a confined child try (see ``ConversionChildRequest/escapeAttempt``).
 package enum EscapeAttempt: Codable, Sendable, Hashable {
     case open(path: String)
@@ -95,6 +75,7 @@ package enum ConversionChildReport: Codable, Sendable {
     /// waits for its request. Its first message, and only such a child's.
     case ready(warmedUp: Bool)
     /// The confinement is in place; `namespaces` is `nil` if they were entered, else why not.
+    /// Not sent by a child asked for none (``ConfinementSettings/enabled`` `false`).
     case confined(namespaces: String?)
     case progress(processedSeconds: Double, totalSeconds: Double?)
     case converted(ConversionResult)

@@ -21,7 +21,7 @@ import VMP3Core
 /// One thread uses a child at a time: the one that started it, then (through the pool's lock)
 /// the one that sends it a request and supervises it. Its end is waited for by
 /// ``ConversionChildReaper``, not by the thread that let it go.
-package final class ConversionChildProcess: @unchecked Sendable {
+final class ConversionChildProcess: @unchecked Sendable {
     // @unchecked: the mutable state (`channel`, `errors`, `reaped`) is used by one thread at a
     // time, as above; the pool hands a child over under its lock and keeps no reference to it.
     let pid: pid_t
@@ -30,9 +30,6 @@ package final class ConversionChildProcess: @unchecked Sendable {
     /// Readable once the child has ended (a pidfd), or -1 where the kernel has none.
     private let ended: Int32
     private var reaped = false
-
-    /// The argument that asks a child to warm up while it waits (after the parent's pid).
-    package static let warmArgument = "warm"
 
     /// Why the parent killed the child.
     enum KillCause: Equatable {
@@ -81,7 +78,7 @@ package final class ConversionChildProcess: @unchecked Sendable {
             close(sockets[1])
             throw Self.unavailable("cannot make a pipe: \(String(cString: strerror(code)))")
         }
-        let arguments = [executable, String(getpid())] + (warm ? [Self.warmArgument] : [])
+        let arguments = [executable, String(getpid())] + (warm ? [ConversionChildRequest.warmArgument] : [])
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer {

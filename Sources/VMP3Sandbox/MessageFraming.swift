@@ -69,7 +69,7 @@ package enum MessageFraming {
     /// Sends `bytes` on `socket` with `descriptors` attached to the first of them (`SCM_RIGHTS`),
     /// blocking, with `MSG_NOSIGNAL`. The kernel gives the peer its own copies: the sender's stay
     /// open.
-    package static func sendAttaching(_ descriptors: [Int32], _ bytes: [UInt8], toSocket socket: Int32) throws(Failure) {
+    static func sendAttaching(_ descriptors: [Int32], _ bytes: [UInt8], toSocket socket: Int32) throws(Failure) {
         precondition(descriptors.count <= Int(VMP3_SANDBOX_MAX_PASSED_DESCRIPTORS))
         let sent = bytes.withUnsafeBytes { buffer in
             descriptors.withUnsafeBufferPointer {
@@ -118,7 +118,7 @@ package enum MessageFraming {
 }
 
 /// Collects frames from bytes that arrive in pieces (the parent's non-blocking reads).
-package struct FrameAssembler {
+struct FrameAssembler {
     private var buffer: [UInt8] = []
 
     /// Appends `bytes` and returns the frames now complete, in order.
@@ -136,5 +136,5 @@ package struct FrameAssembler {
     }
 
     /// Whether part of a frame is waiting for the rest.
-    package var isEmpty: Bool { buffer.isEmpty }
+    var isEmpty: Bool { buffer.isEmpty }
 }

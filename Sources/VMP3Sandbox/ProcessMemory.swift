@@ -6,12 +6,12 @@ import Darwin
 
 /// A process's memory, from `/proc/PID/status`.
 package struct ProcessMemory {
-    package var residentBytes: Int64
+    var residentBytes: Int64
     package var peakResidentBytes: Int64
     package var peakVirtualBytes: Int64
 
     /// `nil` if the process is gone (or a zombie, which has no memory lines).
-    package init?(pid: pid_t) {
+    init?(pid: pid_t) {
         let descriptor = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }

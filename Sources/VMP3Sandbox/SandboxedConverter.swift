@@ -20,7 +20,8 @@ import VMP3Core
 /// gets the input and the output as open descriptors; a child started ahead of need and waiting
 /// (``Configuration/warmChildren``) takes the next conversion. The child limits itself (address space, CPU seconds, file
 /// size, no core files), enters new namespaces where the kernel allows, drops every capability
-/// and installs a seccomp filter before it parses a byte: a decoder bug that gives an attacker
+/// and installs a seccomp filter before it parses a byte (unless ``Configuration/confined`` is
+/// `false`: then it only refuses to dump core): a decoder bug that gives an attacker
 /// its code reaches no file, no socket and no other process, and none of the server's secrets,
 /// which live in another address space.
 ///
@@ -39,7 +40,7 @@ public struct SandboxedConverter: AudioConverter {
         /// space is limited to twice this. Default: 1 GiB.
         public var memoryLimit: Int64?
         /// Whether the child enters new user, network, mount and IPC namespaces where the kernel
-        /// allows it. Default: `true`.
+        /// allows it (when it is ``confined``). Default: `true`.
         public var namespaces: Bool
         /// Whether the child confines itself at all (resource limits, namespaces, capabilities,
         /// the seccomp filter). `false` is for files one trusts, or a kernel or container that
@@ -149,6 +150,7 @@ public struct SandboxedConverter: AudioConverter {
         let limits = configuration.conversion.limits
         let sanitized = Self.runsUnderAddressSanitizer
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let confined = configuration.confined
         return ConversionChildRequest(
             mode: mode,
             inputName: input.path,
@@ -159,12 +161,12 @@ public struct SandboxedConverter: AudioConverter {
             limits: limits,
             threads: 1,
             confinement: ConfinementSettings(
-                addressSpaceBytes: sanitized ? nil : configuration.memoryLimit.map { UInt64($0) * 2 },
+                addressSpaceBytes: sanitized || !confined ? nil : configuration.memoryLimit.map { UInt64($0) * 2 },
                 // Every thread's CPU time counts: the wall-time limit on each core, and a little.
-                cpuSeconds: limits.maxConversionTime.map { UInt64($0.seconds.rounded(.up)) * UInt64(cores) + 2 },
-                fileSizeBytes: mode == .convert ? limits.maxOutputBytes.map { UInt64($0) + 1 } : nil,
-                namespaces: configuration.namespaces,
-                enabled: configuration.confined
+                cpuSeconds: confined ? limits.maxConversionTime.map { UInt64($0.seconds.rounded(.up)) * UInt64(cores) + 2 } : nil,
+                fileSizeBytes: confined && mode == .convert ? limits.maxOutputBytes.map { UInt64($0) + 1 } : nil,
+                namespaces: confined && configuration.namespaces,
+                enabled: confined
             ),
             escapeAttempt: nil
         )

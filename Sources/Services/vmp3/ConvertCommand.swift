@@ -113,11 +113,6 @@ struct ConvertCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Blocks of 128 KiB and more from mappings of their own, always. glibc starts there but
-        // raises the threshold to the largest block freed: after the cover's video decoder freed
-        // its 1.4 MB pictures, the conversion's own blocks came from the heap and stayed resident
-        // once freed (5 MB more during a 10-minute encode, 2.2-2.6 MB more at the peak).
-        ProcessAllocator.mapLargeBlocks(from: 128 << 10)
         let logger = CLILogging.logger(verbose: verbose)
         let inputURL = URL(fileURLWithPath: input)
         let outputURL = URL(fileURLWithPath: output ?? inputURL.deletingPathExtension().appendingPathExtension("mp3").path)

@@ -4,7 +4,6 @@ import FoundationEssentials
 import Foundation
 #endif
 import VMP3Core
-import VMP3Core
 
 /// The one line `vmp3 convert` prints when it is done.
 struct Summary {

@@ -1,4 +1,3 @@
-import VMP3Core
 import Synchronization
 
 /// Set from a task's cancellation handler, read by the conversion loop on its own thread.

@@ -16,7 +16,7 @@ public enum ProcessAllocator {
     /// Caps glibc's malloc arenas at `count`: by default it gives threads that allocate at once
     /// arenas of their own, up to eight a core, and each arena keeps what its threads freed. A
     /// conversion's threads (the pipeline's, one LAME encoder's a segment, Swift's and Dispatch's)
-    /// all allocate: with two arenas `vmp3 convert` of a 10-minute video peaks 6 MB lower. Call it
+    /// all allocate: with two arenas the conversion of a 10-minute video peaks 6 MB lower. Call it
     /// first thing, before threads allocate.
     public static func limitArenas(to count: Int = 2) {
         mallopt(arenaMaximum, Int32(clamping: max(1, count)))

@@ -8,7 +8,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import VMP3Core
 
 /// A file written under a temporary name beside its destination and renamed into place by
 /// ``commit()``. Until then the destination is untouched; if the file is never committed, `deinit`

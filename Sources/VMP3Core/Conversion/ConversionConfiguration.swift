@@ -1,5 +1,5 @@
 /// Tuning that is the same for every conversion a converter runs, in this process
-/// (`MediaConverter`) or in a confined child (`SandboxedConverter`).
+/// (`MediaConverter`) or in a child process (`SandboxedConverter`).
 public struct ConversionConfiguration: Sendable, Hashable {
     /// Gain of the LFE channel in a downmix (FFmpeg's default, 0, drops it). Default: 0.5 (−6 dB).
     public var lfeMixLevel: Double

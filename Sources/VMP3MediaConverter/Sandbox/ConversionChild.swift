@@ -23,7 +23,8 @@ import VMP3Sandbox
 /// a clip of its own while it waits (``ChildWarmUp``).
 /// It prepares what needs no request (its libraries are loaded by then), waits for one
 /// `ConversionChildRequest`, which comes with the input and the (empty, temporary) output as
-/// descriptors, puts them on 0 and 1, confines itself (``SandboxConfinement``), and only then
+/// descriptors, puts them on 0 and 1, confines itself (``SandboxConfinement``; unless the request
+/// asks for no confinement, `vmp3 convert --no-sandbox`), and only then
 /// parses a byte of the input; it answers with progress reports and one result, and exits. It
 /// opens no path and no socket after its start: after the confinement the kernel would refuse
 /// both.
@@ -44,10 +45,11 @@ package enum ConversionChild {
         guard (2...3).contains(arguments.count), let parent = pid_t(arguments[1]), vmp3_sandbox_die_with_parent(parent) == 0 else {
             exit(ExitStatus.noParent.rawValue)
         }
-        // The allocator as `vmp3 convert` in process had it (and before any thread allocates):
-        // two arenas, blocks of 128 KiB and more in mappings of their own, which go back to the
-        // system when freed. glibc's defaults kept about 7 MB more resident through an hour's
-        // conversion (Docs/performance.md).
+        // The allocator set for one conversion, before any thread allocates: two arenas, and
+        // blocks of 128 KiB and more in mappings of their own, always (glibc raises that
+        // threshold to the largest block freed: after a cover's video decoder freed its 1.4 MB
+        // pictures, the conversion's own blocks came from the heap and stayed resident). With
+        // glibc's defaults an hour's conversion peaked 8 MB higher (Docs/performance.md).
         ProcessAllocator.limitArenas()
         ProcessAllocator.mapLargeBlocks(from: 128 << 10)
         // What would open a file or need a system call the filter refuses happens now, before
@@ -58,9 +60,9 @@ package enum ConversionChild {
         let status = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
         // The filter compiled now, installed later with one system call (a failure here is
         // reported by the installation, which compiles it again).
-        _ = vmp3_sandbox_prepare_filter()
+        _ = vmp3_confinement_prepare_filter()
         let reporter = Reporter()
-        if arguments.count == 3 && arguments[2] == ConversionChildProcess.warmArgument {
+        if arguments.count == 3 && arguments[2] == ConversionChildRequest.warmArgument {
             reporter.send(.ready(warmedUp: ChildWarmUp.run()))
         }
 
@@ -84,7 +86,9 @@ package enum ConversionChild {
             reporter.send(.failed(code: ConversionError.Code.sandboxUnavailable.rawValue, message: error.message, option: nil))
             exit(0)
         }
-        reporter.send(.confined(namespaces: confinement.namespacesRefused))
+        if request.confinement.enabled {
+            reporter.send(.confined(namespaces: confinement.namespacesRefused))
+        }
 
         if let attempt = request.escapeAttempt {
             reporter.send(.attempted(errno: attempt.run(reporter: reporter)))
@@ -162,29 +166,29 @@ extension EscapeAttempt {
     fileprivate func run(reporter: ConversionChild.Reporter) -> Int32 {
         switch self {
         case .open(let path):
-            return vmp3_sandbox_try_open(path)
+            return vmp3_confinement_try_open(path)
         case .connect(let port):
-            return vmp3_sandbox_try_connect_loopback(port)
+            return vmp3_confinement_try_connect_loopback(port)
         case .exec(let path):
-            return vmp3_sandbox_try_exec(path)
+            return vmp3_confinement_try_exec(path)
         case .fork:
-            return vmp3_sandbox_try_fork()
+            return vmp3_confinement_try_fork()
         case .writePastOutputLimit:
-            return vmp3_sandbox_write_until_refused(ConversionChild.output)
+            return vmp3_confinement_write_until_refused(ConversionChild.output)
         case .exhaustMemory:
-            return vmp3_sandbox_exhaust_memory()
+            return vmp3_confinement_exhaust_memory()
         case .spin:
-            vmp3_sandbox_spin()
+            vmp3_confinement_spin()
             return 0
         case .answerThenSpin:
             reporter.send(.attempted(errno: 0))
-            vmp3_sandbox_spin()
+            vmp3_confinement_spin()
             return 0
         case .overstateUsage:
             reporter.send(.usage(peakResidentBytes: 0, peakVirtualBytes: 0, cpuSeconds: 1e300))
             return 0
         case .crash(let signal):
-            vmp3_sandbox_raise(signal)
+            vmp3_confinement_raise(signal)
             return 0
         }
     }

@@ -13,11 +13,12 @@ import VMP3Sandbox
 ///    container may not: then the child says so and the other layers hold alone);
 /// 3. every capability dropped (a root parent's included);
 /// 4. `PR_SET_NO_NEW_PRIVS`;
-/// 5. the seccomp-BPF allow-list (`vmp3_sandbox_install_filter`): no `open`, no socket, no
+/// 5. the seccomp-BPF allow-list (`vmp3_confinement_install_filter`): no `open`, no socket, no
 ///    `execve`, no new process, no executable memory.
 ///
 /// Layer 2 may be missing; any other that fails stops the child before it parses a byte. A
-/// request whose settings are not `enabled` (the user chose no sandbox) gets none of them.
+/// request whose settings are not `enabled` (the user chose no sandbox) gets none of them but
+/// the refusal to dump core: a core file would hold the user's audio.
 enum SandboxConfinement {
     struct Outcome {
         /// Why the namespaces could not be entered, or `nil` if they were (or were not asked for).
@@ -33,18 +34,22 @@ enum SandboxConfinement {
 
     static func apply(_ settings: ConfinementSettings) throws(Failure) -> Outcome {
         var outcome = Outcome()
-        guard settings.enabled else { return outcome }
+        guard settings.enabled else {
+            // Every limit 0, "as it is", but no core files, which are never refused.
+            try check(vmp3_confinement_set_limits(0, 0, 0, 0), "cannot set the resource limits")
+            return outcome
+        }
         try check(
-            vmp3_sandbox_set_limits(settings.addressSpaceBytes ?? 0, settings.cpuSeconds ?? 0, settings.fileSizeBytes ?? 0, maxDescriptors),
+            vmp3_confinement_set_limits(settings.addressSpaceBytes ?? 0, settings.cpuSeconds ?? 0, settings.fileSizeBytes ?? 0, maxDescriptors),
             "cannot set the resource limits"
         )
         if settings.namespaces {
-            let error = vmp3_sandbox_enter_namespaces()
+            let error = vmp3_confinement_enter_namespaces()
             if error != 0 { outcome.namespacesRefused = String(cString: strerror(error)) }
         }
-        try check(vmp3_sandbox_drop_capabilities(), "cannot drop capabilities")
-        try check(vmp3_sandbox_no_new_privileges(), "cannot set no_new_privs")
-        try check(vmp3_sandbox_install_filter(), "cannot install the seccomp filter")
+        try check(vmp3_confinement_drop_capabilities(), "cannot drop capabilities")
+        try check(vmp3_confinement_no_new_privileges(), "cannot set no_new_privs")
+        try check(vmp3_confinement_install_filter(), "cannot install the seccomp filter")
         return outcome
     }
 
