@@ -93,7 +93,7 @@ struct ConversionPipeline {
             cover = try videoFrameCover(at: seconds, from: container)
             try reopen()
         }
-        let encoderSettings = LameEncoder.Settings(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
+        let encoderSettings = LameEncoder.Configuration(sampleRate: Int32(outputRate), channels: Int32(channels.rawValue), encoding: options.encoding)
         let encoder: any MP3StreamEncoder = threads.count > 1
             ? try SegmentedMP3Encoder(encoderSettings, threads: threads.count, stop: stop, logger: logger)
             : try LameEncoder(encoderSettings)

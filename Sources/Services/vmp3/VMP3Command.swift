@@ -6,7 +6,7 @@ struct VMP3Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmp3",
         abstract: "Convert the audio of videos to MP3.",
-        subcommands: [ConvertCommand.self, ProbeCommand.self, ServeCommand.self, SettingsCommand.self, CreateBucketCommand.self]
+        subcommands: [ConvertCommand.self, ProbeCommand.self, ServeHandOverCommand.self, SettingsCommand.self, CreateBucketHandOverCommand.self]
     )
 
     /// ArgumentParser's own entry point, after the allocator is told to keep two arenas: that

@@ -60,15 +60,3 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
-
-/// An upload went over the gateway's size limit.
-public struct UploadTooLarge: Error, Sendable {
-    public var limit: Int64
-}
-
-/// An upload would take its user's jobs over their storage quota.
-public struct QuotaExceeded: Error, Sendable {
-    public var quota: Int64
-    /// What the user's jobs held when the upload was refused.
-    public var held: Int64
-}

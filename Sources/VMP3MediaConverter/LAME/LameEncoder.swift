@@ -8,8 +8,8 @@ import CLame
 /// first frame it writes is LAME's placeholder for the LAME/Xing frame, which
 /// ``writeLameTag(to:at:)`` fills in once the length is known.
 final class LameEncoder: MP3StreamEncoder {
-    /// Settings LAME accepted, as it will use them.
-    struct Settings {
+    /// The format and encoding LAME accepted, as it will use them.
+    struct Configuration {
         var sampleRate: Int32
         var channels: Int32
         var encoding: ConversionOptions.Encoding
@@ -19,14 +19,14 @@ final class LameEncoder: MP3StreamEncoder {
     private var buffer: UnsafeMutablePointer<UInt8>
     private var bufferCapacity: Int
     /// The settings in force after `lame_init_params` (the bit rate LAME settled on).
-    let settings: Settings
+    let settings: Configuration
 
     /// Samples per channel in one MP3 frame: 1152 (MPEG-1, 32 kHz and up) or 576.
     let frameSize: Int
     /// Samples LAME puts before the first input sample (576: its look-ahead).
     let encoderDelay: Int
 
-    init(_ requested: Settings, writesLameTag: Bool = true) throws(ConversionError) {
+    init(_ requested: Configuration, writesLameTag: Bool = true) throws(ConversionError) {
         guard let flags = lame_init() else { throw Self.failure("LAME could not allocate an encoder") }
         self.flags = flags
         bufferCapacity = Self.bufferSize(forSamples: 4096)

@@ -7,7 +7,7 @@ import VMP3Core
 /// segments, encodes them on several threads and joins them into one stream.
 protocol MP3StreamEncoder: AnyObject {
     /// The settings in force (the bit rate and sample rate LAME settled on).
-    var settings: LameEncoder.Settings { get }
+    var settings: LameEncoder.Configuration { get }
 
     /// Encodes samples `range` of `pcm` (the samples may be changed in place: see
     /// ``LameEncoder/sanitize(_:count:)``) and appends the frames completed so far to `file`.

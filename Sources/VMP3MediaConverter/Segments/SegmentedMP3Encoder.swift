@@ -24,10 +24,10 @@ import VMP3Core
 /// such reserve: it waits only for the first blocks of its next segment, and while it waits, its
 /// core decodes them.
 final class SegmentedMP3Encoder: MP3StreamEncoder {
-    let settings: LameEncoder.Settings
+    let settings: LameEncoder.Configuration
     let layout: SegmentLayout
     let threads: Int
-    private let requested: LameEncoder.Settings
+    private let requested: LameEncoder.Configuration
     private let encoderDelay: Int
     private let stop: StopCondition
     /// Set when the conversion is abandoned, so that the encoding threads stop early.
@@ -56,7 +56,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
     /// - Parameters:
     ///   - threads: segments encoded at once (2 or more to gain anything).
     init(
-        _ requested: LameEncoder.Settings, threads: Int, stop: StopCondition, logger: Logger
+        _ requested: LameEncoder.Configuration, threads: Int, stop: StopCondition, logger: Logger
     ) throws(ConversionError) {
         // An encoder made only to learn the settings LAME settles on and its frame geometry.
         let probe = try LameEncoder(requested)
@@ -204,7 +204,7 @@ final class SegmentedMP3Encoder: MP3StreamEncoder {
 
     /// Encodes one segment's samples with an encoder of its own (run on the segment's thread).
     private static func encodeSegment(
-        _ index: Int, _ samples: SegmentSamples, firstFrame: Int, settings: LameEncoder.Settings,
+        _ index: Int, _ samples: SegmentSamples, firstFrame: Int, settings: LameEncoder.Configuration,
         stop: StopCondition, abandoned: CancellationFlag
     ) throws(ConversionError) -> EncodedSegment {
         let encoder = try LameEncoder(settings, writesLameTag: index == 0)

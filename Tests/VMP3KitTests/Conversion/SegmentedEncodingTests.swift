@@ -389,7 +389,7 @@ import VMP3TestSupport
     /// Encodes `seconds` of a tone with noise on two threads; returns the sample blocks mapped, the
     /// blocks a segment needs, and the segments encoded.
     static func encodeHoldingBlocks(seconds: Int) throws -> (Int, Int, Int) {
-        let settings = LameEncoder.Settings(sampleRate: 44_100, channels: 2, encoding: .constantBitRate(kbps: 128))
+        let settings = LameEncoder.Configuration(sampleRate: 44_100, channels: 2, encoding: .constantBitRate(kbps: 128))
         let encoder = try SegmentedMP3Encoder(settings, threads: 2, stop: StopCondition(timeLimit: nil), logger: Logger(label: "test.segments"))
         let file = try AtomicOutputFile(destination: try makeScratchDirectory().appendingPathComponent("out.mp3").path)
         // Three seconds made once and given over and over, so that the samples come much faster

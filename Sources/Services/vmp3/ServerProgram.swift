@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -11,7 +10,8 @@ import Foundation
 /// `vmp3 serve` and `vmp3 create-bucket` run in `vmp3-server`, a program of its own: this
 /// executable converts, and loads nothing else (no HTTP server, SQLite or network clients, whose
 /// code a conversion would map and touch). ``VMP3Command`` hands these commands over before
-/// parsing; the two types below only list them in `vmp3 --help`.
+/// parsing; ``ServeHandOverCommand`` and ``CreateBucketHandOverCommand`` only list them in
+/// `vmp3 --help`.
 enum ServerProgram {
     /// The commands `vmp3-server` runs.
     static let commands: Set<String> = ["serve", "create-bucket"]
@@ -41,30 +41,4 @@ enum ServerProgram {
         defer { for pointer in pointers { free(pointer) } }
         _ = searchingPath ? execvp(program, &pointers) : execv(program, &pointers)
     }
-}
-
-/// `vmp3 serve`, as `vmp3 --help` lists it (``ServerProgram`` runs it).
-struct ServeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Serve the VMP3 HTTP API on embedded backends, converting in this process (`vmp3 serve --help` for its options)."
-    )
-
-    @Argument(parsing: .captureForPassthrough)
-    var arguments: [String] = []
-
-    func run() { ServerProgram.exec(["serve"] + arguments) }
-}
-
-/// `vmp3 create-bucket`, as `vmp3 --help` lists it (``ServerProgram`` runs it).
-struct CreateBucketCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "create-bucket",
-        abstract: "Create the S3 bucket of VMP3_STORAGE if it does not exist."
-    )
-
-    @Argument(parsing: .captureForPassthrough)
-    var arguments: [String] = []
-
-    func run() { ServerProgram.exec(["create-bucket"] + arguments) }
 }

@@ -1,0 +1,4 @@
+/// An upload went over the gateway's size limit.
+public struct UploadTooLarge: Error, Sendable {
+    public var limit: Int64
+}
