@@ -25,7 +25,7 @@ import VMP3Core
 /// its code reaches no file, no socket and no other process, and none of the server's secrets,
 /// which live in another address space.
 ///
-/// The limits no longer need FFmpeg's cooperation: this process kills the child (SIGKILL) when its
+/// The limits need no cooperation from FFmpeg: this process kills the child (SIGKILL) when its
 /// wall time is up, its task is cancelled or its resident memory passes ``Configuration/memoryLimit``,
 /// whatever the child is doing. Such ends, and a child that dies of a signal, are typed errors:
 /// `ConversionError.Code.timeLimit`, `ConversionError.Code.cancelled`,

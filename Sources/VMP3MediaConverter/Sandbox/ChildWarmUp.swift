@@ -35,7 +35,7 @@ package enum ChildWarmUp {
             input: URL(fileURLWithPath: "warm-up.mp4"),
             output: URL(fileURLWithPath: "warm-up.mp3"),
             options: ConversionOptions(),
-            configuration: MediaConverter.Configuration(),
+            configuration: ConversionConfiguration(),
             stop: StopCondition(timeLimit: .seconds(10)),
             progress: nil,
             logger: .disabled

@@ -107,8 +107,8 @@ package enum ConversionChild {
         exit(0)
     }
 
-    private static func configuration(_ request: ConversionChildRequest) -> MediaConverter.Configuration {
-        MediaConverter.Configuration(
+    private static func configuration(_ request: ConversionChildRequest) -> ConversionConfiguration {
+        ConversionConfiguration(
             lfeMixLevel: request.lfeMixLevel,
             progressInterval: .milliseconds(request.progressIntervalMilliseconds),
             limits: request.limits

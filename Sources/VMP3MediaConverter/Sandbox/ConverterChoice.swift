@@ -8,7 +8,7 @@ public enum ConverterChoice {
     ///   chosen and its child program is not beside this one: a service that cannot convert
     ///   safely does not start.
     public static func make(settings: Settings, limits: ConversionLimits) throws(ConfigurationError) -> any AudioConverter {
-        let conversion = MediaConverter.Configuration(limits: limits)
+        let conversion = ConversionConfiguration(limits: limits)
         guard try settings.word(.converterSandbox) != "none" else {
             return MediaConverter(configuration: conversion)
         }

@@ -18,11 +18,9 @@ import VMP3Core
 /// (``SegmentFlow``); when a worker finishes, it runs ahead to the next segment's samples. Memory is
 /// bounded by about one segment and a few blocks, whatever the input's length.
 ///
-/// Before, a segment went to the workers only once full, and one more waited, full, for the first
-/// worker free, so that a worker that finished never waited for the pipeline: up to three segments
-/// were held (6.9 MB at 44.1 kHz stereo). A worker reading a segment as it is written needs no
-/// such reserve: it waits only for the first blocks of its next segment, and while it waits, its
-/// core decodes them.
+/// Because a worker reads a segment as it is written, no full segment waits in reserve for the
+/// next worker free: a worker that finishes waits only for the first blocks of its next segment,
+/// and while it waits, its core decodes them (Docs/conversion.md, "Parallel encoding (segments)").
 final class SegmentedMP3Encoder: MP3StreamEncoder {
     let settings: LameEncoder.Configuration
     let layout: SegmentLayout
