@@ -63,6 +63,27 @@ import VMP3TestSupport
         #expect(try await Self.libraries(of: executable).isSuperset(of: Self.ffmpeg))
     }
 
+    @Test("Docs/architecture.md's table of what each executable links is what the loader maps, row by row")
+    func tableInTheDocs() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let page = try String(contentsOf: repository.appendingPathComponent("Docs/architecture.md"), encoding: .utf8)
+        // | `vmp3-gateway` | no | yes | yes | 54 |: the executable, then FFmpeg + LAME, SQLite and
+        // hiredis. The count in the last column is left out: it is the debug build's, and the
+        // test stage's AddressSanitizer build maps its runtime too.
+        let rows = page.split(separator: "\n").compactMap { line -> (String, [Bool])? in
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == 5, cells[0].hasPrefix("`"), cells[0].hasSuffix("`"),
+                  cells[1...3].allSatisfy({ $0 == "yes" || $0 == "no" }) else { return nil }
+            return (String(cells[0].dropFirst().dropLast()), cells[1...3].map { $0 == "yes" })
+        }
+        #expect(rows.count >= 10, "the table was not found: \(rows.map(\.0))")
+        for (executable, expected) in rows {
+            let linked = try await Self.libraries(of: executable)
+            let actual = [linked.contains("libavcodec") && linked.contains("libmp3lame"), linked.contains("libsqlite3"), linked.contains("libhiredis")]
+            #expect(actual == expected, "\(executable): FFmpeg + LAME, SQLite, hiredis are \(actual), the table says \(expected)")
+        }
+    }
+
     @Test("the auth service does link SQLite: the check above looks at the right name")
     func authLinksSQLite() async throws {
         #expect(try await Self.libraries(of: "vmp3-auth").contains("libsqlite3"))
