@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from convert_benchmark import CACHE, ROOT, make_video  # noqa: E402
+from convert_benchmark import CACHE, ROOT, descendants, make_video  # noqa: E402
 
 
 def make_clip() -> Path:
@@ -62,37 +62,21 @@ def tree_peak(command: list[str]) -> tuple[int, int, int]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak_rss = peak_pss = peak_descendants = 0
     while process.poll() is None:
-        family = {process.pid}
-        parents = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as stat:
-                        parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError, IndexError):
-                    pass
-        changed = True
-        while changed:
-            changed = False
-            for pid, parent in parents.items():
-                if parent in family and pid not in family:
-                    family.add(pid)
-                    changed = True
-        rss = pss = descendants = 0
-        for pid in family:
+        rss = pss = below = 0
+        for pid in descendants(process.pid):
             try:
                 with open(f"/proc/{pid}/smaps_rollup") as rollup:
                     for line in rollup:
                         if line.startswith("Rss:"):
                             rss += int(line.split()[1]) * 1024
                             if pid != process.pid:
-                                descendants += int(line.split()[1]) * 1024
+                                below += int(line.split()[1]) * 1024
                         elif line.startswith("Pss:"):
                             pss += int(line.split()[1]) * 1024
             except (OSError, ValueError):
                 pass
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-        peak_descendants = max(peak_descendants, descendants)
+        peak_descendants = max(peak_descendants, below)
         time.sleep(0.005)
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed")
